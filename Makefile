@@ -1,0 +1,42 @@
+# The two commands in README.md: `make demo` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint types check bench tox docs clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: the example site and the AuthRocket emulator on http://127.0.0.1:8000/
+demo: $(STAMP)
+	$(BIN)/python example_project/demo.py
+
+## test: the whole test suite (SQLite + LocMem unless DATABASE_URL / CACHE_URL say otherwise)
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy django_authrocket
+
+check: lint types test
+
+## bench: the benchmarks, each printing a ratio against its baseline
+bench: $(STAMP)
+	$(BIN)/python benchmarks/verify_token.py
+
+tox: $(STAMP)
+	$(BIN)/tox
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,249 @@
+"""System checks: configuration mistakes reported by ``manage.py check`` (and at startup).
+
+Every message says how to fix it. Ids are stable and documented in docs/troubleshooting.md:
+
+======== =====================================================================
+E001     no LoginRocket URL
+E002     AUTHROCKET_VERIFY is neither "jwt" nor "api"
+E003     AUTHROCKET_VERIFY = "api" without AUTHROCKET_URL / AUTHROCKET_API_KEY
+E004     HS256 secret shorter than 32 bytes
+E005     RSA key shorter than 2048 bits
+E006     AUTHROCKET_JWT_KEY cannot be read
+E007     LoginRocket URL is not https (and DEBUG is off)
+E008     Core API URL is not https (and DEBUG is off)
+E009     AuthRocketMiddleware placed before AuthenticationMiddleware
+E010     AuthRocketBackend missing from AUTHENTICATION_BACKENDS
+E011     AUTHROCKET_CACHE names a cache that is not in CACHES
+E012     a numeric setting is negative or not a number
+W001     AuthRocketMiddleware missing from MIDDLEWARE
+W002     AUTHROCKET_CACHE is a per-process cache (LocMem/Dummy) and DEBUG is off
+W003     AUTHROCKET_URL does not end with /v1 or /v2
+======== =====================================================================
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import AppSettings, app_settings
+from .keys import load_static_key
+
+MIDDLEWARE_PATH = "django_authrocket.middleware.AuthRocketMiddleware"
+BACKEND_PATH = "django_authrocket.backends.AuthRocketBackend"
+AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+MIN_SECRET_BYTES = 32
+MIN_RSA_BITS = 2048
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register("authrocket")
+def check_connection_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """LoginRocket URL, verification mode and Core API settings."""
+    messages: list[CheckMessage] = []
+    loginrocket_url = app_settings.LOGINROCKET_URL
+    if not loginrocket_url:
+        messages.append(
+            Error(
+                "No LoginRocket URL is configured.",
+                hint="Set AUTHROCKET_LOGINROCKET_URL in settings, or the LOGINROCKET_URL "
+                "environment variable, to your realm's LoginRocket URL (Realm -> Integration).",
+                id="authrocket.E001",
+            )
+        )
+    verify = app_settings.VERIFY
+    if verify not in ("jwt", "api"):
+        messages.append(
+            Error(
+                f"AUTHROCKET_VERIFY is {verify!r}.",
+                hint='Use "jwt" (check the token signature) or "api" (ask the Core API).',
+                id="authrocket.E002",
+            )
+        )
+    if verify == "api" and not (app_settings.URL and app_settings.API_KEY):
+        messages.append(
+            Error(
+                'AUTHROCKET_VERIFY = "api" needs the Core API, but AUTHROCKET_URL or '
+                "AUTHROCKET_API_KEY is not set.",
+                hint='Set both (or their environment variables), or use AUTHROCKET_VERIFY = "jwt".',
+                id="authrocket.E003",
+            )
+        )
+    if not settings.DEBUG:
+        for name, url, check_id in (
+            ("AUTHROCKET_LOGINROCKET_URL", loginrocket_url, "authrocket.E007"),
+            ("AUTHROCKET_URL", app_settings.URL, "authrocket.E008"),
+        ):
+            if url and not _is_https_or_loopback(url):
+                messages.append(
+                    Error(
+                        f"{name} is not an https URL.",
+                        hint="Tokens and API keys must not cross the network in clear text; use "
+                        "https (plain http is accepted for loopback addresses and with DEBUG).",
+                        id=check_id,
+                    )
+                )
+    url = app_settings.URL
+    if url and not url.rstrip("/").endswith(("/v1", "/v2")):
+        messages.append(
+            Warning(
+                "AUTHROCKET_URL does not end with /v1 or /v2; AuthRocket 2 (/v2) is assumed.",
+                hint="Copy the API URL from Realm -> Integration -> API keys, including /v2.",
+                id="authrocket.W003",
+            )
+        )
+    messages.extend(_numeric_setting_errors())
+    return messages
+
+
+@register("authrocket", Tags.security)
+def check_jwt_key(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The configured token key is readable and strong enough."""
+    configured = app_settings.JWT_KEY
+    if not configured:
+        return []
+    try:
+        key = load_static_key(configured)
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Copy the key from Realm -> Integration -> JWT key, or unset "
+                "AUTHROCKET_JWT_KEY to use LoginRocket's published keys.",
+                id="authrocket.E006",
+            )
+        ]
+    if key.algorithm == "HS256" and len(key.key) < MIN_SECRET_BYTES:  # type: ignore[arg-type]
+        return [
+            Error(
+                f"The HS256 secret in AUTHROCKET_JWT_KEY is shorter than {MIN_SECRET_BYTES} bytes.",
+                hint="A short secret can be brute-forced from one token. Use the realm's full "
+                "jsk_ secret, or switch the realm to RS256.",
+                id="authrocket.E004",
+            )
+        ]
+    if key.algorithm == "RS256" and key.bits < MIN_RSA_BITS:
+        return [
+            Error(
+                f"The RSA key in AUTHROCKET_JWT_KEY has {key.bits} bits.",
+                hint=f"Use a key of at least {MIN_RSA_BITS} bits.",
+                id="authrocket.E005",
+            )
+        ]
+    return []
+
+
+@register("authrocket")
+def check_integration(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Middleware, backend and cache are wired in the way the app needs."""
+    messages: list[CheckMessage] = []
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if MIDDLEWARE_PATH not in middleware:
+        messages.append(
+            Warning(
+                "AuthRocketMiddleware is not in MIDDLEWARE: sessions ended at AuthRocket stay "
+                "logged in here and Bearer tokens are not accepted.",
+                hint=f"Add {MIDDLEWARE_PATH!r} after {AUTH_MIDDLEWARE_PATH!r}.",
+                id="authrocket.W001",
+            )
+        )
+    elif AUTH_MIDDLEWARE_PATH in middleware and middleware.index(
+        MIDDLEWARE_PATH
+    ) < middleware.index(AUTH_MIDDLEWARE_PATH):
+        messages.append(
+            Error(
+                "AuthRocketMiddleware comes before AuthenticationMiddleware.",
+                hint="Move it after AuthenticationMiddleware: it needs request.user.",
+                id="authrocket.E009",
+            )
+        )
+    backends = list(getattr(settings, "AUTHENTICATION_BACKENDS", []))
+    if BACKEND_PATH not in backends:
+        messages.append(
+            Error(
+                "AuthRocketBackend is not in AUTHENTICATION_BACKENDS.",
+                hint=f"Add {BACKEND_PATH!r} to AUTHENTICATION_BACKENDS (keep ModelBackend if "
+                "you also want password logins, e.g. for the admin).",
+                id="authrocket.E010",
+            )
+        )
+    alias = app_settings.CACHE
+    caches_setting = getattr(settings, "CACHES", {})
+    if alias not in caches_setting:
+        messages.append(
+            Error(
+                f"AUTHROCKET_CACHE is {alias!r}, which is not in CACHES.",
+                hint="Name one of the aliases in CACHES.",
+                id="authrocket.E011",
+            )
+        )
+    elif not settings.DEBUG and caches_setting[alias].get("BACKEND") in PER_PROCESS_CACHES:
+        messages.append(
+            Warning(
+                f"AUTHROCKET_CACHE ({alias!r}) is a per-process cache.",
+                hint="With several workers, each fetches keys and rechecks sessions on its own "
+                "and a replayed token is not seen by the others. Use Redis, Memcached or the "
+                "database cache.",
+                id="authrocket.W002",
+            )
+        )
+    return messages
+
+
+NUMERIC_SETTINGS = (
+    "JWT_LEEWAY",
+    "LOGIN_MAX_AGE",
+    "RECHECK_INTERVAL",
+    "RECHECK_GRACE",
+    "HTTP_TIMEOUT",
+    "HTTP_RETRIES",
+    "JWKS_MAX_AGE",
+    "JWKS_MIN_REFETCH_INTERVAL",
+)
+
+
+def _numeric_setting_errors() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for attr in NUMERIC_SETTINGS:
+        setting = getattr(AppSettings, attr)
+        value = getattr(app_settings, attr)
+        if value is None and setting.default is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            messages.append(
+                Error(
+                    f"{setting.name} is {value!r}.",
+                    hint=f"Use a number >= 0; the default is {setting.default!r}.",
+                    id="authrocket.E012",
+                )
+            )
+    return messages
+
+
+def _is_https_or_loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

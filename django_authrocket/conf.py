@@ -1,0 +1,234 @@
+"""Every django-authrocket setting, in one place.
+
+Each setting is read from Django settings on every access (so ``override_settings`` and the
+pytest-django ``settings`` fixture work), falls back to the environment variable the official
+AuthRocket libraries read, then to its default. Nothing is read at import time.
+
+Use the module-level :data:`app_settings`::
+
+    from django_authrocket.conf import app_settings
+    app_settings.LOGINROCKET_URL
+
+Validation lives in :mod:`django_authrocket.checks`, not here: a bad value is reported by
+``manage.py check`` with an id and a fix, instead of an exception at some random request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar, cast, overload
+
+from django.conf import settings as django_settings
+
+T = TypeVar("T")
+
+VerifyMode = Literal["jwt", "api"]
+
+_MISSING = object()
+
+
+def _text(value: str) -> str | None:
+    value = value.strip()
+    return value or None
+
+
+def _url(value: str) -> str | None:
+    text = _text(value)
+    return text.rstrip("/") if text else None
+
+
+def _int(value: str) -> int:
+    return int(value.strip())
+
+
+def _optional_int(value: str) -> int | None:
+    return int(value) if value.strip() else None
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One setting: its Django name, the env vars it falls back to, its default and meaning.
+
+    The docs' settings reference is generated from these objects, so it cannot drift.
+    """
+
+    default: T
+    doc: str
+    env: tuple[str, ...] = ()
+    from_env: Callable[[str], Any] = _text
+    clean: Callable[[Any], T] | None = None
+    name: str = ""
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        object.__setattr__(self, "name", f"AUTHROCKET_{attr}")
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Setting[T]: ...
+
+    @overload
+    def __get__(self, obj: AppSettings, owner: type) -> T: ...
+
+    def __get__(self, obj: AppSettings | None, owner: type) -> Setting[T] | T:
+        if obj is None:
+            return self
+        value = getattr(django_settings, self.name, _MISSING)
+        if value is _MISSING:
+            value = self._from_environment()
+        if value is _MISSING:
+            return self.default
+        return self.clean(value) if self.clean else cast("T", value)
+
+    def _from_environment(self) -> Any:
+        for var in self.env:
+            raw = os.environ.get(var)
+            if raw is not None and raw.strip():
+                return self.from_env(raw)
+        return _MISSING
+
+    def source(self) -> str:
+        """Where the current value comes from: the Django setting, an env var, or the default."""
+        if hasattr(django_settings, self.name):
+            return f"settings.{self.name}"
+        for var in self.env:
+            if os.environ.get(var, "").strip():
+                return f"${var}"
+        return "default"
+
+
+def _strip_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text.rstrip("/") or None
+
+
+def _strip_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+class AppSettings:
+    """django-authrocket's settings, read lazily. Documented in docs/settings.md."""
+
+    LOGINROCKET_URL: Setting[str | None] = Setting(
+        None,
+        "Base URL of your LoginRocket hosted pages, e.g. ``https://sample.e2.loginrocket.com``. "
+        "Required: people are sent there to log in, and RS256 signing keys are fetched from its "
+        "``/connect/jwks``.",
+        env=("LOGINROCKET_URL", "AUTHROCKET_LOGIN_URL"),
+        from_env=_url,
+        clean=_strip_url,
+    )
+    JWT_KEY: Setting[str | None] = Setting(
+        None,
+        "The realm's token key. An RSA public key (PEM, or its bare base64 body) pins RS256; a "
+        "shorter string (the ``jsk_...`` realm secret, used verbatim) pins HS256. ``None`` "
+        "verifies RS256 tokens with the keys LoginRocket publishes (JWKS).",
+        env=("AUTHROCKET_JWT_KEY", "AUTHROCKET_JWT_SECRET"),
+        clean=_strip_text,
+    )
+    API_KEY: Setting[str | None] = Setting(
+        None,
+        "Core API key (``ks_...``; AuthRocket 1: ``ko_...``/``key_...``). Needed for "
+        "``AUTHROCKET_VERIFY = 'api'``, sync, webhooks re-fetch and server-side logout. Secret.",
+        env=("AUTHROCKET_API_KEY",),
+        clean=_strip_text,
+    )
+    URL: Setting[str | None] = Setting(
+        None,
+        "Core API base, e.g. ``https://api-e2.authrocket.com/v2``. Ending in ``/v1`` selects the "
+        "AuthRocket 1 API and headers.",
+        env=("AUTHROCKET_URL",),
+        from_env=_url,
+        clean=_strip_url,
+    )
+    REALM: Setting[str | None] = Setting(
+        None,
+        "Default realm (``rl_...``) sent with API calls. When set, tokens issued for another "
+        "realm are refused.",
+        env=("AUTHROCKET_REALM",),
+        clean=_strip_text,
+    )
+    VERIFY: Setting[VerifyMode] = Setting(
+        "jwt",
+        "How a login token is checked: ``'jwt'`` verifies its signature locally; ``'api'`` asks "
+        "the Core API (Get Session), which also sees sessions ended at AuthRocket.",
+    )
+    JWT_LEEWAY: Setting[int] = Setting(
+        5, "Seconds of clock skew tolerated for ``exp``, ``nbf`` and ``iat``."
+    )
+    LOGIN_MAX_AGE: Setting[int | None] = Setting(
+        None,
+        "Refuse a ``?token=`` whose ``iat`` is older than this many seconds (``None``: no limit).",
+    )
+    RECHECK_INTERVAL: Setting[int] = Setting(
+        300, "Seconds between Core API rechecks of one session in ``'api'`` mode."
+    )
+    RECHECK_GRACE: Setting[int] = Setting(
+        0,
+        "Seconds a session survives while the Core API is unreachable (``0``: log out at once).",
+    )
+    CACHE: Setting[str] = Setting(
+        "default",
+        "Cache alias for signing keys, recheck results and replay marks. Use a cache shared by "
+        "all workers (Redis, Memcached, database) in production.",
+    )
+    HTTP_TIMEOUT: Setting[float] = Setting(
+        5, "Seconds before a Core API or JWKS request is abandoned (connect and read)."
+    )
+    HTTP_RETRIES: Setting[int] = Setting(
+        2,
+        "Extra attempts for idempotent requests after a connection error, 429, 502, 503 or 504.",
+    )
+    CREATE_USERS: Setting[bool] = Setting(
+        True, "Create a local user the first time an AuthRocket user logs in."
+    )
+    EXEMPT_URLS: Setting[tuple[str, ...]] = Setting(
+        (),
+        "URL names, paths, path prefixes (ending in ``/``) or regexes (starting with ``^``) that "
+        "the middleware leaves alone.",
+        clean=tuple,
+    )
+    TOKEN_ANYWHERE: Setting[bool] = Setting(
+        False,
+        "Accept LoginRocket's ``?token=`` on any GET path, as the Rails integration does, not "
+        "only on the login view.",
+    )
+    WEBHOOK_SECRET: Setting[str | None] = Setting(
+        None,
+        "Secret part of the webhook URL. The webhook endpoint answers 404 while it is unset.",
+        env=("AUTHROCKET_WEBHOOK_SECRET",),
+        clean=_strip_text,
+    )
+    JWKS_MAX_AGE: Setting[int] = Setting(
+        3600, "Seconds a fetched LoginRocket key set is used before it is fetched again."
+    )
+    JWKS_MIN_REFETCH_INTERVAL: Setting[int] = Setting(
+        10,
+        "Least seconds between two key set fetches triggered by tokens with an unknown ``kid``, "
+        "across all workers: a flood of forged kids costs one fetch per interval.",
+    )
+
+    @classmethod
+    def all(cls) -> Iterator[Setting[Any]]:
+        """Every setting, in declaration order (used by checks and the docs)."""
+        for value in vars(cls).values():
+            if isinstance(value, Setting):
+                yield value
+
+    @property
+    def api_generation(self) -> int:
+        """1 when ``AUTHROCKET_URL`` ends with ``/v1``, else 2."""
+        url = self.URL
+        return 1 if url and url.rstrip("/").endswith("/v1") else 2
+
+
+app_settings = AppSettings()

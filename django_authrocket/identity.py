@@ -1,0 +1,338 @@
+"""Who is logged in: the values a verified token or a Get Session answer turns into.
+
+AuthRocket 2 tokens, AuthRocket 1 tokens (short claim names) and Core API session objects all
+become the same :class:`AuthRocketSession`, so nothing downstream cares which one it came from.
+
+The builders here check types strictly: a claim of the wrong type is an :class:`InvalidClaims`,
+never a ``TypeError`` somewhere later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from .exceptions import InvalidClaims
+
+Generation = Literal[1, 2]
+
+
+@dataclass(frozen=True, slots=True)
+class Org:
+    """An AuthRocket org (account, team, tenant)."""
+
+    id: str
+    name: str = ""
+    reference: str | None = None
+    custom: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's membership of one org, with the permissions it grants."""
+
+    id: str | None
+    org: Org
+    permissions: tuple[str, ...] = ()
+    selected: bool = False
+    custom: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def has_perm(self, permission: str) -> bool:
+        """Whether this membership grants ``permission``.
+
+        A granted ``*`` matches everything; a granted ``billing:*`` matches ``billing:read`` and
+        ``billing:invoices:read``. Matching is exact otherwise (``ar:admin`` does not grant
+        ``ar:owner``).
+        """
+        return any(permission_matches(granted, permission) for granted in self.permissions)
+
+
+def permission_matches(granted: str, wanted: str) -> bool:
+    """Whether a granted permission tag covers the wanted one (``*`` wildcards)."""
+    if granted == wanted or granted == "*":
+        return True
+    if granted.endswith(":*"):
+        return wanted.startswith(granted[:-1])
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRocketUserInfo:
+    """The AuthRocket user as the token or API describes them."""
+
+    id: str
+    email: str | None = None
+    email_verified: bool | None = None
+    name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    username: str | None = None
+    reference: str | None = None
+    custom: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    realm_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRocketSession:
+    """A verified AuthRocket login session: who, in which orgs, until when.
+
+    ``id`` is the session id (``kss_...``; AuthRocket 1: the ``tk`` claim) used to recheck or
+    revoke it. ``claims`` holds the raw token claims (or the raw API object).
+    """
+
+    id: str
+    user: AuthRocketUserInfo
+    memberships: tuple[Membership, ...] = ()
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    generation: Generation = 2
+    claims: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def selected_membership(self) -> Membership | None:
+        """The membership LoginRocket marked selected, else the first one, else ``None``."""
+        for membership in self.memberships:
+            if membership.selected:
+                return membership
+        return self.memberships[0] if self.memberships else None
+
+    @property
+    def selected_org(self) -> Org | None:
+        """The org the person is working in now (see :attr:`selected_membership`)."""
+        membership = self.selected_membership
+        return membership.org if membership else None
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        """Permissions of the selected membership."""
+        membership = self.selected_membership
+        return membership.permissions if membership else ()
+
+    def has_perm(self, permission: str, *, org_id: str | None = None) -> bool:
+        """Whether the selected membership (or the one for ``org_id``) grants ``permission``."""
+        if org_id is None:
+            membership = self.selected_membership
+            return membership.has_perm(permission) if membership else False
+        return any(m.org.id == org_id and m.has_perm(permission) for m in self.memberships)
+
+    def membership_for(self, org_id: str) -> Membership | None:
+        """The membership of the org ``org_id``, if the person has one."""
+        return next((m for m in self.memberships if m.org.id == org_id), None)
+
+    # --- builders -------------------------------------------------------------------------
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> AuthRocketSession:
+        """Build from verified claims: AuthRocket 2 (``sub``/``sid``) or 1 (``uid``/``tk``)."""
+        if "sub" in claims or "sid" in claims:
+            return cls._from_ar2_claims(claims)
+        if "uid" in claims or "tk" in claims:
+            return cls._from_ar1_claims(claims)
+        raise InvalidClaims("not an AuthRocket login token: no sub/sid (or uid/tk) claims")
+
+    @classmethod
+    def _from_ar2_claims(cls, claims: Mapping[str, Any]) -> AuthRocketSession:
+        user = AuthRocketUserInfo(
+            id=_required_str(claims, "sub"),
+            email=_str(claims, "email"),
+            email_verified=_bool(claims, "email_verified"),
+            name=_str(claims, "name") or "",
+            first_name=_str(claims, "given_name") or "",
+            last_name=_str(claims, "family_name") or "",
+            username=_str(claims, "preferred_username"),
+            reference=_str(claims, "ref"),
+            custom=_object(claims, "cs"),
+            realm_id=_str(claims, "rid"),
+        )
+        memberships = tuple(
+            Membership(
+                id=_str(item, "mid"),
+                org=Org(
+                    id=_required_str(item, "oid"),
+                    name=_str(item, "name") or "",
+                    reference=_str(item, "ref"),
+                    custom=_object(item, "cs"),
+                ),
+                permissions=_str_list(item, "perm"),
+                selected=bool(_bool(item, "selected")),
+            )
+            for item in _object_list(claims, "orgs")
+        )
+        return cls(
+            id=_required_str(claims, "sid"),
+            user=user,
+            memberships=memberships,
+            issued_at=_timestamp(claims, "iat"),
+            expires_at=_timestamp(claims, "exp"),
+            generation=2,
+            claims=claims,
+        )
+
+    @classmethod
+    def _from_ar1_claims(cls, claims: Mapping[str, Any]) -> AuthRocketSession:
+        first_name = _str(claims, "fn") or ""
+        last_name = _str(claims, "ln") or ""
+        user = AuthRocketUserInfo(
+            id=_required_str(claims, "uid"),
+            email=_str(claims, "email"),
+            name=_str(claims, "n") or " ".join(p for p in (first_name, last_name) if p),
+            first_name=first_name,
+            last_name=last_name,
+            username=_str(claims, "un"),
+            reference=_str(claims, "ref"),
+            custom=_object(claims, "cs"),
+            realm_id=_str(claims, "aud"),
+        )
+        memberships = tuple(
+            Membership(
+                id=_str(item, "mid"),
+                org=Org(
+                    id=_required_str(item, "oid"),
+                    name=_str(item, "o") or "",
+                    custom=_object(item, "ocs"),
+                ),
+                permissions=_str_list(item, "p"),
+                selected=bool(_bool(item, "selected")),
+                custom=_object(item, "cs"),
+            )
+            for item in _object_list(claims, "m")
+        )
+        return cls(
+            id=_required_str(claims, "tk"),
+            user=user,
+            memberships=memberships,
+            issued_at=_timestamp(claims, "iat"),
+            expires_at=_timestamp(claims, "exp"),
+            generation=1,
+            claims=claims,
+        )
+
+    @classmethod
+    def from_api(
+        cls, session: Mapping[str, Any], *, generation: Generation = 2
+    ) -> AuthRocketSession:
+        """Build from a Core API session object (Get Session), which embeds its ``user``.
+
+        Raises :class:`InvalidClaims` when the object lacks what a login needs.
+        """
+        if not isinstance(session, Mapping) or session.get("object", "session") != "session":
+            raise InvalidClaims("the Core API answer is not a session object")
+        user_obj = session.get("user")
+        if not isinstance(user_obj, Mapping):
+            raise InvalidClaims("the Core API session object does not embed its user")
+        user_id = _required_str(user_obj, "id")
+        if _str(session, "user_id") not in (None, user_id):
+            raise InvalidClaims("the Core API session object names two different users")
+        verification = _str(user_obj, "email_verification")
+        user = AuthRocketUserInfo(
+            id=user_id,
+            email=_str(user_obj, "email"),
+            email_verified=None if verification is None else verification == "verified",
+            name=_str(user_obj, "name") or "",
+            first_name=_str(user_obj, "first_name") or "",
+            last_name=_str(user_obj, "last_name") or "",
+            username=_str(user_obj, "username"),
+            reference=_str(user_obj, "reference"),
+            custom=_object(user_obj, "custom"),
+            realm_id=_str(user_obj, "realm_id"),
+        )
+        memberships = tuple(
+            _membership_from_api(item) for item in _object_list(user_obj, "memberships")
+        )
+        return cls(
+            id=_required_str(session, "id"),
+            user=user,
+            memberships=memberships,
+            issued_at=_timestamp(session, "created_at"),
+            expires_at=_timestamp(session, "expires_at"),
+            generation=generation,
+            claims=session,
+        )
+
+
+def _membership_from_api(item: Mapping[str, Any]) -> Membership:
+    org_obj = item.get("org")
+    org_id = _required_str(item, "org_id") if "org_id" in item else None
+    if isinstance(org_obj, Mapping):
+        org = Org(
+            id=_required_str(org_obj, "id"),
+            name=_str(org_obj, "name") or "",
+            reference=_str(org_obj, "reference"),
+            custom=_object(org_obj, "custom"),
+        )
+    elif org_id:
+        org = Org(id=org_id)
+    else:
+        raise InvalidClaims("a membership in the Core API answer has no org")
+    return Membership(
+        id=_str(item, "id"),
+        org=org,
+        permissions=_str_list(item, "permissions"),
+        selected=bool(_bool(item, "selected")),
+        custom=_object(item, "custom"),
+    )
+
+
+# --- strict readers ---------------------------------------------------------------------------
+
+
+def _str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidClaims(f"claim {key!r} must be a string")
+
+
+def _required_str(data: Mapping[str, Any], key: str) -> str:
+    value = _str(data, key)
+    if not value:
+        raise InvalidClaims(f"claim {key!r} is required")
+    return value
+
+
+def _bool(data: Mapping[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidClaims(f"claim {key!r} must be true or false")
+
+
+def _object(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise InvalidClaims(f"claim {key!r} must be an object")
+
+
+def _object_list(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        return value
+    raise InvalidClaims(f"claim {key!r} must be a list of objects")
+
+
+def _str_list(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = data.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise InvalidClaims(f"claim {key!r} must be a list of strings")
+
+
+def _timestamp(data: Mapping[str, Any], key: str) -> datetime | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidClaims(f"claim {key!r} must be a number of seconds")
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidClaims(f"claim {key!r} is out of range") from None

@@ -1,0 +1,125 @@
+"""``verify_token``: turn a LoginRocket token into an :class:`AuthRocketSession`, or refuse it.
+
+The rules, in the order they are applied:
+
+1. at most :data:`~django_authrocket.jws.MAX_TOKEN_LENGTH` characters, ASCII, compact JWS, strict
+   base64url and JSON (see :mod:`django_authrocket.jws`);
+2. the algorithm comes from the configured key, never from the token: an RSA key or LoginRocket's
+   key set means RS256 only, a realm secret means HS256 only;
+3. in key set mode the ``kid`` header picks the key; no ``kid``, no key;
+4. the signature is checked before the claims are read;
+5. ``exp`` and ``iat`` are required numbers; ``exp``, ``nbf`` and ``iat`` are checked with
+   ``AUTHROCKET_JWT_LEEWAY`` seconds of skew; ``max_age`` bounds the age of ``iat``;
+6. an AuthRocket 2 token (``sub``/``sid``) must carry ``iss == "https://authrocket.com"``
+   exactly; an AuthRocket 1 token (``uid``/``tk``) has no ``iss`` (if it has one, the same rule);
+7. with ``AUTHROCKET_REALM`` set, the token's realm (``rid``; AuthRocket 1: ``aud``) must match.
+
+Every refusal is an :class:`~django_authrocket.exceptions.InvalidToken` subclass whose message
+is safe to log: it never contains the token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from django.views.decorators.debug import sensitive_variables
+
+from .conf import app_settings
+from .exceptions import (
+    DisallowedAlgorithm,
+    ExpiredToken,
+    ImmatureToken,
+    InvalidClaims,
+    InvalidIssuer,
+    TokenTooOld,
+    UnknownKey,
+    WrongRealm,
+)
+from .identity import AuthRocketSession
+from .jws import CompactJWS, parse, verify_signature
+from .keys import KeyStore, SigningKey, load_static_key
+
+#: The only issuer of AuthRocket 2 tokens.
+AUTHROCKET_ISSUER = "https://authrocket.com"
+
+
+@sensitive_variables("token")
+def verify_token(token: str, *, max_age: int | None = None) -> AuthRocketSession:
+    """Verify a LoginRocket login token (AuthRocket 2 or 1) and describe its session.
+
+    ``max_age`` (seconds) refuses a token issued longer ago than that, to demand a fresh login.
+    Raises :class:`~django_authrocket.exceptions.InvalidToken` (or a subclass) for every bad
+    token, and :class:`~django.core.exceptions.ImproperlyConfigured` when neither
+    ``AUTHROCKET_JWT_KEY`` nor ``AUTHROCKET_LOGINROCKET_URL`` is set.
+    """
+    jws = parse(token)
+    signing_key = _signing_key_for(jws)
+    verify_signature(jws, signing_key.algorithm, signing_key.key)
+    claims = jws.claims()
+    check_claims(claims, leeway=app_settings.JWT_LEEWAY, max_age=max_age)
+    return AuthRocketSession.from_claims(claims)
+
+
+def _signing_key_for(jws: CompactJWS) -> SigningKey:
+    configured = app_settings.JWT_KEY
+    if configured:
+        return load_static_key(configured)
+    if jws.algorithm != "RS256":
+        # Checked before the key lookup so that 'alg: none' and friends never cause a fetch.
+        raise DisallowedAlgorithm(f"token algorithm {jws.algorithm[:20]!r} is not RS256")
+    kid = jws.kid
+    if not kid:
+        raise UnknownKey("token has no 'kid' header, which LoginRocket's key set requires")
+    return KeyStore.for_settings().get(kid)
+
+
+def check_claims(
+    claims: Mapping[str, Any],
+    *,
+    leeway: float,
+    max_age: int | None = None,
+    now: float | None = None,
+) -> None:
+    """Apply the time, issuer and realm rules to verified claims (rules 5-7 above)."""
+    now = time.time() if now is None else now
+    exp = _required_number(claims, "exp")
+    iat = _required_number(claims, "iat")
+    nbf = _number(claims, "nbf")
+    if now > exp + leeway:
+        raise ExpiredToken("token has expired")
+    if nbf is not None and now + leeway < nbf:
+        raise ImmatureToken("token is not valid yet (nbf is in the future)")
+    if now + leeway < iat:
+        raise ImmatureToken("token was issued in the future (iat)")
+    if max_age is not None and now - iat > max_age + leeway:
+        raise TokenTooOld(f"token was issued more than {max_age} seconds ago; log in again")
+
+    is_ar2 = "sub" in claims or "sid" in claims
+    if is_ar2 or "iss" in claims:
+        iss = claims.get("iss")
+        if iss != AUTHROCKET_ISSUER:
+            raise InvalidIssuer(f"token issuer is not {AUTHROCKET_ISSUER}")
+    realm = app_settings.REALM
+    if realm:
+        token_realm = claims.get("rid" if is_ar2 else "aud")
+        listed = isinstance(token_realm, list) and realm in token_realm
+        if token_realm != realm and not listed:
+            raise WrongRealm("token was issued for another realm than AUTHROCKET_REALM")
+
+
+def _required_number(claims: Mapping[str, Any], name: str) -> float:
+    value = _number(claims, name)
+    if value is None:
+        raise InvalidClaims(f"token has no {name!r} claim")
+    return value
+
+
+def _number(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidClaims(f"claim {name!r} must be a number")
+    return float(value)

@@ -1,0 +1,24 @@
+"""Suite-wide fixtures and the CI rule that a skipped test is a failed test."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+#: Set by .ci/run: a test that would skip for a missing service or browser fails instead.
+STRICT = os.environ.get("AUTHROCKET_CI", "") not in ("", "0")
+#: Skips whose reason starts with this are by design (say, a Django version gate), not missing
+#: dependencies, and stay skips in CI.
+NOT_APPLICABLE = "not applicable:"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+        if not reason.removeprefix("Skipped: ").startswith(NOT_APPLICABLE):
+            report.outcome = "failed"
+            report.longrepr = f"skipped in CI (AUTHROCKET_CI is set): {reason}"

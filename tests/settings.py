@@ -1,0 +1,65 @@
+"""Django settings for the test suite.
+
+SQLite + LocMem by default. The PostgreSQL + Redis job sets DATABASE_URL and CACHE_URL.
+"""
+
+from __future__ import annotations
+
+import os
+
+import environ
+
+env = environ.Env()
+
+SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django_authrocket",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://authrocket-tests"),
+}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # One Redis database per xdist worker so parallel workers do not see each other's keys.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
+    CACHES["default"]["KEY_PREFIX"] = f"t{worker}"
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LOGINROCKET_URL_PLACEHOLDER = "https://example.e2.loginrocket.com"
+AUTHROCKET_LOGINROCKET_URL = LOGINROCKET_URL_PLACEHOLDER

@@ -1,0 +1,181 @@
+"""System checks: each misconfiguration yields its id and a hint saying how to fix it."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.checks import run_checks
+
+MIDDLEWARE = "django_authrocket.middleware.AuthRocketMiddleware"
+BACKEND = "django_authrocket.backends.AuthRocketBackend"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def check_ids() -> set[str]:
+    return {message.id for message in run_checks(tags=["authrocket"]) if message.id}
+
+
+@pytest.fixture
+def good(settings, monkeypatch):
+    """A configuration that passes every check; each test breaks one thing."""
+    for var in ("LOGINROCKET_URL", "AUTHROCKET_LOGIN_URL", "AUTHROCKET_JWT_KEY", "AUTHROCKET_URL"):
+        monkeypatch.delenv(var, raising=False)
+    settings.DEBUG = False
+    settings.AUTHROCKET_LOGINROCKET_URL = "https://sample.e2.loginrocket.com"
+    settings.AUTHROCKET_URL = "https://api-e2.authrocket.com/v2"
+    settings.AUTHROCKET_API_KEY = "ks_test"
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, MIDDLEWARE]
+    settings.AUTHENTICATION_BACKENDS = [BACKEND, "django.contrib.auth.backends.ModelBackend"]
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "c"}
+    }
+    return settings
+
+
+def rsa_pem(bits: int) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key()
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def test_a_good_configuration_passes(good) -> None:
+    assert check_ids() == set()
+
+
+def test_missing_loginrocket_url_is_e001_and_hint_names_both_spellings(good) -> None:
+    del good.AUTHROCKET_LOGINROCKET_URL
+    [message] = [m for m in run_checks(tags=["authrocket"]) if m.id == "authrocket.E001"]
+    assert "AUTHROCKET_LOGINROCKET_URL" in message.hint and "LOGINROCKET_URL" in message.hint
+
+
+def test_loginrocket_url_from_env_satisfies_e001(good, monkeypatch) -> None:
+    del good.AUTHROCKET_LOGINROCKET_URL
+    monkeypatch.setenv("LOGINROCKET_URL", "https://sample.e2.loginrocket.com")
+    assert "authrocket.E001" not in check_ids()
+
+
+def test_unknown_verify_mode_is_e002(good) -> None:
+    good.AUTHROCKET_VERIFY = "signature"
+    assert "authrocket.E002" in check_ids()
+
+
+@pytest.mark.parametrize("missing", ["AUTHROCKET_URL", "AUTHROCKET_API_KEY"])
+def test_api_verification_without_api_settings_is_e003(good, missing) -> None:
+    good.AUTHROCKET_VERIFY = "api"
+    delattr(good, missing)
+    assert "authrocket.E003" in check_ids()
+
+
+def test_short_hs256_secret_is_e004(good) -> None:
+    good.AUTHROCKET_JWT_KEY = "jsk_short"
+    assert "authrocket.E004" in check_ids()
+
+
+def test_full_length_hs256_secret_passes(good) -> None:
+    good.AUTHROCKET_JWT_KEY = "jsk_" + "x" * 40
+    assert check_ids() == set()
+
+
+def test_rsa_key_under_2048_bits_is_e005(good) -> None:
+    good.AUTHROCKET_JWT_KEY = rsa_pem(1024)
+    assert "authrocket.E005" in check_ids()
+
+
+def test_rsa_key_as_bare_base64_body_is_accepted(good) -> None:
+    body = "".join(line for line in rsa_pem(2048).splitlines() if "-----" not in line)
+    good.AUTHROCKET_JWT_KEY = body
+    assert check_ids() == set()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----",
+        "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+        "!" * 400,
+    ],
+    ids=["garbage-pem", "private-key", "long-non-base64"],
+)
+def test_unreadable_jwt_key_is_e006(good, value) -> None:
+    good.AUTHROCKET_JWT_KEY = value
+    assert "authrocket.E006" in check_ids()
+
+
+def test_plain_http_loginrocket_url_is_e007_unless_debug_or_loopback(good) -> None:
+    good.AUTHROCKET_LOGINROCKET_URL = "http://sample.e2.loginrocket.com"
+    assert "authrocket.E007" in check_ids()
+    good.DEBUG = True
+    assert "authrocket.E007" not in check_ids()
+    good.DEBUG = False
+    for loopback in ("http://127.0.0.1:8765", "http://localhost:8765", "http://[::1]:8765"):
+        good.AUTHROCKET_LOGINROCKET_URL = loopback
+        assert "authrocket.E007" not in check_ids()
+
+
+def test_plain_http_api_url_is_e008(good) -> None:
+    good.AUTHROCKET_URL = "http://api-e2.authrocket.com/v2"
+    assert "authrocket.E008" in check_ids()
+
+
+def test_middleware_before_authentication_middleware_is_e009(good) -> None:
+    good.MIDDLEWARE = [m for m in good.MIDDLEWARE if m != MIDDLEWARE]
+    index = good.MIDDLEWARE.index(AUTH_MIDDLEWARE)
+    good.MIDDLEWARE = [*good.MIDDLEWARE[:index], MIDDLEWARE, *good.MIDDLEWARE[index:]]
+    assert "authrocket.E009" in check_ids()
+
+
+def test_missing_middleware_is_w001(good) -> None:
+    good.MIDDLEWARE = [m for m in good.MIDDLEWARE if m != MIDDLEWARE]
+    assert check_ids() == {"authrocket.W001"}
+
+
+def test_missing_backend_is_e010(good) -> None:
+    good.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    assert check_ids() == {"authrocket.E010"}
+
+
+def test_cache_alias_not_in_caches_is_e011(good) -> None:
+    good.AUTHROCKET_CACHE = "shared"
+    assert "authrocket.E011" in check_ids()
+
+
+@pytest.mark.parametrize("backend", ["locmem.LocMemCache", "dummy.DummyCache"])
+def test_per_process_cache_in_production_is_w002(good, backend) -> None:
+    good.CACHES = {"default": {"BACKEND": f"django.core.cache.backends.{backend}"}}
+    assert check_ids() == {"authrocket.W002"}
+    good.DEBUG = True
+    assert check_ids() == set()
+
+
+def test_api_url_without_version_is_w003(good) -> None:
+    good.AUTHROCKET_URL = "https://api-e2.authrocket.com"
+    assert check_ids() == {"authrocket.W003"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AUTHROCKET_JWT_LEEWAY", -1),
+        ("AUTHROCKET_HTTP_TIMEOUT", "5"),
+        ("AUTHROCKET_HTTP_RETRIES", True),
+    ],
+)
+def test_bad_numeric_setting_is_e012(good, name, value) -> None:
+    setattr(good, name, value)
+    assert "authrocket.E012" in check_ids()
+
+
+def test_every_message_has_a_hint(good) -> None:
+    good.DEBUG = False
+    del good.AUTHROCKET_LOGINROCKET_URL
+    good.AUTHROCKET_VERIFY = "api"
+    del good.AUTHROCKET_API_KEY
+    good.AUTHROCKET_JWT_KEY = "short"
+    good.AUTHROCKET_URL = "http://api.example.com"
+    good.MIDDLEWARE = []
+    good.AUTHENTICATION_BACKENDS = []
+    messages = run_checks(tags=["authrocket"])
+    assert len(messages) >= 6
+    assert all(message.hint for message in messages)

@@ -42,6 +42,9 @@ Algorithm = Literal["RS256", "HS256"]
 
 #: Longest token accepted, in characters. AuthRocket tokens with a few orgs are ~1-2 KiB.
 MAX_TOKEN_LENGTH = 8192
+#: Deepest JSON nesting accepted in a header or claims (AuthRocket claims nest about 4 deep).
+#: Checked explicitly: the recursion limit differs between Python versions.
+MAX_JSON_DEPTH = 32
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _REFUSED_HEADERS = ("crit", "b64")
@@ -72,11 +75,6 @@ class CompactJWS:
 
 def parse(token: object, *, max_length: int = MAX_TOKEN_LENGTH) -> CompactJWS:
     """Split and decode a compact JWS; raise :class:`MalformedToken` for anything else."""
-    if isinstance(token, bytes):
-        try:
-            token = token.decode("ascii")
-        except UnicodeDecodeError:
-            raise MalformedToken("token is not ASCII") from None
     if not isinstance(token, str):
         raise MalformedToken("token is not a string")
     if len(token) > max_length:
@@ -168,4 +166,20 @@ def loads_object(data: bytes, what: str) -> dict[str, Any]:
         raise MalformedToken(f"token {what} {reason}") from None
     if not isinstance(value, dict):
         raise MalformedToken(f"token {what} is not a JSON object")
+    if data.count(b"{") + data.count(b"[") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
+        raise MalformedToken(f"token {what} is nested too deeply")
     return value
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of parsed JSON, without recursion (so it cannot hit the recursion limit)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest

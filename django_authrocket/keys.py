@@ -176,6 +176,9 @@ def parse_jwks(document: object) -> dict[str, SigningKey]:
             continue
         if entry.get("alg", "RS256") != "RS256" or entry.get("use", "sig") != "sig":
             continue
+        key_ops = entry.get("key_ops")
+        if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+            continue
         try:
             key = _parse_jwk_cached(json.dumps(entry, sort_keys=True))
         except ValueError as exc:

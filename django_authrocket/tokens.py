@@ -102,11 +102,8 @@ def check_claims(
         if iss != AUTHROCKET_ISSUER:
             raise InvalidIssuer(f"token issuer is not {AUTHROCKET_ISSUER}")
     realm = app_settings.REALM
-    if realm:
-        token_realm = claims.get("rid" if is_ar2 else "aud")
-        listed = isinstance(token_realm, list) and realm in token_realm
-        if token_realm != realm and not listed:
-            raise WrongRealm("token was issued for another realm than AUTHROCKET_REALM")
+    if realm and claims.get("rid" if is_ar2 else "aud") != realm:
+        raise WrongRealm("token was issued for another realm than AUTHROCKET_REALM")
 
 
 def _required_number(claims: Mapping[str, Any], name: str) -> float:
@@ -122,4 +119,7 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidClaims(f"claim {name!r} must be a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidClaims(f"claim {name!r} is out of range") from None

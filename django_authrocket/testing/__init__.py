@@ -1,0 +1,14 @@
+"""A local AuthRocket + LoginRocket for tests and demos (never used by the app itself).
+
+>>> from django_authrocket.testing import AuthRocketEmulator   # doctest: +SKIP
+>>> with AuthRocketEmulator() as emu:                           # doctest: +SKIP
+...     settings.update(emu.settings())
+
+With pytest, use the ``authrocket_emulator`` fixture of the bundled plugin instead.
+"""
+
+from .emulator import AuthRocketEmulator
+from .faults import Fault
+from .recording import RecordedRequest
+
+__all__ = ["AuthRocketEmulator", "Fault", "RecordedRequest"]

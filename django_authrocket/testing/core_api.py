@@ -1,0 +1,283 @@
+"""The Core API (``/api/v2/...`` and ``/api/v1/...``): auth, content negotiation, routes."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from .api_objects import event_object, membership_object, org_object, session_object, user_object
+from .records import USER_STATES, SessionRecord
+from .signing import KeyRing
+from .store import Invalid, NotFound, Store
+from .wire import Request, Response, error_response, json_response
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+Handler = Callable[["ApiCall"], Response]
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """A request to one Core API route: the generation (1 or 2) and the path's ``id``."""
+
+    request: Request
+    generation: int
+    object_id: str | None
+
+    def param(self, name: str) -> str | None:
+        """A query parameter, None when absent or empty."""
+        return self.request.param(name) or None
+
+
+class ApiError(Exception):
+    """Ends a request with an error response."""
+
+    def __init__(self, status: int, *messages: str) -> None:
+        super().__init__(*messages)
+        self.status = status
+        self.messages = messages
+
+
+class CoreAPI:
+    """Answers Core API requests from the store, as AuthRocket does."""
+
+    def __init__(self, store: Store, keys: KeyRing, *, api_key: str, realm_id: str) -> None:
+        self.store = store
+        self.keys = keys
+        self.api_key = api_key
+        self.realm_id = realm_id
+        self._routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
+            (re.compile(r"sessions"), {"GET": self.list_sessions}),
+            (
+                re.compile(r"sessions/(?P<id>[^/]+)"),
+                {"GET": self.get_session, "DELETE": self.delete_session},
+            ),
+            (re.compile(r"users"), {"GET": self.list_users, "POST": self.create_user}),
+            (re.compile(r"users/(?P<id>[^/]+)"), {"GET": self.get_user}),
+            (re.compile(r"orgs"), {"GET": self.list_orgs}),
+            (re.compile(r"orgs/(?P<id>[^/]+)"), {"GET": self.get_org}),
+            (re.compile(r"memberships"), {"GET": self.list_memberships}),
+            (re.compile(r"memberships/(?P<id>[^/]+)"), {"GET": self.get_membership}),
+            (re.compile(r"events"), {"GET": self.list_events}),
+            (re.compile(r"events/(?P<id>[^/]+)"), {"GET": self.get_event}),
+        ]
+
+    def handle(self, request: Request, generation: int, subpath: str) -> Response:
+        """Answer a request whose path was ``/api/v<generation>/<subpath>``."""
+        try:
+            self._authenticate(request, generation)
+            self._negotiate(request)
+            handler, object_id = self._route(request.method, subpath.strip("/"))
+            return handler(ApiCall(request, generation, object_id))
+        except ApiError as error:
+            return error_response(error.status, *error.messages)
+        except NotFound as error:
+            return error_response(404, str(error))
+        except Invalid as error:
+            return error_response(422, str(error))
+
+    # -- the rules every call passes ----------------------------------------------------------
+
+    def _authenticate(self, request: Request, generation: int) -> None:
+        realm: str | None
+        if generation == 1:
+            key = request.header("X-Authrocket-Api-Key")
+            realm = request.header("X-Authrocket-Realm")
+        else:
+            key = request.header("Authrocket-Api-Key")
+            realm = request.header("Authrocket-Realm")
+            authorization = request.header("Authorization") or ""
+            scheme, _, credentials = authorization.partition(" ")
+            if key is None and scheme.lower() == "bearer":
+                key, _, bearer_realm = credentials.strip().partition(",")
+                realm = realm or bearer_realm.strip() or None
+        if not key:
+            header = "X-Authrocket-Api-Key" if generation == 1 else "Authrocket-Api-Key"
+            raise ApiError(403, f"API key missing: send it in the {header} header")
+        if not hmac.compare_digest(key.strip().encode(), self.api_key.encode()):
+            raise ApiError(403, "Invalid API key")
+        if realm is not None and realm != self.realm_id:
+            raise ApiError(403, "Realm is not accessible with this API key")
+
+    @staticmethod
+    def _negotiate(request: Request) -> None:
+        accept = request.header("Accept") or ""
+        media_types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+        if "application/json" not in media_types:
+            raise ApiError(406, "Not acceptable: send Accept: application/json")
+
+    def _route(self, method: str, subpath: str) -> tuple[Handler, str | None]:
+        for pattern, handlers in self._routes:
+            match = pattern.fullmatch(subpath)
+            if match is None:
+                continue
+            if method not in handlers:
+                raise ApiError(405, f"Method {method} not allowed here")
+            object_id = match.groupdict().get("id")
+            return handlers[method], unquote(object_id) if object_id else None
+        raise ApiError(404, "Not found")
+
+    @staticmethod
+    def _page_args(call: ApiCall) -> tuple[str | None, int]:
+        raw = call.request.param("max_results")
+        if raw is None or raw == "":
+            return call.param("after"), DEFAULT_PAGE_SIZE
+        try:
+            limit = int(raw)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ApiError(422, f"max_results must be between 1 and {MAX_PAGE_SIZE}")
+        return call.param("after"), limit
+
+    @staticmethod
+    def _collection(items: list[dict[str, Any]], more: bool) -> Response:
+        return json_response(200, {"collection": items, "more_results": more})
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def _session_by_id_or_token(self, id_or_token: str) -> SessionRecord:
+        session_id = id_or_token
+        if "." in id_or_token:  # the full login token instead of the id
+            claims = self.keys.decode(id_or_token)
+            session_id = str((claims or {}).get("sid") or (claims or {}).get("tk") or "")
+        return self.store.get_session(session_id)
+
+    def get_session(self, call: ApiCall) -> Response:
+        """GET /sessions/:id (the id may be the full login token)."""
+        assert call.object_id is not None
+        session = self._session_by_id_or_token(call.object_id)
+        user = self.store.get_user(session.user_id)
+        memberships = self.store.memberships_of(user.id)
+        return json_response(200, session_object(session, user, memberships, call.generation))
+
+    def delete_session(self, call: ApiCall) -> Response:
+        """DELETE /sessions/:id: 204."""
+        assert call.object_id is not None
+        session = self._session_by_id_or_token(call.object_id)
+        self.store.end_session(session.id)
+        return Response(204, b"", None)
+
+    def list_sessions(self, call: ApiCall) -> Response:
+        """GET /sessions?user_id=: the active sessions (of one user)."""
+        after, limit = self._page_args(call)
+        sessions, more = self.store.page_sessions(
+            after=after, limit=limit, user_id=call.param("user_id")
+        )
+        return self._collection(
+            [session_object(s, generation=call.generation) for s in sessions], more
+        )
+
+    # -- users --------------------------------------------------------------------------------
+
+    def list_users(self, call: ApiCall) -> Response:
+        """GET /users (filters: ``state``, ``email``)."""
+        after, limit = self._page_args(call)
+        state = call.param("state")
+        if state is not None and state not in USER_STATES:
+            raise ApiError(422, f"state must be one of: {', '.join(sorted(USER_STATES))}")
+        users, more = self.store.page_users(
+            after=after, limit=limit, state=state, email=call.param("email")
+        )
+        return self._collection([user_object(u, call.generation) for u in users], more)
+
+    def get_user(self, call: ApiCall) -> Response:
+        """GET /users/:id (or the user's email)."""
+        assert call.object_id is not None
+        return json_response(200, user_object(self.store.get_user(call.object_id), call.generation))
+
+    def create_user(self, call: ApiCall) -> Response:
+        """POST /users with ``{"user": {...}}``: 201."""
+        fields = _wrapped_body(call.request, "user")
+        for ignored in ("password", "password_confirmation", "request"):
+            fields.pop(ignored, None)
+        user = self.store.create_user(**fields)
+        return json_response(201, user_object(user, call.generation))
+
+    # -- orgs, memberships, events ------------------------------------------------------------
+
+    def list_orgs(self, call: ApiCall) -> Response:
+        """GET /orgs (filter: ``state``)."""
+        after, limit = self._page_args(call)
+        orgs, more = self.store.page_orgs(after=after, limit=limit, state=call.param("state"))
+        return self._collection([org_object(o) for o in orgs], more)
+
+    def get_org(self, call: ApiCall) -> Response:
+        """GET /orgs/:id."""
+        assert call.object_id is not None
+        return json_response(200, org_object(self.store.get_org(call.object_id)))
+
+    def list_memberships(self, call: ApiCall) -> Response:
+        """GET /memberships?user_id=&org_id= (``expand=org`` embeds each org)."""
+        after, limit = self._page_args(call)
+        memberships, more = self.store.page_memberships(
+            after=after, limit=limit, user_id=call.param("user_id"), org_id=call.param("org_id")
+        )
+        expand = (call.param("expand") or "").split(",")
+        items = [
+            membership_object(m, self.store.get_org(m.org_id) if "org" in expand else None)
+            for m in memberships
+        ]
+        return self._collection(items, more)
+
+    def get_membership(self, call: ApiCall) -> Response:
+        """GET /memberships/:id, with its org embedded."""
+        assert call.object_id is not None
+        membership = self.store.get_membership(call.object_id)
+        return json_response(
+            200, membership_object(membership, self.store.get_org(membership.org_id))
+        )
+
+    def list_events(self, call: ApiCall) -> Response:
+        """GET /events: newest first unless ``direction=asc``; filters by type prefix and ids."""
+        after, limit = self._page_args(call)
+        direction = call.param("direction") or "desc"
+        if direction not in ("asc", "desc"):
+            raise ApiError(422, "direction must be asc or desc")
+        ids = {
+            name: value
+            for name in ("user_id", "org_id", "membership_id", "session_id")
+            if (value := call.param(name)) is not None
+        }
+        events, more = self.store.page_events(
+            after=after,
+            limit=limit,
+            descending=direction == "desc",
+            event_type=call.param("event_type"),
+            **ids,
+        )
+        return self._collection([event_object(e) for e in events], more)
+
+    def get_event(self, call: ApiCall) -> Response:
+        """GET /events/:id."""
+        assert call.object_id is not None
+        return json_response(200, event_object(self.store.get_event(call.object_id)))
+
+
+def _wrapped_body(request: Request, resource: str) -> dict[str, Any]:
+    """The ``{"<resource>": {...}}`` body, JSON or form-encoded (``user[email]=...``)."""
+    content_type = (request.header("Content-Type") or "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        prefix = f"{resource}["
+        fields = {
+            name[len(prefix) : -1]: value
+            for name, value in request.form().items()
+            if name.startswith(prefix) and name.endswith("]")
+        }
+        if not fields:
+            raise ApiError(422, f"Send the fields as {resource}[name]=value")
+        return fields
+    try:
+        body = json.loads(request.body or b"null")
+    except ValueError:
+        raise ApiError(400, "The request body is not valid JSON") from None
+    wrapped = body.get(resource) if isinstance(body, dict) else None
+    if not isinstance(wrapped, dict):
+        raise ApiError(422, f'Wrap the fields in the resource name: {{"{resource}": {{...}}}}')
+    return dict(wrapped)

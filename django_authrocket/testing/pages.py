@@ -1,0 +1,346 @@
+"""LoginRocket's hosted pages: /login, /signup, /logout, /profile, /accounts.
+
+No JavaScript: each page is a plain form that POSTs back to the same path with the
+``redirect_uri`` in a hidden field. After a login the browser is sent to ``redirect_uri``
+with ``token=<JWT>`` appended. A cookie remembers the LoginRocket session, so a second visit
+to /login logs straight in again (as LoginRocket does) unless ``prompt=login`` is given.
+Everything echoed into a page is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+from http.cookies import SimpleCookie
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from .issuer import TokenIssuer
+from .records import SessionRecord, UserRecord
+from .store import Invalid, NotFound, Store
+from .wire import Request, Response, html_response, redirect
+
+SESSION_COOKIE = "loginrocket_session"
+_PAGES = frozenset({"/login", "/signup", "/logout", "/profile", "/accounts"})
+USERS_SHOWN = 50
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
+main{max-width:30rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:.75rem;
+box-shadow:0 1px 4px rgba(0,0,0,.1)}
+h1{font-size:1.4rem;margin-top:0}h2{font-size:1rem;margin:1.5rem 0 .5rem}
+.note{color:#5b6475;font-size:.9rem}.error{color:#b00020}
+button.user{display:block;width:100%;text-align:left;margin:.3rem 0;padding:.6rem .8rem;
+border:1px solid #d5d9e0;border-radius:.5rem;background:#fafbfc;cursor:pointer}
+button.user:hover{border-color:#4f6bed}
+label{display:block;margin:.5rem 0 .2rem;font-size:.9rem}
+input{width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #c5cad3;border-radius:.4rem}
+button.primary{margin-top:1rem;padding:.6rem 1.2rem;border:0;border-radius:.5rem;
+background:#4f6bed;color:#fff;cursor:pointer}
+textarea{width:100%;height:8rem;font-family:monospace;font-size:.75rem}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{_e(title)} · AuthRocket emulator</title><style>{_STYLE}</style></head>"
+        f"<body><main>{body}<p class=note>AuthRocket emulator: for development and tests only."
+        "</p></main></body></html>"
+    )
+
+
+def _hidden(name: str, value: str | None) -> str:
+    if value is None:
+        return ""
+    return f'<input type=hidden name="{_e(name)}" value="{_e(value)}">'
+
+
+class BadRedirect(ValueError):
+    """``redirect_uri`` is not an absolute http(s) URL."""
+
+
+def checked_redirect_uri(value: str | None) -> str | None:
+    """``redirect_uri`` if it is an absolute http(s) URL, None if absent; else BadRedirect."""
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in value)
+    ):
+        raise BadRedirect(value)
+    return value
+
+
+def with_token(redirect_uri: str, token: str) -> str:
+    """``redirect_uri`` with ``token=<token>`` appended to its query (replacing any token)."""
+    parts = urlsplit(redirect_uri)
+    kept = [pair for pair in parts.query.split("&") if pair and pair.split("=")[0] != "token"]
+    kept.append(urlencode({"token": token}))
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+class LoginRocketPages:
+    """The hosted pages of one realm."""
+
+    def __init__(self, store: Store, issuer: TokenIssuer, *, generation: int = 2) -> None:
+        self.store = store
+        self.issuer = issuer
+        self.generation = generation  # of the tokens handed to the app after a login
+
+    def handle(self, request: Request) -> Response | None:
+        """Answer a page request, or None when the path is not a LoginRocket page."""
+        path = request.path.rstrip("/") or "/"
+        if path not in _PAGES and not path.startswith("/accounts/"):
+            return None
+        try:
+            redirect_uri = checked_redirect_uri(_field(request, "redirect_uri"))
+        except BadRedirect:
+            return self._message(
+                400, "Invalid redirect_uri", "redirect_uri must be an absolute http(s) URL."
+            )
+        if path == "/login":
+            if request.method == "POST":
+                return self._post_login(request, redirect_uri)
+            return self._get_login(request, redirect_uri)
+        if path == "/signup":
+            if request.method == "POST":
+                return self._post_signup(request, redirect_uri)
+            return html_response(200, self._signup_page(request, redirect_uri))
+        if path == "/logout":
+            return self._logout(request, redirect_uri)
+        if path == "/profile":
+            return self._profile(request, redirect_uri)
+        return self._accounts(request, redirect_uri, path.removeprefix("/accounts").strip("/"))
+
+    # -- login and signup ---------------------------------------------------------------------
+
+    def _get_login(self, request: Request, redirect_uri: str | None) -> Response:
+        session = self._cookie_session(request)
+        if session is not None and request.param("prompt") != "login" and redirect_uri:
+            return self._finish_login(session, redirect_uri, request.param("account"))
+        return html_response(200, self._login_page(request, redirect_uri))
+
+    def _post_login(self, request: Request, redirect_uri: str | None) -> Response:
+        form = request.form()
+        try:
+            if form.get("user_id"):
+                user = self.store.get_user(form["user_id"])
+            else:
+                user = self._find_or_create_user(form)
+        except (NotFound, Invalid) as error:
+            return html_response(422, self._login_page(request, redirect_uri, error=str(error)))
+        return self._start_session(user, redirect_uri, form.get("account"))
+
+    def _post_signup(self, request: Request, redirect_uri: str | None) -> Response:
+        form = request.form()
+        try:
+            user = self.store.create_user(
+                email=form.get("email"),
+                first_name=form.get("first_name"),
+                last_name=form.get("last_name"),
+            )
+        except Invalid as error:
+            return html_response(422, self._signup_page(request, redirect_uri, error=str(error)))
+        return self._start_session(user, redirect_uri, None)
+
+    def _find_or_create_user(self, form: dict[str, str]) -> UserRecord:
+        email = form.get("email", "")
+        if email:
+            try:
+                return self.store.get_user(email)
+            except NotFound:
+                pass
+        return self.store.create_user(
+            email=email, first_name=form.get("first_name"), last_name=form.get("last_name")
+        )
+
+    def _start_session(
+        self, user: UserRecord, redirect_uri: str | None, account: str | None
+    ) -> Response:
+        if user.state != "active":
+            return self._message(403, "Account inactive", f"{user.email} cannot log in.")
+        org_id = self._member_org(user.id, account)
+        session = self.store.create_session(user.id, org_id=org_id)
+        response = self._finish_login(session, redirect_uri, org_id)
+        cookie = SimpleCookie()
+        cookie[SESSION_COOKIE] = session.id
+        cookie[SESSION_COOKIE]["path"] = "/"
+        cookie[SESSION_COOKIE]["httponly"] = True
+        cookie[SESSION_COOKIE]["samesite"] = "Lax"
+        response.headers.append(("Set-Cookie", cookie[SESSION_COOKIE].OutputString()))
+        return response
+
+    def _finish_login(
+        self, session: SessionRecord, redirect_uri: str | None, account: str | None
+    ) -> Response:
+        org_id = self._member_org(session.user_id, account)
+        token = self.issuer.mint(session_id=session.id, org_id=org_id, generation=self.generation)
+        if redirect_uri is None:
+            user = self.store.get_user(session.user_id)
+            body = (
+                f"<h1>Logged in as {_e(user.name)}</h1>"
+                "<p class=note>No redirect_uri was given, so here is the login token:</p>"
+                f"<textarea readonly>{_e(token)}</textarea>"
+            )
+            return html_response(200, _page("Logged in", body))
+        return redirect(with_token(redirect_uri, token))
+
+    def _member_org(self, user_id: str, org_id: str | None) -> str | None:
+        if org_id and any(m.org_id == org_id for m, _ in self.store.memberships_of(user_id)):
+            return org_id
+        return None
+
+    def _cookie_session(self, request: Request) -> SessionRecord | None:
+        cookie = SimpleCookie()
+        try:
+            cookie.load(request.header("Cookie") or "")
+        except Exception:  # noqa: BLE001 - a mangled cookie header is just no cookie
+            return None
+        morsel = cookie.get(SESSION_COOKIE)
+        if morsel is None:
+            return None
+        try:
+            return self.store.get_session(morsel.value)
+        except NotFound:
+            return None
+
+    # -- logout, profile, accounts ------------------------------------------------------------
+
+    def _logout(self, request: Request, redirect_uri: str | None) -> Response:
+        for session_id in (
+            request.param("session"),
+            getattr(self._cookie_session(request), "id", None),
+        ):
+            if session_id:
+                with contextlib.suppress(NotFound):
+                    self.store.end_session(session_id)
+        expire = f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+        if redirect_uri is None:
+            return html_response(
+                200, self._login_page(request, None), headers=[("Set-Cookie", expire)]
+            )
+        return redirect(redirect_uri, headers=[("Set-Cookie", expire)])
+
+    def _session_user(self, request: Request) -> UserRecord | None:
+        session_id = request.param("session")
+        session = self._cookie_session(request)
+        if session_id:
+            try:
+                session = self.store.get_session(session_id)
+            except NotFound:
+                session = None
+        return self.store.get_user(session.user_id) if session else None
+
+    def _profile(self, request: Request, redirect_uri: str | None) -> Response:
+        user = self._session_user(request)
+        if user is None:
+            body = "<h1>Profile</h1><p>Not logged in.</p>"
+        else:
+            body = (
+                f"<h1>{_e(user.name)}</h1><p>{_e(user.email)}</p>"
+                f"<p class=note>User id {_e(user.id)}</p>"
+            )
+        return html_response(200, _page("Profile", body + _back_link(redirect_uri)))
+
+    def _accounts(self, request: Request, redirect_uri: str | None, org_id: str) -> Response:
+        user = self._session_user(request)
+        rows = []
+        for membership, org in self.store.memberships_of(user.id) if user else []:
+            if org_id and org.id != org_id:
+                continue
+            query = {"account": org.id, **({"redirect_uri": redirect_uri} if redirect_uri else {})}
+            rows.append(
+                f'<li><a href="/login?{_e(urlencode(query))}">{_e(org.name)}</a> '
+                f"<span class=note>{_e(', '.join(membership.permissions) or 'no permissions')}"
+                "</span></li>"
+            )
+        listing = f"<ul>{''.join(rows)}</ul>" if rows else "<p>No accounts.</p>"
+        return html_response(
+            200, _page("Accounts", "<h1>Accounts</h1>" + listing + _back_link(redirect_uri))
+        )
+
+    # -- page bodies --------------------------------------------------------------------------
+
+    def _login_page(
+        self, request: Request, redirect_uri: str | None, *, error: str | None = None
+    ) -> str:
+        hidden = _hidden("redirect_uri", redirect_uri) + _hidden(
+            "account", _field(request, "account")
+        )
+        users, more = self.store.page_users(after=None, limit=USERS_SHOWN, state="active")
+        buttons = "".join(
+            f'<button class=user type=submit name=user_id value="{_e(u.id)}">'
+            f"<strong>{_e(u.name)}</strong><br><span class=note>{_e(u.email)}</span></button>"
+            for u in users
+        )
+        chooser = (
+            f'<h2>Choose a user</h2><form method=post action="/login">{hidden}{buttons}</form>'
+            if users
+            else "<p class=note>No users yet: create one below.</p>"
+        )
+        if more:
+            chooser += "<p class=note>More users exist: type an email below to log in as one.</p>"
+        return _page(
+            "Log in",
+            "<h1>Log in</h1>"
+            + _error(error)
+            + chooser
+            + "<h2>Or log in / sign up by email</h2>"
+            + f'<form method=post action="/login">{hidden}{_user_fields()}'
+            + "<button class=primary type=submit>Continue</button></form>"
+            + _signup_link(redirect_uri),
+        )
+
+    def _signup_page(
+        self, request: Request, redirect_uri: str | None, *, error: str | None = None
+    ) -> str:
+        hidden = _hidden("redirect_uri", redirect_uri) + _hidden(
+            "invitation", _field(request, "invitation")
+        )
+        return _page(
+            "Sign up",
+            "<h1>Sign up</h1>"
+            + _error(error)
+            + f'<form method=post action="/signup">{hidden}{_user_fields()}'
+            + "<button class=primary type=submit>Create account</button></form>",
+        )
+
+    def _message(self, status: int, title: str, text: str) -> Response:
+        return html_response(status, _page(title, f"<h1>{_e(title)}</h1><p>{_e(text)}</p>"))
+
+
+def _field(request: Request, name: str) -> str | None:
+    """A value from the query string, or from the form on a POST."""
+    if request.method == "POST":
+        value = request.form().get(name)
+        if value is not None:
+            return value
+    return request.param(name)
+
+
+def _user_fields() -> str:
+    return (
+        "<label for=email>Email</label><input id=email name=email type=email required>"
+        "<label for=first_name>First name</label><input id=first_name name=first_name>"
+        "<label for=last_name>Last name</label><input id=last_name name=last_name>"
+    )
+
+
+def _error(error: str | None) -> str:
+    return f"<p class=error>{_e(error)}</p>" if error else ""
+
+
+def _back_link(redirect_uri: str | None) -> str:
+    return f'<p><a href="{_e(redirect_uri)}">Back to the app</a></p>' if redirect_uri else ""
+
+
+def _signup_link(redirect_uri: str | None) -> str:
+    query = f"?redirect_uri={quote(redirect_uri, safe='')}" if redirect_uri else ""
+    return f'<p class=note><a href="/signup{_e(query)}">Create an account</a></p>'

@@ -1,0 +1,64 @@
+"""pytest plugin (entry point ``authrocket``): the ``authrocket_emulator`` fixtures.
+
+``authrocket_emulator_server`` starts one emulator for the whole run. ``authrocket_emulator``
+hands it to a test freshly reset and, when Django is configured, with the settings pointing at
+it (through pytest-django's ``settings`` fixture, undone after the test) and the
+``AUTHROCKET_CACHE`` cache cleared, so keys and results cached by an earlier test cannot leak.
+Works without Django too: then it only resets the emulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from .emulator import AuthRocketEmulator
+
+
+@pytest.fixture(scope="session")
+def authrocket_emulator_server() -> Iterator[AuthRocketEmulator]:
+    """One running emulator shared by the whole test session."""
+    with AuthRocketEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def authrocket_emulator(
+    request: pytest.FixtureRequest, authrocket_emulator_server: AuthRocketEmulator
+) -> AuthRocketEmulator:
+    """The shared emulator, reset, with Django's settings pointed at it when Django is set up."""
+    emulator = authrocket_emulator_server
+    emulator.reset()
+    _point_django_at(request, emulator)
+    return emulator
+
+
+def _django_configured() -> bool:
+    try:
+        from django.conf import settings
+    except ImportError:
+        return False
+    return bool(os.environ.get("DJANGO_SETTINGS_MODULE")) or settings.configured
+
+
+def _point_django_at(request: pytest.FixtureRequest, emulator: AuthRocketEmulator) -> None:
+    """Apply ``emulator.settings()`` with pytest-django's ``settings`` and clear the cache."""
+    if not _django_configured():
+        return
+    try:
+        settings = request.getfixturevalue("settings")
+    except (pytest.FixtureLookupError, pytest.skip.Exception):
+        return  # pytest-django is not installed, or Django is not usable in this run
+    for name, value in emulator.settings().items():
+        setattr(settings, name, value)
+
+    from django.core.cache import caches
+    from django.core.cache.backends.base import InvalidCacheBackendError
+
+    alias = getattr(settings, "AUTHROCKET_CACHE", "default")
+    # A misconfigured cache alias is for the app's system checks to report, not this fixture.
+    with contextlib.suppress(InvalidCacheBackendError):
+        caches[alias].clear()

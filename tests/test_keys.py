@@ -1,0 +1,215 @@
+"""LoginRocket's key set: shared through the cache, throttled refetch, rotation, outages."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+import threading
+import time
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from django_authrocket.exceptions import KeysUnavailable, UnknownKey
+from django_authrocket.keys import KeyStore, parse_jwks
+from django_authrocket.tokens import verify_token
+
+JWKS = "/connect/jwks"
+
+
+@pytest.fixture
+def emulator(authrocket_emulator, settings):
+    """The emulator in key set mode, with a cold key store."""
+    settings.AUTHROCKET_JWT_KEY = None
+    settings.AUTHROCKET_JWKS_MIN_REFETCH_INTERVAL = 1
+    KeyStore.for_settings().clear()
+    authrocket_emulator.clear_requests()
+    return authrocket_emulator
+
+
+@pytest.fixture
+def user(emulator):
+    return emulator.create_user("ada@example.com", first_name="Ada", last_name="Lovelace")
+
+
+def jwks_fetches(emulator) -> int:
+    return emulator.count_requests(JWKS, method="GET")
+
+
+def test_a_token_verifies_with_the_published_key(emulator, user) -> None:
+    session = verify_token(emulator.mint_token(user["id"]))
+    assert session.user.email == "ada@example.com"
+    assert jwks_fetches(emulator) == 1
+
+
+def test_known_kids_need_no_further_fetch(emulator, user) -> None:
+    for _ in range(50):
+        verify_token(emulator.mint_token(user["id"]))
+    assert jwks_fetches(emulator) == 1
+
+
+def test_a_token_without_kid_is_refused_in_key_set_mode(emulator, user) -> None:
+    token = emulator.mint_token(user["id"], headers={"kid": None})
+    with pytest.raises(UnknownKey):
+        verify_token(token)
+    assert jwks_fetches(emulator) == 0
+
+
+def test_a_thousand_random_kids_cause_only_a_handful_of_fetches(emulator, user) -> None:
+    verify_token(emulator.mint_token(user["id"]))
+    refused = 0
+    for _ in range(1000):
+        token = emulator.mint_token(user["id"], kid=f"forged-{secrets.token_hex(8)}")
+        with pytest.raises(UnknownKey):
+            verify_token(token)
+        refused += 1
+    assert refused == 1000
+    # One fetch to warm up, then at most one per second-long refetch interval.
+    assert jwks_fetches(emulator) <= 5
+
+
+def test_a_key_rotation_is_picked_up_and_the_old_kid_stays_valid(emulator, user) -> None:
+    old_token = emulator.mint_token(user["id"])
+    verify_token(old_token)
+    old_kid = emulator.current_kid
+    new_kid = emulator.rotate_keys(keep_previous=True)
+    assert new_kid != old_kid
+    time.sleep(1.05)  # past the refetch interval of the warm-up fetch
+    new_token = emulator.mint_token(user["id"])
+    assert verify_token(new_token).user.id == user["id"]
+    assert verify_token(old_token).user.id == user["id"]
+    assert jwks_fetches(emulator) == 2
+
+
+def test_a_retired_key_is_refused_after_the_key_set_is_refetched(emulator, user, settings) -> None:
+    old_token = emulator.mint_token(user["id"])
+    verify_token(old_token)
+    emulator.rotate_keys(keep_previous=False)
+    settings.AUTHROCKET_JWKS_MAX_AGE = 0  # every lookup finds the set stale
+    time.sleep(1.05)
+    KeyStore.for_settings()._local_until = 0  # skip the per-process minute of trust
+    with pytest.raises(UnknownKey):
+        verify_token(old_token)
+
+
+def test_last_good_keys_survive_a_loginrocket_outage(emulator, user, settings, caplog) -> None:
+    token = emulator.mint_token(user["id"])
+    verify_token(token)
+    emulator.inject_fault(JWKS, status=503, times=None)
+    settings.AUTHROCKET_JWKS_MAX_AGE = 0
+    time.sleep(1.05)
+    store = KeyStore.for_settings()
+    store._local_until = 0
+    with caplog.at_level(logging.WARNING, logger="django_authrocket.keys"):
+        assert verify_token(token).user.id == user["id"]
+    assert "keeping the last good keys" in caplog.text
+    assert jwks_fetches(emulator) == 2
+
+
+def test_no_keys_and_loginrocket_down_is_keys_unavailable(emulator, user) -> None:
+    emulator.inject_fault(JWKS, kind="drop", times=None)
+    with pytest.raises(KeysUnavailable):
+        verify_token(emulator.mint_token(user["id"]))
+
+
+@pytest.mark.parametrize("kind", ["malformed_json", "html", "truncated_json", "oversize"])
+def test_a_broken_key_set_answer_is_not_trusted(emulator, user, kind) -> None:
+    emulator.inject_fault(JWKS, kind=kind, times=None)
+    with pytest.raises(KeysUnavailable):
+        verify_token(emulator.mint_token(user["id"]))
+
+
+def test_concurrent_misses_coalesce_into_one_fetch(emulator, user) -> None:
+    emulator.inject_fault(JWKS, kind="latency", delay=0.3, times=1)
+    token = emulator.mint_token(user["id"])
+    results: list[object] = []
+
+    def verify() -> None:
+        try:
+            results.append(verify_token(token).user.id)
+        except Exception as exc:  # recorded, then asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=verify) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [user["id"]] * 20
+    assert jwks_fetches(emulator) == 1
+
+
+def test_workers_share_one_fetch_through_the_cache(emulator, user, settings) -> None:
+    token = emulator.mint_token(user["id"])
+    verify_token(token)
+    # A second store on the same URL and cache stands in for another worker process.
+    other_worker = KeyStore(settings.AUTHROCKET_LOGINROCKET_URL, "default")
+    assert other_worker.get(emulator.current_kid).kid == emulator.current_kid
+    assert jwks_fetches(emulator) == 1
+
+
+# --- parsing published key sets ---------------------------------------------------------------
+
+
+def _spki_b64(key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> str:
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
+def _b64url_uint(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_key_set_entries_are_read_from_x5c_or_n_and_e() -> None:
+    a = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    b = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    numbers = b.public_numbers()
+    keys = parse_jwks(
+        {
+            "keys": [
+                {"kty": "RSA", "kid": "a", "alg": "RS256", "use": "sig", "x5c": [_spki_b64(a)]},
+                {
+                    "kty": "RSA",
+                    "kid": "b",
+                    "alg": "RS256",
+                    "n": _b64url_uint(numbers.n),
+                    "e": _b64url_uint(numbers.e),
+                },
+            ]
+        }
+    )
+    assert keys["a"].key.public_numbers() == a.public_numbers()
+    assert keys["b"].key.public_numbers() == numbers
+
+
+def test_unusable_key_set_entries_are_skipped(caplog) -> None:
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    keys = parse_jwks(
+        {
+            "keys": [
+                {"kty": "RSA", "kid": "weak", "x5c": [_spki_b64(weak)]},
+                {"kty": "EC", "kid": "ec", "x5c": [_spki_b64(ec_key)]},
+                {"kty": "RSA", "kid": "ec-in-rsa", "x5c": [_spki_b64(ec_key)]},
+                {"kty": "RSA", "kid": "enc", "use": "enc", "x5c": [_spki_b64(good)]},
+                {"kty": "RSA", "kid": "hs", "alg": "HS256", "x5c": [_spki_b64(good)]},
+                {"kty": "RSA", "kid": "junk", "x5c": ["%%%"]},
+                {"kty": "RSA", "x5c": [_spki_b64(good)]},
+                "not an object",
+                {"kty": "RSA", "kid": "good", "x5c": [_spki_b64(good)]},
+            ]
+        }
+    )
+    assert list(keys) == ["good"]
+
+
+@pytest.mark.parametrize("document", [None, [], {"keys": "x"}, {"nokeys": []}])
+def test_a_document_that_is_not_a_key_set_is_a_value_error(document) -> None:
+    with pytest.raises(ValueError, match="keys"):
+        parse_jwks(document)

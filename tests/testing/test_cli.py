@@ -1,0 +1,84 @@
+"""The ``authrocket-emulator`` command and its demo data."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from django_authrocket.testing import AuthRocketEmulator
+from django_authrocket.testing.cli import describe, main
+from django_authrocket.testing.demo import seed_demo_users
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_command_serves_until_terminated_and_prints_the_settings() -> None:
+    command = [sys.executable, "-m", "django_authrocket.testing.cli", "--port", "0"]
+    command += ["--api-key", "ks_cli", "--seed-demo-users"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
+        assert process.stdout is not None
+        first_line = process.stdout.readline()
+        match = re.search(r"running at (http://127\.0\.0\.1:\d+)", first_line)
+        assert match, first_line
+        url = match[1]
+        with requests.Session() as http:
+            http.trust_env = False
+            users = http.get(
+                url + "/api/v2/users",
+                headers={"Authrocket-Api-Key": "ks_cli", "Accept": "application/json"},
+            )
+        process.send_signal(signal.SIGTERM)
+        rest = process.stdout.read()
+        assert process.wait(timeout=10) == 0
+
+    assert users.status_code == 200
+    assert len(users.json()["collection"]) == 4
+    assert f"AUTHROCKET_URL = '{url}/api/v2'" in rest
+    assert f"export LOGINROCKET_URL={url}" in rest
+
+
+def test_description_of_an_hs256_emulator_includes_its_secret() -> None:
+    with AuthRocketEmulator(algorithm="HS256") as emu:
+        text = describe(emu)
+
+    assert f"AUTHROCKET_JWT_KEY = '{emu.jwt_secret}'" in text
+    assert f"export AUTHROCKET_JWT_KEY={emu.jwt_secret}" in text
+
+
+def test_command_reports_a_busy_port_and_exits_1() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        assert main(["--port", str(port)]) == 1
+
+
+def test_demo_users_cover_owners_admins_loners_and_inactive_people() -> None:
+    with AuthRocketEmulator() as emu:
+        ada, grace, alan, isaac = seed_demo_users(emu)
+        with requests.Session() as http:
+            http.trust_env = False
+            refused = http.post(
+                emu.url + "/login",
+                data={"redirect_uri": "https://app.example/", "user_id": isaac["id"]},
+                allow_redirects=False,
+            )
+            session = http.get(
+                emu.api_url() + "/sessions/" + emu.login(ada["id"])[1],
+                headers={"Authrocket-Api-Key": emu.api_key, "Accept": "application/json"},
+            ).json()
+
+    assert refused.status_code == 403
+    memberships = session["user"]["memberships"]
+    assert [m["org"]["name"] for m in memberships if m["selected"]] == ["Analytical Engines"]
+    assert len(memberships) == 2
+    assert {grace["state"], alan["state"], isaac["state"]} == {"active", "inactive"}

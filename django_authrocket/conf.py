@@ -208,6 +208,26 @@ class AppSettings:
         env=("AUTHROCKET_WEBHOOK_SECRET",),
         clean=_strip_text,
     )
+    PREVENT_TOKEN_REPLAY: Setting[bool] = Setting(
+        True,
+        "Refuse a login token that already logged a browser in (a mark in AUTHROCKET_CACHE "
+        "until the token expires), so a token leaked from a URL cannot open a second session.",
+    )
+    LOGOUT_ALLOW_GET: Setting[bool] = Setting(
+        False,
+        "Also accept GET on the logout view. Off by default: a GET logout can be triggered by "
+        "any page that embeds an image pointing at it.",
+    )
+    LOGOUT_REVOKE: Setting[bool] = Setting(
+        False,
+        "On logout, also end the session at AuthRocket through the Core API "
+        "(``DELETE /sessions/<id>``; needs the API key). Failures are logged, never shown.",
+    )
+    STAFF_PERMISSION: Setting[str | None] = Setting(
+        None,
+        "An AuthRocket permission (e.g. ``ar:admin``) that makes the local user ``is_staff`` "
+        "at each login while the selected membership grants it. ``None`` leaves is_staff alone.",
+    )
     JWKS_MAX_AGE: Setting[int] = Setting(
         3600, "Seconds a fetched LoginRocket key set is used before it is fetched again."
     )

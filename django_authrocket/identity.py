@@ -88,6 +88,8 @@ class AuthRocketSession:
     issued_at: datetime | None = None
     expires_at: datetime | None = None
     generation: Generation = 2
+    #: ``"token"`` when built from verified token claims, ``"api"`` from a Get Session answer.
+    source: Literal["token", "api"] = "token"
     claims: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -248,6 +250,7 @@ class AuthRocketSession:
             issued_at=_timestamp(session, "created_at"),
             expires_at=_timestamp(session, "expires_at"),
             generation=generation,
+            source="api",
             claims=session,
         )
 

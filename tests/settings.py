@@ -63,3 +63,12 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LOGINROCKET_URL_PLACEHOLDER = "https://example.e2.loginrocket.com"
 AUTHROCKET_LOGINROCKET_URL = LOGINROCKET_URL_PLACEHOLDER
+
+AUTHENTICATION_BACKENDS = [
+    "django_authrocket.backends.AuthRocketBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+LOGIN_URL = "authrocket:login"
+LOGIN_REDIRECT_URL = "/public/"
+LOGOUT_REDIRECT_URL = "/public/"

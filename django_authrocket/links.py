@@ -1,0 +1,64 @@
+"""Where to send people: LoginRocket's hosted pages and safe return addresses.
+
+Every redirect target that comes from the request (``next``) goes through :func:`safe_next`
+(Django's ``url_has_allowed_host_and_scheme`` against this host, https required on secure
+requests); anything else falls back to a configured URL.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.shortcuts import resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from .conf import app_settings
+
+
+def safe_next(request: HttpRequest, url: str | None) -> str | None:
+    """``url`` if it is safe to redirect to from this request, else ``None``."""
+    if not url:
+        return None
+    allowed = url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return url if allowed else None
+
+
+def next_from(request: HttpRequest) -> str | None:
+    """The safe ``next`` of this request (query string, or form for POST)."""
+    value = request.POST.get(REDIRECT_FIELD_NAME) if request.method == "POST" else None
+    return safe_next(request, value or request.GET.get(REDIRECT_FIELD_NAME))
+
+
+def after_login_url(request: HttpRequest) -> str:
+    return next_from(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def after_logout_url(request: HttpRequest) -> str:
+    return next_from(request) or resolve_url(settings.LOGOUT_REDIRECT_URL or "/")
+
+
+def login_view_url(request: HttpRequest, next_url: str | None, *, absolute: bool = True) -> str:
+    """This site's login view, carrying ``next`` (the return address LoginRocket goes back to)."""
+    url = reverse("authrocket:login")
+    if next_url:
+        url = f"{url}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
+    return request.build_absolute_uri(url) if absolute else url
+
+
+def loginrocket_url(page: str, **params: str | None) -> str:
+    """``<AUTHROCKET_LOGINROCKET_URL>/<page>?<params>`` (params that are None are left out)."""
+    base = app_settings.LOGINROCKET_URL
+    if not base:
+        raise ImproperlyConfigured(
+            "AUTHROCKET_LOGINROCKET_URL is not set (nor LOGINROCKET_URL): people cannot be sent "
+            "to log in. Run manage.py check for details."
+        )
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    return f"{base}/{page.lstrip('/')}" + (f"?{query}" if query else "")

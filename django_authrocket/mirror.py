@@ -1,0 +1,122 @@
+"""Writing AuthRocket identities into the local mirror models.
+
+One place that knows how an AuthRocket user, org or membership maps onto
+:class:`~django_authrocket.models.AuthRocketUser` and friends, shared by the login backend (from
+token claims) and the sync engine (from API objects). Writes happen only when a value changed,
+so a repeat login of an unchanged person costs reads, not writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from .identity import AuthRocketSession, AuthRocketUserInfo, Membership, Org
+from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
+
+
+def user_fields(info: AuthRocketUserInfo) -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketUser` carried by a token or Get Session answer."""
+    fields: dict[str, Any] = {
+        "username": info.username or "",
+        "name": info.name or "",
+        "first_name": info.first_name or "",
+        "last_name": info.last_name or "",
+        "reference": info.reference or "",
+        "custom": dict(info.custom),
+    }
+    if info.email is not None:  # AuthRocket 1 tokens carry no email: keep the known one
+        fields["email"] = info.email.lower()
+    if info.realm_id:
+        fields["realm_id"] = info.realm_id
+    if info.email_verified is not None:
+        fields["email_verification"] = "verified" if info.email_verified else "none"
+    return fields
+
+
+def assign_changed(instance: Any, fields: Mapping[str, Any]) -> list[str]:
+    """Set the fields whose value differs; return their names (for ``save(update_fields=...)``)."""
+    changed = []
+    for name, value in fields.items():
+        if getattr(instance, name) != value:
+            setattr(instance, name, value)
+            changed.append(name)
+    return changed
+
+
+def sync_memberships_from_session(
+    mirror: AuthRocketUser, session: AuthRocketSession, *, now: datetime | None = None
+) -> bool:
+    """Make ``mirror``'s memberships (and their orgs) match the ones the session carries.
+
+    Only called when the token or answer lists memberships at all: a realm without orgs sends
+    none, and then the local memberships are left as they are. An unchanged set costs one
+    query. Returns whether anything changed.
+    """
+    now = now or timezone.now()
+    existing = {m.org.authrocket_id: m for m in mirror.memberships.select_related("org")}
+    wanted = {m.org.id: m for m in session.memberships}
+    changed_orgs = [
+        m
+        for m in session.memberships
+        if m.org.id not in existing or _org_fields(m.org) != _current(existing[m.org.id].org, m.org)
+    ]
+    orgs = {org_id: row.org for org_id, row in existing.items()}
+    if changed_orgs:
+        orgs.update(_upsert_orgs(changed_orgs, now))
+    changed = bool(changed_orgs)
+    for org_id, membership in wanted.items():
+        fields: dict[str, Any] = {
+            "permissions": list(membership.permissions),
+            "selected": membership.selected,
+        }
+        if membership.id:
+            fields["authrocket_id"] = membership.id
+        row = existing.get(org_id)
+        if row is None:
+            AuthRocketMembership.objects.create(
+                user=mirror, org=orgs[org_id], synced_at=now, **fields
+            )
+            changed = True
+        elif assign_changed(row, fields):
+            row.synced_at = now
+            row.save()
+            changed = True
+    stale = [row.pk for org_id, row in existing.items() if org_id not in wanted]
+    if stale:
+        AuthRocketMembership.objects.filter(pk__in=stale).delete()
+        changed = True
+    return changed
+
+
+def _org_fields(org: Org) -> dict[str, Any]:
+    fields: dict[str, Any] = {"name": org.name}
+    if org.reference is not None:
+        fields["reference"] = org.reference
+    if org.custom:
+        fields["custom"] = dict(org.custom)
+    return fields
+
+
+def _current(row: AuthRocketOrg, org: Org) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _org_fields(org)}
+
+
+def _upsert_orgs(memberships: list[Membership], now: datetime) -> dict[str, AuthRocketOrg]:
+    ids = [m.org.id for m in memberships]
+    orgs = {o.authrocket_id: o for o in AuthRocketOrg.objects.filter(authrocket_id__in=ids)}
+    for membership in memberships:
+        fields = _org_fields(membership.org)
+        row = orgs.get(membership.org.id)
+        if row is None:
+            row, _ = AuthRocketOrg.objects.get_or_create(
+                authrocket_id=membership.org.id, defaults={**fields, "synced_at": now}
+            )
+            orgs[membership.org.id] = row
+        elif assign_changed(row, fields):
+            row.synced_at = now
+            row.save()
+    return orgs

@@ -1,0 +1,514 @@
+"""The login flow end to end: Django's test client, the emulator, a real database."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
+from django.test import Client
+
+from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
+from django_authrocket.signals import authrocket_login
+
+VECTORS = Path(__file__).resolve().parents[2] / "shared" / "test-vectors"
+User = get_user_model()
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def emulator(authrocket_emulator):
+    return authrocket_emulator
+
+
+@pytest.fixture
+def ada(emulator):
+    user = emulator.create_user(
+        "ada@example.com", first_name="Ada", last_name="Lovelace", username="ada"
+    )
+    org = emulator.create_org("Analytical Engines", reference="ae-1")
+    emulator.create_membership(
+        user["id"], org["id"], permissions=["ar:admin", "billing:*"], selected=True
+    )
+    return user
+
+
+def login_with(client: Client, token: str, next_url: str | None = None):
+    params = {"token": token}
+    if next_url is not None:
+        params["next"] = next_url
+    return client.get("/login/", params)
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
+
+
+# --- the flow ---------------------------------------------------------------------------------
+
+
+def test_a_private_page_sends_the_browser_to_loginrocket_and_back_logged_in(
+    client, emulator, ada
+) -> None:
+    response = client.get("/private/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/private/"
+
+    response = client.get(response["Location"])
+    assert response.status_code == 302
+    loginrocket = response["Location"]
+    assert loginrocket.startswith(f"{emulator.loginrocket_url}/login?")
+    redirect_uri = query_of(loginrocket)["redirect_uri"][0]
+    assert redirect_uri == "http://testserver/login/?next=%2Fprivate%2F"
+
+    # The person picks their account on the (emulated) LoginRocket page.
+    chosen = requests.post(
+        f"{emulator.loginrocket_url}/login",
+        data={"redirect_uri": redirect_uri, "user_id": ada["id"]},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert chosen.status_code == 302
+    back = urlsplit(chosen.headers["Location"])
+    assert back.path == "/login/" and "token" in parse_qs(back.query)
+
+    response = client.get(f"{back.path}?{back.query}")
+    assert response.status_code == 302
+    assert response["Location"] == "/private/"
+    assert "token" not in response["Location"]
+    assert response["Referrer-Policy"] == "no-referrer"
+
+    page = client.get("/private/").json()
+    assert page["username"] == "ada"
+    assert page["authrocket_session"].startswith("kss_")
+    assert page["org"] is not None
+
+
+def test_login_without_next_goes_to_login_redirect_url(client, emulator, ada) -> None:
+    response = login_with(client, emulator.mint_token(ada["id"]))
+    assert response["Location"] == "/public/"
+
+
+def test_the_first_login_creates_the_user_and_the_mirror(client, emulator, ada) -> None:
+    login_with(client, emulator.mint_token(ada["id"]))
+    mirror = AuthRocketUser.objects.select_related("user").get(authrocket_id=ada["id"])
+    assert mirror.email == "ada@example.com" and mirror.name == "Ada Lovelace"
+    assert mirror.user.username == "ada" and mirror.user.email == "ada@example.com"
+    assert (mirror.user.first_name, mirror.user.last_name) == ("Ada", "Lovelace")
+    assert not mirror.user.has_usable_password()
+    membership = AuthRocketMembership.objects.get(user=mirror)
+    assert membership.org.name == "Analytical Engines" and membership.org.reference == "ae-1"
+    assert membership.permissions == ["ar:admin", "billing:*"] and membership.selected
+
+
+def test_a_second_login_updates_the_mirror(client, emulator, ada) -> None:
+    login_with(client, emulator.mint_token(ada["id"]))
+    emulator.update_user(ada["id"], first_name="Augusta", email="augusta@example.com")
+    other_org = emulator.create_org("Looms")
+    emulator.create_membership(ada["id"], other_org["id"], permissions=["looms:read"])
+    login_with(Client(), emulator.mint_token(ada["id"]))
+    mirror = AuthRocketUser.objects.select_related("user").get(authrocket_id=ada["id"])
+    assert mirror.first_name == "Augusta" and mirror.email == "augusta@example.com"
+    assert mirror.user.email == "augusta@example.com"
+    assert User.objects.count() == 1
+    assert set(mirror.memberships.values_list("org__name", flat=True)) == {
+        "Analytical Engines",
+        "Looms",
+    }
+
+
+def test_a_membership_removed_at_authrocket_is_removed_at_the_next_login(
+    client, emulator, ada
+) -> None:
+    looms = emulator.create_org("Looms")
+    emulator.create_membership(ada["id"], looms["id"], permissions=["looms:read"])
+    login_with(client, emulator.mint_token(ada["id"]))
+    assert AuthRocketMembership.objects.count() == 2
+    [gone] = [m for m in emulator_memberships(emulator, ada["id"]) if m["org_id"] == looms["id"]]
+    emulator.delete_membership(gone["id"])
+    login_with(Client(), emulator.mint_token(ada["id"]))
+    assert list(AuthRocketMembership.objects.values_list("org__name", flat=True)) == [
+        "Analytical Engines"
+    ]
+    assert AuthRocketOrg.objects.count() == 2  # the org itself stays mirrored
+
+
+def test_a_token_without_an_orgs_claim_leaves_memberships_alone(client, emulator, ada) -> None:
+    login_with(client, emulator.mint_token(ada["id"]))
+    login_with(Client(), emulator.mint_token(ada["id"], drop_claims=["orgs"]))
+    assert AuthRocketMembership.objects.count() == 1
+
+
+def emulator_memberships(emulator, user_id):
+    response = requests.get(
+        f"{emulator.api_url()}/memberships",
+        params={"user_id": user_id},
+        headers={"Authrocket-Api-Key": emulator.api_key, "Accept": "application/json"},
+        timeout=5,
+    )
+    return response.json()["collection"]
+
+
+def test_users_are_matched_on_authrocket_id_never_on_email(client, emulator, ada) -> None:
+    squatter = User.objects.create_user("someone", email="ada@example.com")
+    login_with(client, emulator.mint_token(ada["id"]))
+    mirror = AuthRocketUser.objects.get(authrocket_id=ada["id"])
+    assert mirror.user != squatter
+    assert User.objects.count() == 2
+
+
+def test_a_taken_username_gets_a_unique_variant(client, emulator, ada) -> None:
+    User.objects.create_user("ada")
+    login_with(client, emulator.mint_token(ada["id"]))
+    username = AuthRocketUser.objects.get(authrocket_id=ada["id"]).user.username
+    assert username != "ada" and username.startswith("ada-")
+
+
+def test_without_preferred_username_the_authrocket_id_is_the_username(client, emulator) -> None:
+    bob = emulator.create_user("bob@example.com")
+    login_with(client, emulator.mint_token(bob["id"], drop_claims=["preferred_username"]))
+    assert AuthRocketUser.objects.get(authrocket_id=bob["id"]).user.username == bob["id"]
+
+
+def test_the_session_key_changes_at_login(client, emulator, ada) -> None:
+    client.get("/public/")
+    session = client.session
+    session["before"] = True
+    session.save()
+    before = client.cookies["sessionid"].value
+    login_with(client, emulator.mint_token(ada["id"]))
+    assert client.cookies["sessionid"].value != before
+
+
+def test_login_sends_authrocket_login_and_user_logged_in(client, emulator, ada) -> None:
+    received = []
+
+    def on_login(sender, **kwargs):
+        received.append(("authrocket", kwargs["created"], kwargs["session"].user.id))
+
+    def on_logged_in(sender, **kwargs):
+        received.append(("django", kwargs["user"].username))
+
+    authrocket_login.connect(on_login)
+    user_logged_in.connect(on_logged_in)
+    try:
+        login_with(client, emulator.mint_token(ada["id"]))
+        login_with(Client(), emulator.mint_token(ada["id"]))
+    finally:
+        authrocket_login.disconnect(on_login)
+        user_logged_in.disconnect(on_logged_in)
+    assert received == [
+        ("authrocket", True, ada["id"]),
+        ("django", "ada"),
+        ("authrocket", False, ada["id"]),
+        ("django", "ada"),
+    ]
+
+
+# --- generations and verification modes --------------------------------------------------------
+
+
+@pytest.mark.parametrize("verify", ["jwt", "api"])
+@pytest.mark.parametrize("generation", [2, 1])
+def test_ar1_and_ar2_tokens_log_in_in_jwt_and_api_mode(
+    client, settings, emulator, ada, verify, generation
+) -> None:
+    settings.AUTHROCKET_VERIFY = verify
+    settings.AUTHROCKET_URL = emulator.api_url(generation)
+    if generation == 1 and verify == "jwt":
+        settings.AUTHROCKET_JWT_KEY = emulator.jwt_secret  # AR1 tokens are HS256
+    token = emulator.mint_token(ada["id"], generation=generation)
+    response = login_with(client, token, "/private/")
+    assert response.status_code == 302, response.content
+    assert response["Location"] == "/private/"
+    page = client.get("/private/").json()
+    assert page["org"] is not None
+    mirror = AuthRocketUser.objects.get(authrocket_id=ada["id"])
+    # AuthRocket 1 tokens carry no email; the Get Session answer does.
+    assert mirror.email == ("" if (generation, verify) == (1, "jwt") else "ada@example.com")
+    assert mirror.memberships.get().permissions == ["ar:admin", "billing:*"]
+    api_calls = emulator.count_requests("/api/*/sessions/*")
+    assert api_calls == (1 if verify == "api" else 0)
+
+
+def test_api_mode_refuses_an_ended_session(client, settings, emulator, ada) -> None:
+    settings.AUTHROCKET_VERIFY = "api"
+    session, token = emulator.login(ada["id"])
+    emulator.end_session(session["id"])
+    response = login_with(client, token)
+    assert response.status_code == 401
+    assert b"session has ended" in response.content
+
+
+def test_api_mode_with_authrocket_down_shows_a_retry_page_not_a_500(
+    client, settings, emulator, ada
+) -> None:
+    settings.AUTHROCKET_VERIFY = "api"
+    settings.AUTHROCKET_HTTP_RETRIES = 0
+    emulator.inject_fault("/api/v2/sessions/*", status=503, times=None)
+    response = login_with(client, emulator.mint_token(ada["id"]))
+    assert response.status_code == 503
+    assert b"could not be reached" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+def test_a_replayed_token_cannot_log_in_a_second_browser(emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"])
+    assert login_with(Client(), token).status_code == 302
+    second = Client()
+    response = login_with(second, token)
+    assert response.status_code == 401
+    assert b"already used" in response.content
+    assert "_auth_user_id" not in second.session
+
+
+def test_replay_protection_can_be_turned_off(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_PREVENT_TOKEN_REPLAY = False
+    token = emulator.mint_token(ada["id"])
+    assert login_with(Client(), token).status_code == 302
+    assert login_with(Client(), token).status_code == 302
+
+
+def test_an_expired_token_shows_the_failure_page_with_a_retry_link(client, emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"], issued_at=1_700_000_000, ttl=60)
+    response = login_with(client, token, "/private/")
+    assert response.status_code == 401
+    assert response["Referrer-Policy"] == "no-referrer"
+    body = response.content.decode()
+    assert "This login link has expired." in body
+    assert 'href="/login/?next=%2Fprivate%2F"' in body
+    assert token not in body and token.split(".")[2] not in body
+
+
+def test_a_token_signed_with_a_foreign_key_is_refused(client, emulator, ada) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    foreign = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = emulator.mint_token(ada["id"], key=foreign)
+    response = login_with(client, token)
+    assert response.status_code == 401
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_malformed_token_is_refused_and_never_logged(client, caplog, emulator) -> None:
+    token = "not.a.jwt-but-secret-looking-" + "x" * 40
+    response = login_with(client, token)
+    assert response.status_code == 401
+    assert "secret-looking" not in caplog.text
+
+
+def test_login_max_age_demands_a_fresh_login(client, settings, emulator, ada) -> None:
+    settings.AUTHROCKET_LOGIN_MAX_AGE = 60
+    import time
+
+    token = emulator.mint_token(ada["id"], issued_at=int(time.time()) - 600, ttl=3600)
+    response = login_with(client, token)
+    assert response.status_code == 401
+    assert b"too old" in response.content
+
+
+def test_an_inactive_local_user_cannot_log_in(client, emulator, ada) -> None:
+    login_with(client, emulator.mint_token(ada["id"]))
+    User.objects.update(is_active=False)
+    other = Client()
+    response = login_with(other, emulator.mint_token(ada["id"]))
+    assert response.status_code == 401
+    assert b"disabled" in response.content
+
+
+def test_no_new_users_when_creation_is_off(client, settings, emulator, ada) -> None:
+    settings.AUTHROCKET_CREATE_USERS = False
+    response = login_with(client, emulator.mint_token(ada["id"]))
+    assert response.status_code == 401
+    assert not User.objects.exists()
+
+
+def test_login_accepts_only_get(client) -> None:
+    assert client.post("/login/", {"token": "x"}).status_code == 405
+
+
+def test_five_hundred_mutated_tokens_never_cause_a_server_error(emulator, ada) -> None:
+    rng = random.Random(20261125)
+    good = emulator.mint_token(ada["id"])
+    alphabet = "ABCxyz019-_.=+/ %\u00e9\x00"
+    client = Client()
+    for _ in range(500):
+        chars = list(good)
+        for _ in range(rng.randint(1, 6)):
+            op = rng.random()
+            i = rng.randrange(len(chars))
+            if op < 0.4:
+                chars[i] = rng.choice(alphabet)
+            elif op < 0.7:
+                del chars[i]
+            else:
+                chars.insert(i, rng.choice(alphabet))
+        token = "".join(chars)
+        if rng.random() < 0.05:
+            token = token * rng.randint(2, 5)
+        response = login_with(client, token)
+        assert response.status_code in (302, 401), (response.status_code, token)
+
+
+# --- where the browser goes next --------------------------------------------------------------
+
+
+def redirect_vectors():
+    path = VECTORS / "django-redirects.json"
+    if not path.exists():
+        pytest.skip(f"shared test vectors not found at {path}")
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("kind", ["unsafe", "safe"])
+def test_next_from_the_django_redirect_vectors_behaves_as_labelled(
+    settings, emulator, ada, kind
+) -> None:
+    settings.AUTHROCKET_PREVENT_TOKEN_REPLAY = False
+    token = emulator.mint_token(ada["id"])
+    vectors = redirect_vectors()[kind]
+    assert vectors
+    for target in vectors:
+        response = login_with(Client(), token, target)
+        assert response.status_code == 302, target
+        location = response["Location"]
+        if kind == "safe":
+            assert location == target, target
+        else:
+            assert location == "/public/", (target, location)
+
+
+def test_an_unsafe_next_is_not_passed_on_to_loginrocket(client, emulator) -> None:
+    response = client.get("/login/", {"next": "https://evil.example/steal"})
+    redirect_uri = query_of(response["Location"])["redirect_uri"][0]
+    assert redirect_uri == "http://testserver/login/"
+
+
+def test_https_is_required_for_next_on_a_secure_request(settings, emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"])
+    response = Client().get(
+        "/login/", {"token": token, "next": "http://testserver/private/"}, secure=True
+    )
+    assert response["Location"] == "/public/"
+
+
+# --- query budget -----------------------------------------------------------------------------
+
+
+def test_a_returning_users_login_with_warm_keys_makes_no_http_call(
+    client, emulator, ada, django_assert_max_num_queries
+) -> None:
+    login_with(Client(), emulator.mint_token(ada["id"]))  # creates the user, warms the keys
+    token = emulator.mint_token(ada["id"])
+    emulator.clear_requests()
+    # Mirror: 1 read + 1 write (last login); memberships: 1 read; Django's own login: the
+    # session row (cycle_key, then save: 2 x savepoint + write + release, and 1 exists check)
+    # and auth_user.last_login (1).
+    with django_assert_max_num_queries(11):
+        response = login_with(client, token)
+    assert response.status_code == 302
+    assert emulator.requests == []
+
+
+# --- logout -----------------------------------------------------------------------------------
+
+
+def test_logout_ends_both_sessions_at_loginrocket(client, emulator, ada) -> None:
+    login_with(client, emulator.mint_token(ada["id"]))
+    session_id = client.session["_authrocket_sid"]
+    response = client.post("/logout/")
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith(f"{emulator.loginrocket_url}/logout?")
+    query = query_of(location)
+    assert query["session"] == [session_id]
+    assert query["redirect_uri"] == ["http://testserver/public/"]
+    assert "_auth_user_id" not in client.session
+    assert client.get("/private/").status_code == 302
+
+    # Following the redirect ends the session at (emulated) LoginRocket and comes back.
+    ended = requests.get(location, allow_redirects=False, timeout=5)
+    assert ended.status_code == 302 and ended.headers["Location"] == "http://testserver/public/"
+    assert (
+        requests.get(
+            f"{emulator.api_url()}/sessions/{session_id}",
+            headers={"Authrocket-Api-Key": emulator.api_key, "Accept": "application/json"},
+            timeout=5,
+        ).status_code
+        == 404
+    )
+
+
+def test_logout_by_get_is_refused_unless_enabled(client, settings, emulator, ada) -> None:
+    login_with(client, emulator.mint_token(ada["id"]))
+    assert client.get("/logout/").status_code == 405
+    assert "_auth_user_id" in client.session
+    settings.AUTHROCKET_LOGOUT_ALLOW_GET = True
+    assert client.get("/logout/").status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+def test_logout_requires_the_csrf_token(emulator, ada) -> None:
+    client = Client(enforce_csrf_checks=True)
+    login_with(client, emulator.mint_token(ada["id"]))
+    assert client.post("/logout/").status_code == 403
+
+
+def test_logout_when_not_logged_in_just_redirects(client) -> None:
+    response = client.post("/logout/")
+    assert response["Location"] == "/public/"
+
+
+def test_logout_can_revoke_the_session_through_the_api(client, settings, emulator, ada) -> None:
+    settings.AUTHROCKET_LOGOUT_REVOKE = True
+    login_with(client, emulator.mint_token(ada["id"]))
+    session_id = client.session["_authrocket_sid"]
+    client.post("/logout/")
+    assert emulator.count_requests(f"/api/v2/sessions/{session_id}", method="DELETE") == 1
+
+
+def test_a_failed_revoke_does_not_block_the_logout(client, settings, emulator, ada, caplog) -> None:
+    settings.AUTHROCKET_LOGOUT_REVOKE = True
+    settings.AUTHROCKET_HTTP_RETRIES = 0
+    login_with(client, emulator.mint_token(ada["id"]))
+    emulator.inject_fault("/api/v2/sessions/*", method="DELETE", status=503, times=None)
+    response = client.post("/logout/")
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+    assert "Could not revoke" in caplog.text
+
+
+def test_logout_honours_a_safe_next(client, emulator, ada) -> None:
+    login_with(client, emulator.mint_token(ada["id"]))
+    response = client.post("/logout/", {"next": "/private/"})
+    assert query_of(response["Location"])["redirect_uri"] == ["http://testserver/private/"]
+
+
+# --- other LoginRocket pages ------------------------------------------------------------------
+
+
+def test_signup_profile_and_accounts_redirect_to_loginrocket(client, emulator, ada) -> None:
+    login_with(client, emulator.mint_token(ada["id"]))
+    session_id = client.session["_authrocket_sid"]
+
+    signup = client.get("/signup/", {"next": "/private/"})["Location"]
+    assert signup.startswith(f"{emulator.loginrocket_url}/signup?")
+    assert query_of(signup)["redirect_uri"] == ["http://testserver/login/?next=%2Fprivate%2F"]
+
+    profile = client.get("/profile/")["Location"]
+    assert profile.startswith(f"{emulator.loginrocket_url}/profile?")
+    assert query_of(profile)["session"] == [session_id]
+
+    accounts = client.get("/accounts/org_123/", {"force": "1"})["Location"]
+    assert accounts.startswith(f"{emulator.loginrocket_url}/accounts/org_123?")
+    assert query_of(accounts)["force"] == ["1"]
+    assert query_of(accounts)["session"] == [session_id]

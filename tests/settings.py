@@ -6,6 +6,7 @@ SQLite + LocMem by default. The PostgreSQL + Redis job sets DATABASE_URL and CAC
 from __future__ import annotations
 
 import os
+import tempfile
 
 import environ
 
@@ -51,6 +52,13 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not shared-cache memory, so tests with concurrent threads get real locking;
+    # IMMEDIATE transactions make concurrent writers queue instead of failing.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"authrocket-tests-{os.getpid()}.sqlite3")
+    }
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://authrocket-tests"),
 }

@@ -1,0 +1,128 @@
+"""AuthRocketBackend outside the login view: async, concurrency, staff mapping, hooks."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth import aauthenticate, authenticate, get_user_model
+from django.db import connection
+from django.test import RequestFactory
+
+from django_authrocket.backends import AuthRocketBackend, login_failure, session_of
+from django_authrocket.models import AuthRocketUser
+
+User = get_user_model()
+
+
+@pytest.fixture
+def emulator(authrocket_emulator):
+    return authrocket_emulator
+
+
+@pytest.fixture
+def ada(emulator):
+    user = emulator.create_user("ada@example.com", first_name="Ada", username="ada")
+    org = emulator.create_org("Engines")
+    emulator.create_membership(user["id"], org["id"], permissions=["ar:admin"], selected=True)
+    return user
+
+
+@pytest.mark.django_db
+def test_authenticate_returns_the_user_with_its_authrocket_session(emulator, ada) -> None:
+    request = RequestFactory().get("/")
+    user = authenticate(request, authrocket_token=emulator.mint_token(ada["id"]))
+    assert user is not None and user.username == "ada"
+    assert session_of(user).user.id == ada["id"]
+    assert login_failure(request) is None
+
+
+@pytest.mark.django_db
+def test_a_refusal_leaves_its_reason_on_the_request(emulator, ada) -> None:
+    request = RequestFactory().get("/")
+    token = emulator.mint_token(ada["id"], issued_at=1_700_000_000, ttl=10)
+    assert authenticate(request, authrocket_token=token) is None
+    assert login_failure(request).reason == "expired"
+
+
+@pytest.mark.django_db
+def test_username_and_password_are_left_to_other_backends(emulator) -> None:
+    User.objects.create_user("local", password="pw-123456")
+    assert AuthRocketBackend().authenticate(None, username="local", password="pw-123456") is None
+    assert authenticate(None, username="local", password="pw-123456") is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_aauthenticate_works_from_async_code(emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"])
+
+    async def run():
+        return await aauthenticate(None, authrocket_token=token)
+
+    user = async_to_sync(run)()
+    assert user is not None and user.username == "ada"
+
+
+@pytest.mark.django_db
+def test_staff_permission_grants_and_withdraws_is_staff(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_STAFF_PERMISSION = "ar:admin"
+    user = authenticate(None, authrocket_token=emulator.mint_token(ada["id"]))
+    assert user.is_staff
+    mb_id = _membership_id(emulator, ada["id"])
+    emulator.update_membership(mb_id, permissions=["reports:read"])
+    user = authenticate(None, authrocket_token=emulator.mint_token(ada["id"]))
+    user.refresh_from_db()
+    assert not user.is_staff
+
+
+def _membership_id(emulator, user_id: str) -> str:
+    import requests
+
+    answer = requests.get(
+        f"{emulator.api_url()}/memberships",
+        params={"user_id": user_id},
+        headers={"Authrocket-Api-Key": emulator.api_key, "Accept": "application/json"},
+        timeout=5,
+    ).json()
+    return answer["collection"][0]["id"]
+
+
+@pytest.mark.django_db
+def test_verify_claims_can_refuse_a_login(emulator, ada, settings) -> None:
+    settings.AUTHENTICATION_BACKENDS = ["tests.test_backend.OnlyEnginesBackend"]
+    request = RequestFactory().get("/")
+    outsider = emulator.create_user("eve@example.com")
+    assert authenticate(request, authrocket_token=emulator.mint_token(outsider["id"])) is None
+    assert login_failure(request).reason == "refused"
+    assert authenticate(request, authrocket_token=emulator.mint_token(ada["id"])) is not None
+
+
+class OnlyEnginesBackend(AuthRocketBackend):
+    def verify_claims(self, session):
+        return session.selected_org is not None and session.selected_org.name == "Engines"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_logins_of_one_person_make_one_user(emulator, ada) -> None:
+    tokens = [emulator.mint_token(ada["id"]) for _ in range(8)]
+    barrier = threading.Barrier(len(tokens))
+    users: list[object] = []
+
+    def first_login(token: str) -> None:
+        barrier.wait()
+        try:
+            users.append(authenticate(None, authrocket_token=token))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first_login, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(users) == 8
+    assert all(user is not None for user in users), users
+    assert {user.pk for user in users} == {users[0].pk}
+    assert User.objects.count() == 1
+    assert AuthRocketUser.objects.count() == 1

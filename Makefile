@@ -38,5 +38,9 @@ bench: $(STAMP)
 tox: $(STAMP)
 	$(BIN)/tox
 
+## docs: the documentation site (Sphinx, warnings are errors) in docs/_build/html
+docs: $(STAMP)
+	$(BIN)/python -m pip install -q -r docs/requirements.txt && $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -11,5 +11,19 @@ class AuthRocketConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.test.signals import setting_changed
+
         # Importing registers the system checks (django.core.checks.register decorators).
         from . import checks  # noqa: F401
+        # override_settings and the pytest settings fixture must not see stale key stores or
+        # clients built for the previous configuration.
+        setting_changed.connect(_forget_on_authrocket_change, dispatch_uid="authrocket-settings")
+
+
+def _forget_on_authrocket_change(*, setting: str, **kwargs: object) -> None:
+    if setting.startswith("AUTHROCKET_") or setting == "CACHES":
+        from .client import AuthRocketClient
+        from .keys import forget_stores
+
+        forget_stores()
+        AuthRocketClient.forget_shared()

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -34,7 +32,6 @@ import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import translation
 
-from . import __version__
 from .conf import app_settings
 from .exceptions import (
     APIError,
@@ -47,12 +44,10 @@ from .exceptions import (
     ServerError,
     ValidationFailed,
 )
+from .http import USER_AGENT, backoff, retry_after
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT: Final = (
-    f"django-authrocket/{__version__} (+https://github.com/django-authrocket/django-authrocket)"
-)
 #: Largest response body read (a page of 1,000 users is well under this).
 MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
 #: Longest wait for a ``Retry-After`` before giving up instead.
@@ -129,6 +124,12 @@ class AuthRocketClient:
                     ident, cls(url, key, realm=ident[2], timeout=ident[3], retries=ident[4])
                 )
         return client
+
+    @classmethod
+    def forget_shared(cls, **kwargs: object) -> None:
+        """Drop the shared clients (connected to ``setting_changed``)."""
+        with cls._shared_lock:
+            cls._shared.clear()
 
     def __repr__(self) -> str:  # the key stays out of reprs, tracebacks and debug pages
         return f"<AuthRocketClient {self.api_url} realm={self.realm!r}>"
@@ -249,7 +250,7 @@ class AuthRocketClient:
             except requests.RequestException as exc:
                 if idempotent and attempt < self.retries:
                     attempt += 1
-                    self._pause(self._backoff(attempt), method, shown, exc.__class__.__name__)
+                    self._pause(backoff(attempt), method, shown, exc.__class__.__name__)
                     continue
                 raise APIUnavailable(
                     f"AuthRocket could not be reached ({exc.__class__.__name__})",
@@ -268,8 +269,8 @@ class AuthRocketClient:
             )
             retryable = status == 429 or (idempotent and status in _RETRY_STATUSES)
             if retryable and attempt < self.retries:
-                wait = _retry_after(response) if status in (429, 503) else None
-                wait = self._backoff(attempt + 1) if wait is None else wait
+                wait = retry_after(response) if status in (429, 503) else None
+                wait = backoff(attempt + 1) if wait is None else wait
                 if wait <= self.max_retry_wait:
                     attempt += 1
                     self._pause(wait, method, shown, f"HTTP {status}, request id {request_id}")
@@ -337,15 +338,11 @@ class AuthRocketClient:
             )
         if status == 429:
             raise RateLimited(
-                "AuthRocket rate limit reached", retry_after=_retry_after(response), **context
+                "AuthRocket rate limit reached", retry_after=retry_after(response), **context
             )
         if status >= 500:
             raise ServerError(summary or "AuthRocket server error", **context)
         raise APIError(summary or f"unexpected HTTP {status}", **context)
-
-    def _backoff(self, attempt: int) -> float:
-        # 0.25 s, 0.5 s, 1 s... with full jitter so retries of many workers spread out.
-        return float(random.uniform(0, 0.25 * 2 ** (attempt - 1)))  # noqa: S311
 
     def _pause(self, seconds: float, method: str, path: str, why: str) -> None:
         logger.warning("AuthRocket %s %s: %s; retrying in %.2f s", method, path, why, seconds)
@@ -384,20 +381,6 @@ def _error_messages(body: bytes | None) -> tuple[str, ...]:
     if isinstance(errors, str):
         return (errors[:500],)
     return ()
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), if usable."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _segment(value: str) -> str:

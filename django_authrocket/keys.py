@@ -33,9 +33,9 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key, lo
 from django.core.cache import BaseCache, caches
 from django.core.exceptions import ImproperlyConfigured
 
-from . import __version__
 from .conf import app_settings
 from .exceptions import KeysUnavailable, UnknownKey
+from .http import USER_AGENT, backoff
 from .jws import Algorithm
 
 logger = logging.getLogger(__name__)
@@ -198,6 +198,16 @@ def _parse_jwk_cached(entry_json: str) -> rsa.RSAPublicKey:
     return rsa_key_from_jwk(json.loads(entry_json))
 
 
+class _RetryableStatus(Exception):
+    """A key set answer worth another try (429, 5xx)."""
+
+
+def forget_stores(**kwargs: object) -> None:
+    """Drop every store's per-process state (connected to ``setting_changed``: tests, reloads)."""
+    with KeyStore._stores_lock:
+        KeyStore._stores.clear()
+
+
 class KeyStore:
     """LoginRocket's signing keys for one LoginRocket URL, shared through one Django cache.
 
@@ -219,7 +229,7 @@ class KeyStore:
         self._local_until = 0.0
         self._lock = threading.Lock()
         self._http = requests.Session()
-        self._http.headers["User-Agent"] = f"django-authrocket/{__version__}"
+        self._http.headers["User-Agent"] = USER_AGENT
         self._http.headers["Accept"] = "application/json"
 
     @classmethod
@@ -320,8 +330,25 @@ class KeyStore:
         self._load_shared()
 
     def _fetch(self) -> dict[str, Any]:
+        """GET the key set, retrying connection errors and 5xx/429 like the API client does."""
+        retries = max(0, int(app_settings.HTTP_RETRIES))
+        for attempt in range(retries + 1):
+            try:
+                return self._fetch_once()
+            except requests.RequestException:
+                if attempt == retries:
+                    raise
+            except _RetryableStatus:
+                if attempt == retries:
+                    raise ValueError("LoginRocket answered with a server error") from None
+            time.sleep(backoff(attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _fetch_once(self) -> dict[str, Any]:
         timeout = float(app_settings.HTTP_TIMEOUT)
         with self._http.get(self.jwks_url, timeout=timeout, stream=True) as response:
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _RetryableStatus(response.status_code)
             if response.status_code != 200:
                 raise ValueError(f"HTTP {response.status_code}")
             body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)

@@ -15,9 +15,16 @@ class AuthRocketConfig(AppConfig):
 
         # Importing registers the system checks (django.core.checks.register decorators).
         from . import checks  # noqa: F401
+
         # override_settings and the pytest settings fixture must not see stale key stores or
         # clients built for the previous configuration.
         setting_changed.connect(_forget_on_authrocket_change, dispatch_uid="authrocket-settings")
+
+        from django.contrib.auth.signals import user_logged_out
+
+        from .signout import unlink
+
+        user_logged_out.connect(unlink, dispatch_uid="authrocket-unlink")
 
 
 def _forget_on_authrocket_change(*, setting: str, **kwargs: object) -> None:

@@ -196,6 +196,18 @@ class AuthRocketBackend(ModelBackend):
             return user, True
         raise InvalidToken("could not create a local user", reason="user_conflict")
 
+    def user_for_session(self, session: AuthRocketSession) -> AbstractBaseUser | None:
+        """The local user for an API request's session: found, or created on first sight.
+
+        Unlike a login it does not rewrite the mirror on every request; it returns None for a
+        user who may not authenticate (inactive).
+        """
+        row = self.filter_users(session).first()
+        user = row.user if row is not None else self.get_or_create_user(session)[0]
+        if user is None or not self.user_can_authenticate(user):  # type: ignore[arg-type]
+            return None
+        return user
+
     def get_username(self, session: AuthRocketSession) -> str:
         """A free username for a new local user: ``preferred_username``, else the AuthRocket id."""
         user_model = get_user_model()

@@ -113,3 +113,31 @@ class AuthRocketMembership(models.Model):
         """Whether this membership grants ``permission`` (AuthRocket wildcard rules)."""
         granted: list[Any] = self.permissions if isinstance(self.permissions, list) else []
         return any(isinstance(g, str) and permission_matches(g, permission) for g in granted)
+
+
+class AuthRocketLogin(models.Model):
+    """Which Django session an AuthRocket session logged in: the map single sign-out needs.
+
+    Written at login, deleted at logout; ``end_sessions_for()`` follows it to end the Django
+    sessions of an AuthRocket session that ended elsewhere.
+    """
+
+    authrocket_session_id = models.CharField(
+        _("AuthRocket session id"), max_length=128, db_index=True
+    )
+    session_key = models.CharField(_("Django session key"), max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="authrocket_logins",
+        verbose_name=_("local user"),
+    )
+    created_at = models.DateTimeField(_("logged in at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("AuthRocket login")
+        verbose_name_plural = _("AuthRocket logins")
+
+    def __str__(self) -> str:
+        return f"{self.authrocket_session_id} -> {self.session_key[:8]}…"

@@ -8,10 +8,15 @@ the identity is rebuilt from stored claims only when someone asks for it.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import random
+import time
 from typing import Any
 
 from django.http import HttpRequest
 
+from .conf import app_settings
 from .exceptions import InvalidClaims
 from .identity import AuthRocketSession
 
@@ -21,9 +26,23 @@ TOKEN_KEY = "_authrocket_token"
 SOURCE_KEY = "_authrocket_source"
 DATA_KEY = "_authrocket_data"
 NEXT_CHECK_KEY = "_authrocket_next_check"
+CHECKED_KEY = "_authrocket_checked"
+DIGEST_KEY = "_authrocket_digest"
 
-_ALL_KEYS = (SESSION_ID_KEY, EXPIRES_KEY, TOKEN_KEY, SOURCE_KEY, DATA_KEY, NEXT_CHECK_KEY)
+_ALL_KEYS = (
+    SESSION_ID_KEY,
+    EXPIRES_KEY,
+    TOKEN_KEY,
+    SOURCE_KEY,
+    DATA_KEY,
+    NEXT_CHECK_KEY,
+    CHECKED_KEY,
+    DIGEST_KEY,
+)
 _CACHE_ATTR = "_authrocket_session_cache"
+#: Rebuilt sessions by data digest, so a busy worker rebuilds each one once, not per request.
+_REBUILT: dict[str, AuthRocketSession] = {}
+_REBUILT_MAX = 2048
 
 
 def remember(request: HttpRequest, session: AuthRocketSession, token: str) -> None:
@@ -36,8 +55,13 @@ def remember(request: HttpRequest, session: AuthRocketSession, token: str) -> No
     store[EXPIRES_KEY] = session.expires_at.timestamp() if session.expires_at else None
     store[TOKEN_KEY] = token
     store[SOURCE_KEY] = f"api{session.generation}" if session.source == "api" else "token"
-    store[DATA_KEY] = dict(session.claims)
-    setattr(request, _CACHE_ATTR, session)
+    now = time.time()
+    store[CHECKED_KEY] = now
+    # The login itself was a check: the first recheck is one interval away (with jitter, so
+    # sessions that started together do not recheck together).
+    interval = float(app_settings.RECHECK_INTERVAL)
+    store[NEXT_CHECK_KEY] = now + interval * random.uniform(0.9, 1.0)  # noqa: S311
+    store_data(request, session)
 
 
 def recall(request: HttpRequest) -> AuthRocketSession | None:
@@ -52,6 +76,16 @@ def recall(request: HttpRequest) -> AuthRocketSession | None:
     session = _rebuild(getattr(request, "session", None))
     setattr(request, _CACHE_ATTR, session)
     return session
+
+
+def store_data(request: HttpRequest, session: AuthRocketSession) -> None:
+    """Store (or replace, after a recheck) the identity data of the Django session."""
+    data = dict(session.claims)
+    request.session[DATA_KEY] = data
+    request.session[DIGEST_KEY] = hashlib.sha256(
+        json.dumps(data, sort_keys=True, default=str).encode()
+    ).hexdigest()[:32]
+    setattr(request, _CACHE_ATTR, session)
 
 
 def session_id(request: HttpRequest) -> str | None:
@@ -85,6 +119,19 @@ def forget(request: HttpRequest) -> None:
 def _rebuild(store: Any) -> AuthRocketSession | None:
     if store is None:
         return None
+    digest = store.get(DIGEST_KEY)
+    known = _REBUILT.get(digest) if isinstance(digest, str) else None
+    if known is not None:
+        return known
+    session = _from_data(store)
+    if session is not None and isinstance(digest, str):
+        if len(_REBUILT) >= _REBUILT_MAX:
+            _REBUILT.clear()
+        _REBUILT[digest] = session
+    return session
+
+
+def _from_data(store: Any) -> AuthRocketSession | None:
     data = store.get(DATA_KEY)
     if not isinstance(data, dict):
         return None

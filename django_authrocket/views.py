@@ -8,40 +8,22 @@ person to LoginRocket. The other views are redirects to LoginRocket's pages, and
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from django.contrib import auth
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
-from . import links, state
-from .backends import login_failure, session_of
+from . import intake, links, state
 from .client import AuthRocketClient
 from .conf import app_settings
-from .exceptions import APIError, AuthRocketError, KeysUnavailable, ReplayedToken
-from .identity import AuthRocketSession
+from .exceptions import APIError
 
 logger = logging.getLogger(__name__)
-
-FAILURE_TEMPLATE = "authrocket/login_failed.html"
-
-_MESSAGES = {
-    "expired": _("This login link has expired."),
-    "too_old": _("This login is too old for this page; please log in again."),
-    "replayed": _("This login link was already used."),
-    "session_not_found": _("This login session has ended."),
-    "inactive_user": _("This account is disabled on this site."),
-    "no_local_user": _("This site does not accept new accounts yet."),
-}
 
 
 @sensitive_variables("token")
@@ -56,53 +38,12 @@ def login(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(
             links.loginrocket_url("login", redirect_uri=links.login_view_url(request, next_url))
         )
-    user = auth.authenticate(request, authrocket_token=token, max_age=app_settings.LOGIN_MAX_AGE)
-    session = session_of(user)
-    if user is None or session is None:
-        return login_failed(request, login_failure(request), next_url)
-    if app_settings.PREVENT_TOKEN_REPLAY and not _first_use(session):
-        logger.warning("AuthRocket login token replayed for session %s", session.id)
-        return login_failed(request, ReplayedToken("token already used"), next_url)
-    auth.login(request, user)  # new session key and CSRF token: no session fixation
-    state.remember(request, session, token)
+    error = intake.log_in_with_token(request, token)
+    if error is not None:
+        return intake.failure_response(request, error, next_url)
     response = HttpResponseRedirect(next_url or links.after_login_url(request))
     response["Referrer-Policy"] = "no-referrer"  # the token must not leak to the next page
     return response
-
-
-def login_failed(
-    request: HttpRequest, error: AuthRocketError | None, next_url: str | None
-) -> HttpResponse:
-    """The page shown when a login token is refused: why, in plain words, and a way back."""
-    upstream = isinstance(error, APIError | KeysUnavailable)
-    reason = getattr(error, "reason", "api_error" if upstream else "invalid")
-    if upstream:
-        message = _("The login service could not be reached. Please try again in a moment.")
-    else:
-        message = _MESSAGES.get(reason, _("This login link is not valid."))
-    response = TemplateResponse(
-        request,
-        FAILURE_TEMPLATE,
-        {
-            "reason": reason,
-            "message": message,
-            "retry_url": links.login_view_url(request, next_url, absolute=False),
-        },
-        status=503 if upstream else 401,
-    )
-    response["Referrer-Policy"] = "no-referrer"
-    return response
-
-
-def _first_use(session: AuthRocketSession) -> bool:
-    """Mark the token (session id + issue time) as used; False when it already was."""
-    issued = session.issued_at.timestamp() if session.issued_at else 0
-    digest = hashlib.sha256(f"{session.id}:{issued}".encode()).hexdigest()[:32]
-    lifetime = 3600.0
-    if session.expires_at:
-        lifetime = (session.expires_at - timezone.now()).total_seconds()
-    timeout = max(1, int(lifetime) + app_settings.JWT_LEEWAY + 1)
-    return bool(caches[app_settings.CACHE].add(f"authrocket:used:{digest}", 1, timeout=timeout))
 
 
 @never_cache

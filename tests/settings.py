@@ -34,6 +34,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_authrocket.middleware.AuthRocketMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 

@@ -1,0 +1,90 @@
+"""Taking in LoginRocket's ``?token=``: verify, log in, remember. Used by the login view and by
+the middleware when ``AUTHROCKET_TOKEN_ANYWHERE`` is on, so both behave exactly alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.contrib import auth
+from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
+
+from . import links, signout, state
+from .backends import login_failure, session_of
+from .conf import app_settings
+from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable, ReplayedToken
+from .identity import AuthRocketSession
+
+logger = logging.getLogger(__name__)
+
+FAILURE_TEMPLATE = "authrocket/login_failed.html"
+
+_MESSAGES = {
+    "expired": _("This login link has expired."),
+    "too_old": _("This login is too old for this page; please log in again."),
+    "replayed": _("This login link was already used."),
+    "session_not_found": _("This login session has ended."),
+    "inactive_user": _("This account is disabled on this site."),
+    "no_local_user": _("This site does not accept new accounts yet."),
+}
+
+
+@sensitive_variables("token")
+def log_in_with_token(request: HttpRequest, token: str) -> AuthRocketError | None:
+    """Verify ``token`` and log the request in with it; return why not, or None on success.
+
+    On success the session key and CSRF token are new (``auth.login``), the AuthRocket session
+    is remembered in the Django session and linked for single sign-out.
+    """
+    user = auth.authenticate(request, authrocket_token=token, max_age=app_settings.LOGIN_MAX_AGE)
+    session = session_of(user)
+    if user is None or session is None:
+        return login_failure(request) or InvalidToken("login refused")
+    if app_settings.PREVENT_TOKEN_REPLAY and not first_use(session):
+        logger.warning("AuthRocket login token replayed for session %s", session.id)
+        return ReplayedToken("token already used")
+    auth.login(request, user)  # new session key and CSRF token: no session fixation
+    state.remember(request, session, token)
+    signout.link(request, session, user)
+    return None
+
+
+def first_use(session: AuthRocketSession) -> bool:
+    """Mark the token (session id + issue time) as used; False when it already was."""
+    issued = session.issued_at.timestamp() if session.issued_at else 0
+    digest = hashlib.sha256(f"{session.id}:{issued}".encode()).hexdigest()[:32]
+    lifetime = 3600.0
+    if session.expires_at:
+        lifetime = (session.expires_at - timezone.now()).total_seconds()
+    timeout = max(1, int(lifetime) + app_settings.JWT_LEEWAY + 1)
+    return bool(caches[app_settings.CACHE].add(f"authrocket:used:{digest}", 1, timeout=timeout))
+
+
+def failure_response(
+    request: HttpRequest, error: AuthRocketError | None, next_url: str | None
+) -> HttpResponse:
+    """The page shown when a login token is refused: why, in plain words, and a way back."""
+    upstream = isinstance(error, APIError | KeysUnavailable)
+    reason = getattr(error, "reason", "api_error" if upstream else "invalid")
+    if upstream:
+        message = _("The login service could not be reached. Please try again in a moment.")
+    else:
+        message = _MESSAGES.get(reason, _("This login link is not valid."))
+    response = TemplateResponse(
+        request,
+        FAILURE_TEMPLATE,
+        {
+            "reason": reason,
+            "message": message,
+            "retry_url": links.login_view_url(request, next_url, absolute=False),
+        },
+        status=503 if upstream else 401,
+    )
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,322 @@
+"""``AuthRocketMiddleware``: keep Django sessions in step with AuthRocket, accept Bearer tokens.
+
+Place it after ``AuthenticationMiddleware``. For each request it:
+
+1. with ``Authorization: Bearer <token>``, authenticates that request alone as the token's user
+   (no session, no cookie; a bad token is a 401 JSON answer);
+2. with ``AUTHROCKET_TOKEN_ANYWHERE`` and a GET carrying ``?token=``, logs the browser in and
+   redirects to the same path without ``token``, ``account`` and ``session``;
+3. for a Django session that AuthRocket logged in (and a path not in ``AUTHROCKET_EXEMPT_URLS``):
+   ends it when the token's expiry has passed; in ``"api"`` mode also asks the Core API once per
+   ``AUTHROCKET_RECHECK_INTERVAL`` whether the session still exists (the next check time lives
+   in the session, so requests in between read nothing else);
+4. sets ``request.authrocket`` to the :class:`~django_authrocket.identity.AuthRocketSession`, or
+   ``None``.
+
+Sync and async capable with one logic path: the async call runs the same function in a worker
+thread, and only when the request has a session cookie or an Authorization header (otherwise
+there is nothing to look at).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import BACKEND_SESSION_KEY
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import resolve_url
+from django.urls import Resolver404, resolve, reverse
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from . import bearer, intake, links, recheck, state
+from .backends import AuthRocketBackend
+from .conf import app_settings
+from .exceptions import APIError, AuthRocketError, InvalidToken
+from .identity import AuthRocketSession
+
+logger = logging.getLogger(__name__)
+
+#: Query parameters LoginRocket appends that must not stay in the address bar.
+LOGINROCKET_PARAMS = ("token", "account", "session")
+
+Response = HttpResponse | None
+
+
+class AuthRocketMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        response = self.process(request)
+        return response if response is not None else self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        if _needs_look(request, settings.SESSION_COOKIE_NAME):
+            response = await sync_to_async(self.process)(request)
+        else:
+            request.authrocket = None  # type: ignore[attr-defined]
+            response = None
+        if response is not None:
+            return response
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponse]] = self.get_response
+        return await get_response(request)
+
+    # --- the one logic path -------------------------------------------------------------------
+
+    def process(self, request: HttpRequest) -> Response:
+        """Everything the middleware does before the view; a response ends the request early."""
+        request.authrocket = None  # type: ignore[attr-defined]
+        token = bearer.token_from_header(request.META.get("HTTP_AUTHORIZATION"))
+        if token is not None:
+            return self.authenticate_bearer(request, token)
+        if (
+            app_settings.TOKEN_ANYWHERE
+            and request.method == "GET"
+            and "token" in request.GET
+            and request.path_info != _login_path()
+        ):
+            return self.take_token(request, request.GET["token"])
+        session = getattr(request, "session", None)
+        if session is None or not _is_ours(session.get(BACKEND_SESSION_KEY)):
+            return None
+        if _is_exempt(request.path_info):
+            request.authrocket = state.recall(request)  # type: ignore[attr-defined]
+            return None
+        return self.recheck(request)
+
+    def recheck(self, request: HttpRequest) -> Response:
+        """End the Django session if its AuthRocket session is over; else set request.authrocket."""
+        now = time.time()
+        expires = state.expires_at(request)
+        if expires is not None and now > expires + app_settings.JWT_LEEWAY:
+            return self.end_session(request, "expired", _("Your login has expired."))
+        if app_settings.VERIFY == "api":
+            next_check = request.session.get(state.NEXT_CHECK_KEY, 0)
+            if not isinstance(next_check, int | float) or now >= next_check:
+                response = self.ask_authrocket(request, now)
+                if response is not None:
+                    return response
+        request.authrocket = state.recall(request)  # type: ignore[attr-defined]
+        return None
+
+    def ask_authrocket(self, request: HttpRequest, now: float) -> Response:
+        """The api-mode recheck, at most once per interval per session (see recheck.py)."""
+        session_id = state.session_id(request)
+        if session_id is None:
+            return self.end_session(request, "invalid", _("Your login is no longer valid."))
+        interval = float(app_settings.RECHECK_INTERVAL)
+        try:
+            verdict = recheck.check_session(session_id, state.stored_token(request))
+        except APIError as exc:
+            last_ok = request.session.get(state.CHECKED_KEY, 0)
+            grace = float(app_settings.RECHECK_GRACE)
+            if grace > 0 and isinstance(last_ok, int | float) and now - last_ok <= grace:
+                logger.warning(
+                    "AuthRocket unreachable; keeping session %s within its grace (%s)",
+                    session_id,
+                    exc,
+                )
+                request.session[state.NEXT_CHECK_KEY] = now + min(interval, 15.0)
+                return None
+            logger.warning("AuthRocket unreachable; ending session %s (%s)", session_id, exc)
+            return self.end_session(
+                request,
+                "unreachable",
+                _("Your login could not be confirmed. Please log in again."),
+            )
+        if not verdict.alive:
+            return self.end_session(request, "ended", _("Your login session has ended."))
+        request.session[state.CHECKED_KEY] = verdict.checked_at
+        request.session[state.NEXT_CHECK_KEY] = now + interval * random.uniform(0.9, 1.0)  # noqa: S311
+        if verdict.answer is not None and request.session.get(state.SOURCE_KEY, "").startswith(
+            "api"
+        ):
+            try:
+                fresh = AuthRocketSession.from_api(
+                    verdict.answer,
+                    generation=2 if request.session[state.SOURCE_KEY] == "api2" else 1,
+                )
+            except InvalidToken:
+                return None
+            if dict(fresh.claims) != request.session.get(state.DATA_KEY):
+                state.store_data(request, fresh)  # memberships or profile changed at AuthRocket
+        return None
+
+    def end_session(self, request: HttpRequest, reason: str, message: str) -> HttpResponse:
+        """Log out, then send a browser to log in again, or tell an API client with a 401."""
+        logger.info(
+            "Ending Django session: AuthRocket session %s (%s)", state.session_id(request), reason
+        )
+        next_path = request.get_full_path()
+        auth.logout(request)
+        login_url = resolve_url(settings.LOGIN_URL)
+        if request.method == "GET" and not _wants_json(request):
+            return redirect_to_login(next_path, login_url)
+        return _unauthorized(reason, message, login_url, scheme='Session realm="authrocket"')
+
+    def authenticate_bearer(self, request: HttpRequest, token: str) -> Response:
+        """Run this request as the bearer token's user, or answer 401/503 JSON."""
+        try:
+            session = bearer.verify_bearer(token)
+            user = bearer.user_for(session)
+        except InvalidToken as exc:
+            logger.info("Bearer token refused (%s)", exc.reason)
+            return _unauthorized(
+                exc.reason, _("The bearer token is not valid."), None, scheme=_bearer_challenge(exc)
+            )
+        except APIError as exc:
+            logger.warning("Bearer token could not be checked: %s", exc)
+            response = JsonResponse(
+                {"error": "unavailable", "message": _("The login service could not be reached.")},
+                status=503,
+            )
+            response["Retry-After"] = "5"
+            return response
+        if user is None:
+            return _unauthorized(
+                "inactive_user",
+                _("This account is disabled."),
+                None,
+                scheme=_bearer_challenge(None),
+            )
+        request.user = user  # type: ignore[assignment]
+        request._cached_user = user  # type: ignore[attr-defined]
+
+        async def auser() -> Any:
+            return user
+
+        request.auser = auser
+        request.authrocket = session  # type: ignore[attr-defined]
+        # A browser never sends an Authorization header on its own, so a bearer request cannot
+        # be a cross-site forgery: the CSRF cookie check does not apply.
+        request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+        return None
+
+    def take_token(self, request: HttpRequest, token: str) -> HttpResponse:
+        """``?token=`` on any GET path: log in, then the same path without LoginRocket's params."""
+        target = _without_loginrocket_params(request)
+        error: AuthRocketError | None = intake.log_in_with_token(request, token)
+        if error is not None:
+            return intake.failure_response(request, error, target)
+        response = HttpResponseRedirect(target)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _needs_look(request: HttpRequest, cookie_name: str) -> bool:
+    return (
+        cookie_name in request.COOKIES
+        or "HTTP_AUTHORIZATION" in request.META
+        or (app_settings.TOKEN_ANYWHERE and "token" in request.GET)
+    )
+
+
+@lru_cache(maxsize=32)
+def _is_our_backend(path: str) -> bool:
+    try:
+        backend = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(backend, type) and issubclass(backend, AuthRocketBackend)
+
+
+def _is_ours(backend_path: object) -> bool:
+    return isinstance(backend_path, str) and _is_our_backend(backend_path)
+
+
+def _login_path() -> str:
+    return reverse("authrocket:login")
+
+
+def _is_exempt(path: str) -> bool:
+    rules = app_settings.EXEMPT_URLS
+    if not rules:
+        return False
+    view_name: str | None = None
+    for rule in rules:
+        if rule.startswith("^"):
+            if _compiled(rule).search(path.lstrip("/")) or _compiled(rule).search(path):
+                return True
+        elif rule.startswith("/"):
+            if path == rule or (rule.endswith("/") and path.startswith(rule)):
+                return True
+        else:
+            if view_name is None:
+                try:
+                    view_name = resolve(path).view_name
+                except Resolver404:
+                    view_name = ""
+            if view_name == rule:
+                return True
+    return False
+
+
+@lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    """XHR, fetch() and API clients get JSON; browser navigations get redirects."""
+    headers = request.headers
+    if headers.get("X-Requested-With") == "XMLHttpRequest":
+        return True
+    mode = headers.get("Sec-Fetch-Mode")
+    if mode and mode != "navigate":
+        return True
+    accept = headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _unauthorized(reason: str, message: str, login_url: str | None, *, scheme: str) -> JsonResponse:
+    body: dict[str, Any] = {"error": reason, "message": message}
+    if login_url:
+        body["login_url"] = login_url
+    response = JsonResponse(body, status=401)
+    response["WWW-Authenticate"] = scheme
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _bearer_challenge(error: InvalidToken | None) -> str:
+    description = str(error) if error else "the account is disabled"
+    safe = description.replace('"', "'")[:120]
+    return f'Bearer realm="authrocket", error="invalid_token", error_description="{safe}"'
+
+
+def _without_loginrocket_params(request: HttpRequest) -> str:
+    """This request's path and query minus LoginRocket's params, never an off-site URL."""
+    # "//evil.example/" and "/\\evil.example" are read by browsers as another host: collapse
+    # leading slashes and backslashes so the target is always a path on this site.
+    path = "/" + request.path.lstrip("/\\")
+    kept = [
+        (key, value)
+        for key, values in request.GET.lists()
+        if key not in LOGINROCKET_PARAMS
+        for value in values
+    ]
+    target = f"{path}?{urlencode(kept)}" if kept else path
+    return links.safe_next(request, target) or "/"

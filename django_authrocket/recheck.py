@@ -1,0 +1,141 @@
+"""Is this AuthRocket session still alive? One Get Session call per session per interval.
+
+Used by the middleware in ``"api"`` mode and for Bearer tokens in ``"api"`` mode. The answer is
+shared through ``AUTHROCKET_CACHE`` so every worker behind a load balancer uses the same one:
+
+* a fresh answer in the cache is used as it is (no call);
+* otherwise one caller takes a cache lock (``cache.add``) and asks the Core API; concurrent
+  callers, in this process or another, wait for its answer instead of asking too;
+* answers expire after ``AUTHROCKET_RECHECK_INTERVAL`` plus up to 10% jitter, so sessions that
+  started together do not all recheck in the same second;
+* when the API cannot be reached, a short-lived "unreachable" answer stops every waiting request
+  from asking again; the caller decides (``AUTHROCKET_RECHECK_GRACE``) what that means.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.core.cache import caches
+
+from .client import AuthRocketClient
+from .conf import app_settings
+from .exceptions import APIError, APIUnavailable, NotFound
+
+logger = logging.getLogger(__name__)
+
+#: How long an "unreachable" answer holds, at most (seconds).
+UNREACHABLE_HOLD = 10.0
+_POLL = 0.02
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the Core API said about a session, and when."""
+
+    alive: bool
+    checked_at: float
+    reason: str = ""
+    #: The Get Session answer when alive (identity, memberships).
+    answer: dict[str, Any] | None = field(default=None, compare=False)
+    #: Set when the API could not be asked: the error's log-safe description.
+    error: str | None = None
+    request_id: str | None = None
+
+
+def check_session(session_id: str, token: str | None = None) -> Verdict:
+    """The current verdict on ``session_id``, asking the Core API only when none is fresh.
+
+    ``token`` is used for the call when the session id is not a ``kss_`` id (AuthRocket 1).
+    Raises :class:`~django_authrocket.exceptions.APIError` when the API cannot answer.
+    """
+    cache = caches[app_settings.CACHE]
+    digest = hashlib.sha256(session_id.encode()).hexdigest()[:32]
+    result_key, lock_key = f"authrocket:recheck:{digest}", f"authrocket:recheck-lock:{digest}"
+    interval = float(app_settings.RECHECK_INTERVAL)
+    lock_timeout = _lock_timeout()
+
+    verdict = _fresh(cache.get(result_key), interval)
+    if verdict is None:
+        if cache.add(lock_key, 1, timeout=int(lock_timeout) + 1):
+            try:
+                verdict = _ask(session_id, token)
+            finally:
+                cache.delete(lock_key)
+            hold = interval if verdict.error is None else min(interval, UNREACHABLE_HOLD)
+            jittered = hold * random.uniform(1.0, 1.1)  # noqa: S311 - spreading, not secrecy
+            cache.set(result_key, asdict(verdict), timeout=max(1, int(jittered)))
+        else:
+            verdict = _wait_for_answer(cache, result_key, lock_key, interval, lock_timeout)
+    if verdict.error is not None:
+        raise APIUnavailable(verdict.error, request_id=verdict.request_id)
+    return verdict
+
+
+def forget(session_id: str, *, ended: bool = False) -> None:
+    """Drop the cached verdict (or record the session as ended, e.g. after a webhook)."""
+    cache = caches[app_settings.CACHE]
+    digest = hashlib.sha256(session_id.encode()).hexdigest()[:32]
+    key = f"authrocket:recheck:{digest}"
+    if ended:
+        verdict = Verdict(alive=False, checked_at=time.time(), reason="ended")
+        cache.set(key, asdict(verdict), timeout=max(1, int(app_settings.RECHECK_INTERVAL)))
+    else:
+        cache.delete(key)
+
+
+def _ask(session_id: str, token: str | None) -> Verdict:
+    now = time.time()
+    lookup = session_id if session_id.startswith("kss_") or not token else token
+    try:
+        answer = AuthRocketClient.from_settings().get_session(lookup)
+    except NotFound as exc:
+        logger.info("AuthRocket session %s has ended (request id %s)", session_id, exc.request_id)
+        return Verdict(alive=False, checked_at=now, reason="ended", request_id=exc.request_id)
+    except APIError as exc:
+        logger.warning("AuthRocket session %s could not be rechecked: %s", session_id, exc)
+        return Verdict(alive=False, checked_at=now, error=str(exc), request_id=exc.request_id)
+    expires = answer.get("expires_at")
+    if isinstance(expires, int | float) and not isinstance(expires, bool) and expires < now:
+        return Verdict(alive=False, checked_at=now, reason="expired")
+    return Verdict(alive=True, checked_at=now, answer=answer)
+
+
+def _fresh(value: Any, interval: float) -> Verdict | None:
+    if not isinstance(value, dict):
+        return None
+    try:
+        verdict = Verdict(**value)
+    except TypeError:
+        return None
+    hold = interval if verdict.error is None else min(interval, UNREACHABLE_HOLD)
+    return verdict if time.time() - verdict.checked_at < hold else None
+
+
+def _wait_for_answer(
+    cache: Any, result_key: str, lock_key: str, interval: float, lock_timeout: float
+) -> Verdict:
+    """Another caller holds the lock: wait for the answer it is fetching."""
+    deadline = time.monotonic() + lock_timeout
+    while time.monotonic() < deadline:
+        time.sleep(_POLL)
+        verdict = _fresh(cache.get(result_key), interval)
+        if verdict is not None:
+            return verdict
+        if cache.get(lock_key) is None:
+            verdict = _fresh(cache.get(result_key), interval)
+            if verdict is not None:
+                return verdict
+            break
+    return Verdict(alive=False, checked_at=time.time(), error="the session recheck timed out")
+
+
+def _lock_timeout() -> float:
+    # Long enough for one call with all its retries.
+    attempts = 1 + max(0, int(app_settings.HTTP_RETRIES))
+    return float(app_settings.HTTP_TIMEOUT) * attempts + attempts

@@ -1,0 +1,86 @@
+"""Single sign-out: end the Django sessions that an AuthRocket session logged in.
+
+At login :func:`link` records which Django session key belongs to which AuthRocket session
+(:class:`~django_authrocket.models.AuthRocketLogin`); at logout the row goes. When AuthRocket
+says a session ended (a ``session.deleted`` webhook, an admin action), :func:`end_sessions_for`
+deletes the matching Django sessions from the session store, so the browser is logged out at its
+next request on any worker.
+
+This needs a server-side session engine (database, cache, cached_db). With signed-cookie
+sessions there is nothing on the server to delete; the middleware's recheck (``"api"`` mode)
+or the token's expiry is then what ends the session.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+
+from .identity import AuthRocketSession
+from .models import AuthRocketLogin
+
+logger = logging.getLogger(__name__)
+
+
+def link(request: HttpRequest, session: AuthRocketSession, user: AbstractBaseUser) -> None:
+    """Record that this request's Django session belongs to ``session`` (call after login)."""
+    store = request.session
+    if store.session_key is None:
+        store.save()  # engines that create the key lazily
+    key = store.session_key
+    if not key:
+        return  # signed cookies: no server-side session to end later
+    row = AuthRocketLogin(
+        session_key=key,
+        authrocket_session_id=session.id,
+        user_id=user.pk,
+        expires_at=session.expires_at,
+    )
+    # One INSERT ... ON CONFLICT: the login path stays at one write for this.
+    AuthRocketLogin.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["session_key"],
+        update_fields=["authrocket_session_id", "user", "expires_at"],
+    )
+
+
+def unlink(sender: Any = None, request: HttpRequest | None = None, **kwargs: Any) -> None:
+    """Forget the row of a Django session that logged out (a ``user_logged_out`` receiver)."""
+    store = getattr(request, "session", None)
+    key = getattr(store, "session_key", None)
+    if key:
+        AuthRocketLogin.objects.filter(session_key=key).delete()
+
+
+def end_sessions_for(authrocket_session_id: str) -> int:
+    """End every Django session logged in by this AuthRocket session; return how many."""
+    return _end(AuthRocketLogin.objects.filter(authrocket_session_id=authrocket_session_id))
+
+
+def end_sessions_for_user(user: AbstractBaseUser) -> int:
+    """End every Django session of ``user`` that AuthRocket logged in; return how many."""
+    return _end(AuthRocketLogin.objects.filter(user_id=user.pk))
+
+
+def prune_expired(now: datetime | None = None) -> int:
+    """Delete rows of AuthRocket sessions past their expiry (their Django sessions end anyway)."""
+    deleted, _ = AuthRocketLogin.objects.filter(expires_at__lt=now or datetime.now(UTC)).delete()
+    return deleted
+
+
+def _end(rows: Any) -> int:
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = list(rows.values_list("session_key", flat=True))
+    for key in keys:
+        store_class(session_key=key).delete()
+    rows.delete()
+    if keys:
+        logger.info("Ended %d Django session(s) after AuthRocket sign-out", len(keys))
+    return len(keys)

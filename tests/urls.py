@@ -10,4 +10,8 @@ urlpatterns = [
     path("", include("django_authrocket.urls")),
     path("private/", views.private, name="private"),
     path("public/", views.public, name="public"),
+    path("async-private/", views.async_private, name="async_private"),
+    path("api/me/", views.api_me, name="api_me"),
+    path("health/", views.health, name="health"),
+    path("status/live/", views.health, name="status_live"),
 ]

@@ -22,3 +22,30 @@ def private(request: HttpRequest) -> HttpResponse:
 
 def public(request: HttpRequest) -> HttpResponse:
     return HttpResponse("public")
+
+
+@login_required
+async def async_private(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()
+    session = request.authrocket  # type: ignore[attr-defined]
+    return JsonResponse(
+        {"username": user.get_username(), "authrocket_session": session.id if session else None}
+    )
+
+
+def api_me(request: HttpRequest) -> HttpResponse:
+    """A plain Django JSON view for Bearer clients (no DRF)."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "anonymous"}, status=401)
+    session = request.authrocket  # type: ignore[attr-defined]
+    return JsonResponse(
+        {
+            "username": request.user.get_username(),
+            "authrocket_user": session.user.id if session else None,
+            "method": request.method,
+        }
+    )
+
+
+def health(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")

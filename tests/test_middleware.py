@@ -1,0 +1,431 @@
+"""AuthRocketMiddleware end to end: expiry, api rechecks, outages, Bearer, exempt URLs, async."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.test import AsyncClient, Client
+
+from django_authrocket import signout, state
+from django_authrocket.models import AuthRocketLogin
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def emulator(authrocket_emulator):
+    return authrocket_emulator
+
+
+@pytest.fixture
+def ada(emulator):
+    user = emulator.create_user("ada@example.com", first_name="Ada", username="ada")
+    org = emulator.create_org("Engines")
+    emulator.create_membership(user["id"], org["id"], permissions=["ar:admin"], selected=True)
+    return user
+
+
+def logged_in(emulator, user, **mint) -> Client:
+    client = Client()
+    response = client.get("/login/", {"token": emulator.mint_token(user["id"], **mint)})
+    assert response.status_code == 302, response.content
+    return client
+
+
+def is_logged_in(client: Client) -> bool:
+    return client.get("/private/").status_code == 200
+
+
+def session_calls(emulator) -> int:
+    return emulator.count_requests("/api/*/sessions/*", method="GET")
+
+
+# --- jwt mode: the token's expiry ------------------------------------------------------------
+
+
+def test_jwt_mode_the_common_request_makes_no_call(emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    emulator.clear_requests()
+    for _ in range(5):
+        assert client.get("/private/").json()["username"] == "ada"
+    assert emulator.requests == []
+
+
+def test_jwt_mode_an_expired_token_logs_out_at_the_next_request(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_JWT_LEEWAY = 0
+    client = logged_in(emulator, ada, ttl=1)
+    time.sleep(1.2)
+    response = client.get("/private/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/private/"
+    assert "_auth_user_id" not in client.session
+
+
+def test_request_authrocket_carries_the_session(emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    assert client.get("/private/").json()["org"] is not None
+
+
+# --- api mode: rechecks -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def api_mode(settings, emulator):
+    settings.AUTHROCKET_VERIFY = "api"
+    settings.AUTHROCKET_RECHECK_INTERVAL = 1
+    return settings
+
+
+def test_api_mode_a_session_ended_at_authrocket_ends_within_one_interval(
+    api_mode, emulator, ada
+) -> None:
+    client = logged_in(emulator, ada)
+    sid = client.session[state.SESSION_ID_KEY]
+    emulator.end_session(sid)
+    emulator.clear_requests()
+    assert is_logged_in(client)  # inside the interval: no call, still logged in
+    assert session_calls(emulator) == 0
+    time.sleep(1.05)
+    response = client.get("/private/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert session_calls(emulator) == 1
+
+
+def test_api_mode_one_call_per_interval_not_per_request(api_mode, emulator, ada) -> None:
+    api_mode.AUTHROCKET_RECHECK_INTERVAL = 1
+    client = logged_in(emulator, ada)
+    time.sleep(1.05)
+    emulator.clear_requests()
+    for _ in range(10):
+        assert is_logged_in(client)
+    assert session_calls(emulator) == 1
+
+
+def test_api_mode_permission_changes_reach_request_authrocket(api_mode, emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    assert client.get("/private/").json()["org"] is not None
+    time.sleep(1.05)
+    import requests
+
+    memberships = requests.get(
+        f"{emulator.api_url()}/memberships",
+        params={"user_id": ada["id"]},
+        headers={"Authrocket-Api-Key": emulator.api_key, "Accept": "application/json"},
+        timeout=5,
+    ).json()["collection"]
+    emulator.delete_membership(memberships[0]["id"])
+    assert client.get("/private/").json()["org"] is None
+
+
+def test_api_mode_outage_with_no_grace_logs_out_with_a_clear_answer(
+    api_mode, emulator, ada
+) -> None:
+    api_mode.AUTHROCKET_HTTP_RETRIES = 0
+    client = logged_in(emulator, ada)
+    time.sleep(1.05)
+    emulator.inject_fault("/api/v2/sessions/*", status=503, times=None)
+    response = client.post("/api/me/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error"] == "unreachable" and body["login_url"] == "/login/"
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("kind", ["status", "latency"])
+def test_api_mode_outage_within_grace_keeps_the_session(api_mode, emulator, ada, kind) -> None:
+    api_mode.AUTHROCKET_RECHECK_GRACE = 60
+    api_mode.AUTHROCKET_HTTP_RETRIES = 0
+    api_mode.AUTHROCKET_HTTP_TIMEOUT = 0.3
+    client = logged_in(emulator, ada)
+    time.sleep(1.05)
+    emulator.inject_fault("/api/v2/sessions/*", kind=kind, status=503, delay=1.0, times=None)
+    assert is_logged_in(client)
+    assert is_logged_in(client)
+
+
+def test_api_mode_grace_runs_out(api_mode, emulator, ada) -> None:
+    api_mode.AUTHROCKET_RECHECK_GRACE = 1
+    api_mode.AUTHROCKET_HTTP_RETRIES = 0
+    client = logged_in(emulator, ada)
+    emulator.inject_fault("/api/v2/sessions/*", status=503, times=None)
+    time.sleep(1.1)
+    response = client.get("/private/")
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_mode_concurrent_requests_of_one_session_make_one_call(api_mode, emulator, ada) -> None:
+    api_mode.AUTHROCKET_RECHECK_INTERVAL = 1
+    client = logged_in(emulator, ada)
+    cookie = client.cookies["sessionid"].value
+    time.sleep(1.05)
+    emulator.clear_requests()
+    emulator.inject_fault("/api/v2/sessions/*", kind="latency", delay=0.3, times=None)
+    barrier = threading.Barrier(20)
+    statuses: list[int] = []
+
+    def request() -> None:
+        other = Client()
+        other.cookies["sessionid"] = cookie
+        barrier.wait()
+        try:
+            statuses.append(other.get("/private/").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 20
+    assert session_calls(emulator) == 1
+
+
+# --- how a session ends ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ended(settings, emulator, ada) -> Client:
+    """A client whose session the middleware will end at its next request."""
+    client = logged_in(emulator, ada)
+    session = client.session
+    session[state.EXPIRES_KEY] = time.time() - 60
+    session.save()
+    return client
+
+
+def test_an_html_get_after_the_end_is_redirected_to_login(ended) -> None:
+    response = ended.get("/private/?tab=2")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/private/%3Ftab%3D2"
+
+
+def test_a_post_after_the_end_gets_401_json(ended) -> None:
+    response = ended.post("/api/me/")
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "expired",
+        "message": "Your login has expired.",
+        "login_url": "/login/",
+    }
+    assert response["WWW-Authenticate"].startswith("Session")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"},
+        {"HTTP_SEC_FETCH_MODE": "cors"},
+        {"HTTP_ACCEPT": "application/json"},
+    ],
+    ids=["xhr", "fetch", "accept-json"],
+)
+def test_script_requests_after_the_end_get_401_json(ended, headers) -> None:
+    response = ended.get("/private/", **headers)
+    assert response.status_code == 401
+    assert response.json()["login_url"] == "/login/"
+
+
+@pytest.mark.parametrize("rule", ["/health/", "/status/", "^status/", "status_live"])
+def test_exempt_urls_are_left_alone(settings, ended, rule) -> None:
+    settings.AUTHROCKET_EXEMPT_URLS = [rule]
+    target = "/health/" if rule == "/health/" else "/status/live/"
+    assert ended.get(target).status_code == 200
+    assert "_auth_user_id" in ended.session  # not logged out
+
+
+def test_a_session_logged_in_by_another_backend_is_not_touched(emulator) -> None:
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("local", password="pw-123456")
+    client = Client()
+    assert client.login(username="local", password="pw-123456")
+    emulator.clear_requests()
+    assert client.get("/private/").status_code == 200
+    assert emulator.requests == []
+
+
+def test_single_sign_out_ends_the_django_session(emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    sid = client.session[state.SESSION_ID_KEY]
+    assert AuthRocketLogin.objects.filter(authrocket_session_id=sid).count() == 1
+    assert signout.end_sessions_for(sid) == 1
+    assert not is_logged_in(client)
+    assert not AuthRocketLogin.objects.exists()
+
+
+def test_logout_removes_the_single_sign_out_row(emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    client.post("/logout/")
+    assert not AuthRocketLogin.objects.exists()
+
+
+# --- Bearer tokens ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verify", ["jwt", "api"])
+def test_a_bearer_token_authenticates_one_request_without_a_session(
+    settings, emulator, ada, verify
+) -> None:
+    settings.AUTHROCKET_VERIFY = verify
+    token = emulator.mint_token(ada["id"])
+    client = Client()
+    response = client.post("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"username": "ada", "authrocket_user": ada["id"], "method": "POST"}
+    assert "sessionid" not in response.cookies
+    assert client.get("/api/me/").status_code == 401  # nothing was remembered
+
+
+def test_an_ar1_bearer_token_works(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_JWT_KEY = emulator.jwt_secret
+    token = emulator.mint_token(ada["id"], generation=1)
+    response = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.json()["authrocket_user"] == ada["id"]
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", ""])
+def test_a_bad_bearer_token_gets_401_json_never_a_redirect(token) -> None:
+    response = Client().get("/private/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+    assert response.json()["error"] in ("malformed", "invalid")
+    assert response["WWW-Authenticate"].startswith(
+        'Bearer realm="authrocket", error="invalid_token"'
+    )
+
+
+def test_an_expired_bearer_token_is_refused(emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"], issued_at=1_700_000_000, ttl=60)
+    response = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401 and response.json()["error"] == "expired"
+    assert token not in response.content.decode()
+
+
+def test_a_bearer_token_of_an_ended_session_is_refused_in_api_mode(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_VERIFY = "api"
+    session, token = emulator.login(ada["id"])
+    emulator.end_session(session["id"])
+    response = Client().get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+
+
+def test_bearer_api_mode_checks_each_token_once_per_interval(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_VERIFY = "api"
+    token = emulator.mint_token(ada["id"])
+    emulator.clear_requests()
+    for _ in range(5):
+        assert Client().get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    assert session_calls(emulator) == 1
+
+
+def test_a_forged_bearer_token_does_not_ride_on_a_checked_session(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_VERIFY = "api"
+    _, token = emulator.login(ada["id"])
+    assert Client().get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+    assert Client().get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {forged}").status_code == 401
+
+
+def test_bearer_with_authrocket_down_is_503_not_500(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_VERIFY = "api"
+    settings.AUTHROCKET_HTTP_RETRIES = 0
+    emulator.inject_fault("/api/v2/sessions/*", status=503, times=None)
+    response = Client().get(
+        "/api/me/", HTTP_AUTHORIZATION=f"Bearer {emulator.mint_token(ada['id'])}"
+    )
+    assert response.status_code == 503
+
+
+def test_other_authorization_schemes_are_ignored() -> None:
+    response = Client().get("/api/me/", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+    assert response.status_code == 401 and response.json() == {"error": "anonymous"}
+
+
+# --- ?token= anywhere ---------------------------------------------------------------------------
+
+
+def test_token_anywhere_logs_in_and_strips_loginrocket_params(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_TOKEN_ANYWHERE = True
+    client = Client()
+    token = emulator.mint_token(ada["id"])
+    response = client.get(
+        "/public/", {"token": token, "account": "org_1", "session": "x", "tab": "2"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/public/?tab=2"
+    assert is_logged_in(client)
+
+
+def test_token_anywhere_is_off_by_default(emulator, ada) -> None:
+    client = Client()
+    assert client.get("/public/", {"token": emulator.mint_token(ada["id"])}).status_code == 200
+    assert not is_logged_in(client)
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "/\\evil.example/", "///evil.example/x"])
+def test_token_anywhere_cannot_be_turned_into_an_open_redirect(
+    settings, emulator, ada, path
+) -> None:
+    settings.AUTHROCKET_TOKEN_ANYWHERE = True
+    response = Client().get(path, {"token": emulator.mint_token(ada["id"])})
+    location = response["Location"]
+    assert location.startswith("/") and not location.startswith(("//", "/\\"))
+
+
+# --- async --------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_async_path_sees_the_same_session(emulator, ada) -> None:
+    from asgiref.sync import async_to_sync
+
+    client = logged_in(emulator, ada)
+    cookie = client.cookies["sessionid"].value
+
+    async def fetch():
+        async_client = AsyncClient()
+        async_client.cookies["sessionid"] = cookie
+        return await async_client.get("/async-private/")
+
+    response = async_to_sync(fetch)()
+    assert response.status_code == 200
+    assert response.json()["username"] == "ada"
+    assert response.json()["authrocket_session"].startswith("kss_")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_async_path_ends_an_expired_session(emulator, ada) -> None:
+    from asgiref.sync import async_to_sync
+
+    client = logged_in(emulator, ada)
+    session = client.session
+    session[state.EXPIRES_KEY] = time.time() - 60
+    session.save()
+    cookie = client.cookies["sessionid"].value
+
+    async def fetch():
+        async_client = AsyncClient()
+        async_client.cookies["sessionid"] = cookie
+        return await async_client.get("/async-private/")
+
+    assert async_to_sync(fetch)().status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bearer_token_works_on_an_async_view(emulator, ada) -> None:
+    from asgiref.sync import async_to_sync
+
+    token = emulator.mint_token(ada["id"])
+
+    async def fetch():
+        return await AsyncClient().get(
+            "/async-private/", headers={"Authorization": f"Bearer {token}"}
+        )
+
+    response = async_to_sync(fetch)()
+    assert response.status_code == 200 and response.json()["username"] == "ada"

@@ -21,23 +21,9 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from . import state
-from .identity import AuthRocketSession
+from .state import current as current_session
 
-_UNSET = object()
-
-
-def current_session(request: HttpRequest) -> AuthRocketSession | None:
-    """The AuthRocket session of this request, or ``None``.
-
-    ``request.authrocket`` when the middleware set it (it also knows bearer tokens), otherwise
-    the session remembered in the Django session at login.
-    """
-    value = getattr(request, "authrocket", _UNSET)
-    if value is _UNSET:
-        return state.recall(request)
-    # isinstance also sees through a lazy request.authrocket, and answers None for a lazy None.
-    return value if isinstance(value, AuthRocketSession) else None
+__all__ = ["authrocket", "current_session"]
 
 
 def authrocket(request: HttpRequest) -> dict[str, Any]:

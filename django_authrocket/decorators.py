@@ -37,8 +37,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import resolve_url
 
-from .context_processors import current_session
 from .identity import AuthRocketSession
+from .state import current as current_session
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 _SessionTest = Callable[[AuthRocketSession], bool]

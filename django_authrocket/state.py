@@ -88,6 +88,23 @@ def store_data(request: HttpRequest, session: AuthRocketSession) -> None:
     setattr(request, _CACHE_ATTR, session)
 
 
+_UNSET = object()
+
+
+def current(request: HttpRequest) -> AuthRocketSession | None:
+    """The AuthRocket session of this request, or ``None``: the one place views, decorators and
+    templates ask.
+
+    ``request.authrocket`` when the middleware set it (it also knows Bearer tokens), otherwise
+    the session remembered in the Django session at login.
+    """
+    value = getattr(request, "authrocket", _UNSET)
+    if value is _UNSET:
+        return recall(request)
+    # isinstance also sees through a lazy request.authrocket, and answers None for a lazy None.
+    return value if isinstance(value, AuthRocketSession) else None
+
+
 def session_id(request: HttpRequest) -> str | None:
     """The AuthRocket session id (``kss_...``) of this Django session, if it has one."""
     store = getattr(request, "session", None)

@@ -1,0 +1,307 @@
+"""``manage.py authrocket_check``: is django-authrocket configured, and can it reach AuthRocket?
+
+The report, top to bottom: every AuthRocket setting with its value (secrets masked) and where
+the value comes from; the ``authrocket`` system checks; how login tokens are verified; then,
+unless ``--no-network``, the live part: LoginRocket's key set is fetched and, when an API key is
+configured, one cheap Core API call is made. ``--json`` prints the same report for machines.
+
+The command exits non-zero (``CommandError``) when it found an error, so it can gate a deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import requests
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_authrocket.client import AuthRocketClient
+from django_authrocket.conf import AppSettings, Setting, app_settings
+from django_authrocket.exceptions import APIError
+from django_authrocket.http import USER_AGENT
+from django_authrocket.keys import KeyStore, load_static_key, parse_jwks
+
+Status = Literal["ok", "skipped", "error"]
+
+#: Settings whose values are secrets: only a short prefix and the length are shown.
+SECRET_SETTINGS = frozenset({"AUTHROCKET_API_KEY", "AUTHROCKET_WEBHOOK_SECRET"})
+
+
+@dataclass
+class SettingRow:
+    name: str
+    value: Any
+    source: str
+    masked: bool = False
+    error: str | None = None
+
+
+@dataclass
+class CheckRow:
+    """One system check message."""
+
+    id: str | None
+    level: str
+    message: str
+    hint: str | None
+
+    @property
+    def is_error(self) -> bool:
+        return self.level in ("ERROR", "CRITICAL")
+
+
+@dataclass
+class LiveCheck:
+    """One call to AuthRocket and what came of it."""
+
+    name: str
+    status: Status
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    settings: list[SettingRow]
+    checks: list[CheckRow]
+    verification: dict[str, Any]
+    live: list[LiveCheck] | None
+
+    @property
+    def errors(self) -> int:
+        bad_settings = sum(1 for row in self.settings if row.error)
+        bad_checks = sum(1 for row in self.checks if row.is_error)
+        bad_live = sum(1 for check in self.live or () if check.status == "error")
+        return bad_settings + bad_checks + bad_live
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for row in self.checks if row.level == "WARNING")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.errors == 0,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "settings": [asdict(row) for row in self.settings],
+            "checks": [asdict(row) for row in self.checks],
+            "verification": self.verification,
+            "live": None if self.live is None else [asdict(check) for check in self.live],
+        }
+
+
+def mask(secret: str) -> str:
+    """``ks_ab… (40 chars)``: enough to tell keys apart, far too little to use one."""
+    return f"{secret[: min(5, len(secret) // 4)]}… ({len(secret)} chars)"
+
+
+class Command(BaseCommand):
+    help = (
+        "Report the AuthRocket configuration (settings and their sources, system checks, "
+        "verification mode) and test the connection to LoginRocket and the Core API."
+    )
+    # The system checks are part of the report: they must not stop the command before it.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--no-network",
+            action="store_true",
+            help="Only report the configuration; make no request to AuthRocket.",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print the report as JSON (for scripts)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = Report(
+            settings=[_setting_row(setting) for setting in AppSettings.all()],
+            checks=_system_checks(),
+            verification=_verification(),
+            live=None if options["no_network"] else [_check_key_set(), _check_core_api()],
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_dict(), indent=2, default=str))
+        else:
+            self._print(report)
+        if report.errors:
+            raise CommandError(
+                f"AuthRocket check found {report.errors} error(s); see the report above."
+            )
+
+    # --- text output --------------------------------------------------------------------------
+
+    def _print(self, report: Report) -> None:
+        out, style = self.stdout, self.style
+        out.write(style.MIGRATE_HEADING("Settings"))
+        width = max(len(row.name) for row in report.settings)
+        for row in report.settings:
+            value = row.error or (row.value if row.masked else repr(row.value))
+            line = f"  {row.name:<{width}}  {value}  [{row.source}]"
+            out.write(style.ERROR(line) if row.error else line)
+
+        out.write(style.MIGRATE_HEADING("\nSystem checks (tag 'authrocket')"))
+        if not report.checks:
+            out.write(style.SUCCESS("  OK      no issues"))
+        for message in report.checks:
+            styled = style.ERROR if message.is_error else style.WARNING
+            out.write(styled(f"  {message.level:<7} {message.id}: {message.message}"))
+            if message.hint:
+                out.write(f"          HINT: {message.hint}")
+
+        out.write(style.MIGRATE_HEADING("\nVerification"))
+        for key, value in report.verification.items():
+            out.write(f"  {key:<10} {value}")
+
+        out.write(style.MIGRATE_HEADING("\nConnectivity"))
+        if report.live is None:
+            out.write("  SKIPPED --no-network")
+        for check in report.live or ():
+            styled = {"ok": style.SUCCESS, "error": style.ERROR}.get(check.status, style.NOTICE)
+            out.write(styled(f"  {check.status.upper():<7} {check.name}: {check.summary}"))
+
+        summary = f"\n{report.errors} error(s), {report.warnings} warning(s)."
+        out.write(style.ERROR(summary) if report.errors else style.SUCCESS(summary))
+
+
+# --- the parts of the report -----------------------------------------------------------------
+
+
+def _setting_row(setting: Setting[Any]) -> SettingRow:
+    source = setting.source()
+    try:
+        value = setting.__get__(app_settings, AppSettings)
+    except (TypeError, ValueError) as exc:
+        return SettingRow(setting.name, None, source, error=f"cannot be read ({exc})")
+    if value is None or value == "":
+        return SettingRow(setting.name, value, source)
+    if setting.name in SECRET_SETTINGS:
+        return SettingRow(setting.name, mask(str(value)), source, masked=True)
+    if setting.name == "AUTHROCKET_JWT_KEY":
+        return SettingRow(setting.name, _describe_jwt_key(str(value)), source, masked=True)
+    if isinstance(value, tuple):
+        value = list(value)
+    return SettingRow(setting.name, value, source)
+
+
+def _describe_jwt_key(text: str) -> str:
+    """An RSA public key is described; a secret (or anything unreadable) is masked."""
+    try:
+        key = load_static_key(text)
+    except ImproperlyConfigured:
+        return f"unreadable key {mask(text)}"
+    if key.algorithm == "RS256":
+        return f"RSA public key, {key.bits} bits"
+    return f"HS256 secret {mask(text)}"
+
+
+def _system_checks() -> list[CheckRow]:
+    return [
+        CheckRow(message.id, _level_name(message.level), str(message.msg), message.hint)
+        for message in checks.run_checks(tags=["authrocket"])
+        if not message.is_silenced()
+    ]
+
+
+def _level_name(level: int) -> str:
+    for name in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+        if level >= getattr(checks, name):
+            return name
+    return "DEBUG"
+
+
+def _verification() -> dict[str, Any]:
+    """How a login token is checked, and with which key and algorithm."""
+    mode = app_settings.VERIFY
+    if mode == "api":
+        meaning = "each token is confirmed by the Core API (Get Session); no key is used"
+        return {"mode": mode, "meaning": meaning, "algorithm": None, "keys": None}
+    meaning = "the token's signature is checked locally"
+    if mode != "jwt":
+        meaning = "unknown mode, see authrocket.E002"
+    configured = app_settings.JWT_KEY
+    if not configured:
+        algorithm: str | None = "RS256"
+        keys = "LoginRocket's key set (JWKS)"
+    else:
+        try:
+            key = load_static_key(configured)
+        except ImproperlyConfigured:
+            algorithm, keys = None, "AUTHROCKET_JWT_KEY (unreadable, see authrocket.E006)"
+        else:
+            algorithm = key.algorithm
+            kind = "RSA public key" if key.algorithm == "RS256" else "secret"
+            keys = f"AUTHROCKET_JWT_KEY ({kind})"
+    return {"mode": mode, "meaning": meaning, "algorithm": algorithm, "keys": keys}
+
+
+def _check_key_set() -> LiveCheck:
+    """Fetch ``<LOGINROCKET_URL>/connect/jwks`` now, bypassing the cached copy."""
+    name = "key_set"
+    if app_settings.VERIFY == "api":
+        return LiveCheck(name, "skipped", "AUTHROCKET_VERIFY is 'api'; the key set is not used")
+    if app_settings.JWT_KEY:
+        return LiveCheck(name, "skipped", "AUTHROCKET_JWT_KEY is set; the key set is not used")
+    if not app_settings.LOGINROCKET_URL:
+        return LiveCheck(name, "error", "no LoginRocket URL to fetch the key set from")
+    store = KeyStore.for_settings()
+    details: dict[str, Any] = {"url": store.jwks_url}
+    started = time.monotonic()
+    try:
+        response = requests.get(
+            store.jwks_url,
+            timeout=float(app_settings.HTTP_TIMEOUT),
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+        )
+        details["http_status"] = response.status_code
+        details["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+        if response.status_code != 200:
+            raise ValueError(f"HTTP {response.status_code}")
+        keys = parse_jwks(response.json())
+    except (requests.RequestException, ValueError) as exc:
+        details["error"] = exc.__class__.__name__
+        reason = str(exc) if isinstance(exc, ValueError) else exc.__class__.__name__
+        return LiveCheck(name, "error", f"{store.jwks_url} failed: {reason}", details)
+    details["keys"] = len(keys)
+    details["kids"] = sorted(keys)
+    details["cached_kids"] = sorted(store.known_kids())
+    if not keys:
+        return LiveCheck(name, "error", f"{store.jwks_url} has no usable RS256 key", details)
+    kids = ", ".join(sorted(keys))
+    return LiveCheck(
+        name,
+        "ok",
+        f"{store.jwks_url}: {len(keys)} key(s) ({kids}) in {details['elapsed_ms']} ms",
+        details,
+    )
+
+
+def _check_core_api() -> LiveCheck:
+    """List one user: cheap, and it proves the URL, the API key and the realm."""
+    name = "core_api"
+    url, key = app_settings.URL, app_settings.API_KEY
+    if not key and not url:
+        status: Status = "error" if app_settings.VERIFY == "api" else "skipped"
+        return LiveCheck(name, status, "no AUTHROCKET_API_KEY / AUTHROCKET_URL configured")
+    if not key or not url:
+        missing = "AUTHROCKET_API_KEY" if not key else "AUTHROCKET_URL"
+        return LiveCheck(name, "error", f"{missing} is not set, so the Core API cannot be used")
+    client = AuthRocketClient.from_settings()
+    details: dict[str, Any] = {"url": client.api_url, "generation": client.generation}
+    started = time.monotonic()
+    try:
+        client.get_page("/users", {"max_results": 1})
+    except APIError as exc:
+        details.update(
+            error=exc.__class__.__name__, http_status=exc.status, request_id=exc.request_id
+        )
+        return LiveCheck(name, "error", f"{exc.__class__.__name__}: {exc}", details)
+    details["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+    return LiveCheck(
+        name, "ok", f"{client.api_url}: API key accepted in {details['elapsed_ms']} ms", details
+    )

@@ -1,0 +1,100 @@
+"""Django REST framework support (``pip install django-authrocket[drf]``).
+
+::
+
+    REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "django_authrocket.contrib.drf.AuthRocketAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ],
+    }
+
+    class InvoiceList(APIView):
+        permission_classes = [HasAuthRocketPermission("billing:read")]
+
+``AuthRocketAuthentication`` reads ``Authorization: Bearer <LoginRocket token>`` and returns
+``(user, AuthRocketSession)``, so ``request.auth`` is the session. A bad token is a 401 with a
+``WWW-Authenticate: Bearer`` challenge. When the middleware already authenticated the request's
+bearer token, its result is reused rather than verified twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from .. import bearer, state
+from ..exceptions import APIError, InvalidToken
+from ..identity import AuthRocketSession
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = _("The login service could not be reached. Try again shortly.")
+    default_code = "authrocket_unavailable"
+
+
+class AuthRocketAuthentication(BaseAuthentication):
+    """Bearer LoginRocket tokens for DRF views."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, AuthRocketSession] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(_("Invalid bearer header."))
+        try:
+            token = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(_("Invalid bearer token.")) from None
+        django_request = request._request
+        known = getattr(django_request, "authrocket", None)
+        if isinstance(known, AuthRocketSession) and getattr(django_request, "user", None):
+            user = django_request.user
+            if user.is_authenticated:
+                return user, known  # the middleware already verified this very header
+        try:
+            session = bearer.verify_bearer(token)
+        except InvalidToken as exc:
+            raise exceptions.AuthenticationFailed(str(exc), code=exc.reason) from None
+        except APIError:
+            raise ServiceUnavailable from None
+        user = bearer.user_for(session)
+        if user is None:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        return user, session
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="authrocket"'
+
+
+class HasAuthRocketPermission(BasePermission):
+    """Grants access when the current AuthRocket membership has every given permission.
+
+    Use an instance in ``permission_classes``: ``[HasAuthRocketPermission("billing:read")]``.
+    Wildcards follow AuthRocket's rules (a granted ``billing:*`` covers ``billing:read``).
+    """
+
+    def __init__(self, *permissions: str, org_id: str | None = None) -> None:
+        if not permissions:
+            raise TypeError("HasAuthRocketPermission needs at least one permission")
+        self.permissions = permissions
+        self.org_id = org_id
+
+    def __call__(self) -> HasAuthRocketPermission:
+        # DRF instantiates each entry of permission_classes; an instance stands for itself.
+        return self
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        session = request.auth if isinstance(request.auth, AuthRocketSession) else None
+        session = session or state.current(request._request)
+        if session is None:
+            return False
+        return all(session.has_perm(p, org_id=self.org_id) for p in self.permissions)

@@ -1,0 +1,46 @@
+"""DRF views for tests/test_drf.py."""
+
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from django_authrocket.contrib.drf import AuthRocketAuthentication, HasAuthRocketPermission
+from tests.urls import urlpatterns as base_patterns
+
+
+class Me(APIView):
+    authentication_classes = [AuthRocketAuthentication]
+    permission_classes = [IsAuthenticated]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request):
+        return Response(
+            {
+                "username": request.user.get_username(),
+                "session": request.auth.id,
+                "org": request.auth.selected_org.name if request.auth.selected_org else None,
+            }
+        )
+
+    def post(self, request):
+        return Response({"created": True}, status=201)
+
+
+class Billing(APIView):
+    authentication_classes = [AuthRocketAuthentication]
+    permission_classes = [HasAuthRocketPermission("billing:read")]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request):
+        return Response({"invoices": []})
+
+
+urlpatterns = [
+    *base_patterns,
+    path("drf/me/", Me.as_view()),
+    path("drf/billing/", Billing.as_view()),
+]

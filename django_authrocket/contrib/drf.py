@@ -28,9 +28,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from .. import bearer, state
-from ..exceptions import APIError, InvalidToken
-from ..identity import AuthRocketSession
+from django_authrocket import bearer, state
+from django_authrocket.exceptions import APIError, InvalidToken
+from django_authrocket.identity import AuthRocketSession
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -56,10 +56,10 @@ class AuthRocketAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid bearer token.")) from None
         django_request = request._request
         known = getattr(django_request, "authrocket", None)
-        if isinstance(known, AuthRocketSession) and getattr(django_request, "user", None):
-            user = django_request.user
-            if user.is_authenticated:
-                return user, known  # the middleware already verified this very header
+        if isinstance(known, AuthRocketSession):
+            current = getattr(django_request, "user", None)
+            if current is not None and current.is_authenticated:
+                return current, known  # the middleware already verified this very header
         try:
             session = bearer.verify_bearer(token)
         except InvalidToken as exc:

@@ -21,12 +21,31 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 from django.conf import settings as django_settings
+from django.test.signals import setting_changed
+from django.utils.functional import empty
 
 T = TypeVar("T")
 
 VerifyMode = Literal["jwt", "api"]
 
 _MISSING = object()
+
+#: Values read since settings last changed. Every request reads several settings; most are
+#: absent from Django settings, and a miss on ``django.conf.settings`` costs an exception.
+#: Forgotten when the settings object is swapped (``override_settings``, pytest-django's
+#: ``settings``), on ``setting_changed``, and by :func:`reload` (call it after assigning to
+#: ``django.conf.settings`` or changing environment variables at run time).
+_read: dict[str, Any] = {}
+_read_for: list[object] = [None]
+
+
+def reload(**kwargs: Any) -> None:
+    """Forget the values read so far: the next access reads settings and environment again."""
+    _read.clear()
+    _read_for[0] = None
+
+
+setting_changed.connect(reload, dispatch_uid="authrocket-conf-reload")
 
 
 def _text(value: str) -> str | None:
@@ -77,6 +96,21 @@ class Setting(Generic[T]):
     def __get__(self, obj: AppSettings | None, owner: type) -> Setting[T] | T:
         if obj is None:
             return self
+        wrapped = django_settings._wrapped  # type: ignore[misc]
+        if wrapped is not _read_for[0]:
+            # override_settings (and pytest-django's settings fixture) swap the settings object.
+            _read.clear()
+            _read_for[0] = wrapped
+        known = _read.get(self.name, _MISSING)
+        if known is not _MISSING:
+            return known  # type: ignore[no-any-return]
+        value = self.read()
+        if wrapped is not empty:
+            _read[self.name] = value
+        return value
+
+    def read(self) -> T:
+        """The current value, read from Django settings, the environment, or the default."""
         value = getattr(django_settings, self.name, _MISSING)
         if value is _MISSING:
             value = self._from_environment()

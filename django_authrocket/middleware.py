@@ -90,9 +90,9 @@ class AuthRocketMiddleware:
         if token is not None:
             return self.authenticate_bearer(request, token)
         if (
-            app_settings.TOKEN_ANYWHERE
+            "token" in request.GET
             and request.method == "GET"
-            and "token" in request.GET
+            and app_settings.TOKEN_ANYWHERE
             and request.path_info != _login_path()
         ):
             return self.take_token(request, request.GET["token"])
@@ -158,8 +158,7 @@ class AuthRocketMiddleware:
                 )
             except InvalidToken:
                 return None
-            if dict(fresh.claims) != request.session.get(state.DATA_KEY):
-                state.store_data(request, fresh)  # memberships or profile changed at AuthRocket
+            state.refresh_data(request, fresh)  # memberships or profile may have changed
         return None
 
     def end_session(self, request: HttpRequest, reason: str, message: str) -> HttpResponse:

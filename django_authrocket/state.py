@@ -53,14 +53,16 @@ def remember(request: HttpRequest, session: AuthRocketSession, token: str) -> No
     store = request.session
     store[SESSION_ID_KEY] = session.id
     store[EXPIRES_KEY] = session.expires_at.timestamp() if session.expires_at else None
-    store[TOKEN_KEY] = token
+    if _needs_token_for_rechecks(session):
+        store[TOKEN_KEY] = token
     store[SOURCE_KEY] = f"api{session.generation}" if session.source == "api" else "token"
-    now = time.time()
-    store[CHECKED_KEY] = now
-    # The login itself was a check: the first recheck is one interval away (with jitter, so
-    # sessions that started together do not recheck together).
-    interval = float(app_settings.RECHECK_INTERVAL)
-    store[NEXT_CHECK_KEY] = now + interval * random.uniform(0.9, 1.0)  # noqa: S311
+    if app_settings.VERIFY == "api":
+        now = time.time()
+        store[CHECKED_KEY] = now
+        # The login itself was a check: the first recheck is one interval away (with jitter,
+        # so sessions that started together do not recheck together).
+        interval = float(app_settings.RECHECK_INTERVAL)
+        store[NEXT_CHECK_KEY] = now + interval * random.uniform(0.9, 1.0)  # noqa: S311
     store_data(request, session)
 
 
@@ -78,14 +80,35 @@ def recall(request: HttpRequest) -> AuthRocketSession | None:
     return session
 
 
+def _needs_token_for_rechecks(session: AuthRocketSession) -> bool:
+    """The token is kept only where a recheck needs it: api mode with a session id that is not
+    a ``kss_`` id (AuthRocket 1). Every byte stored is decoded on every request."""
+    return app_settings.VERIFY == "api" and not session.id.startswith("kss_")
+
+
+def _compact(value: Any) -> Any:
+    """The data without null members: the builders read a missing member as None anyway."""
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_compact(item) for item in value]
+    return value
+
+
 def store_data(request: HttpRequest, session: AuthRocketSession) -> None:
     """Store (or replace, after a recheck) the identity data of the Django session."""
-    data = dict(session.claims)
+    data = _compact(dict(session.claims))
     request.session[DATA_KEY] = data
     request.session[DIGEST_KEY] = hashlib.sha256(
         json.dumps(data, sort_keys=True, default=str).encode()
     ).hexdigest()[:32]
     setattr(request, _CACHE_ATTR, session)
+
+
+def refresh_data(request: HttpRequest, session: AuthRocketSession) -> None:
+    """Replace the stored identity data if it changed (a session write only when it did)."""
+    if _compact(dict(session.claims)) != request.session.get(DATA_KEY):
+        store_data(request, session)
 
 
 _UNSET = object()

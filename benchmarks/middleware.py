@@ -1,0 +1,221 @@
+"""What AuthRocketMiddleware adds to a ``@login_required`` request, against the stock stack.
+
+In one process, alternating single requests between the stacks (so machine noise hits all of
+them alike), it times a trivial ``@login_required`` view through:
+
+1. Django's stock session + auth middleware (the baseline);
+2. the same plus AuthRocketMiddleware, jwt mode;
+3. the same plus AuthRocketMiddleware, api mode, inside the recheck interval (warm);
+4. the same plus mozilla-django-oidc's ``SessionRefresh`` with a fresh ID token, when that
+   package is installed (``make bench`` installs it; the package itself never depends on it).
+
+and prints the median of the per-round ratios to 1. It also prints what re-verifying the stored
+token on every request would cost, the reason the jwt-mode path compares a number instead.
+
+    .venv/bin/python benchmarks/middleware.py [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BASE_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+OURS = "django_authrocket.middleware.AuthRocketMiddleware"
+OIDC = "mozilla_django_oidc.middleware.SessionRefresh"
+
+
+def configure() -> bool:
+    import django
+    from django.conf import settings
+
+    try:
+        import mozilla_django_oidc  # noqa: F401
+
+        have_oidc = True
+    except ImportError:
+        have_oidc = False
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="benchmark-only",
+        ALLOWED_HOSTS=["testserver"],
+        ROOT_URLCONF=__name__,
+        USE_TZ=True,
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django_authrocket",
+            *(["mozilla_django_oidc"] if have_oidc else []),
+        ],
+        MIDDLEWARE=BASE_MIDDLEWARE,
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": os.path.join(tempfile.mkdtemp(), "bench.sqlite3"),
+            }
+        },
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+        AUTHENTICATION_BACKENDS=[
+            "django_authrocket.backends.AuthRocketBackend",
+            "django.contrib.auth.backends.ModelBackend",
+        ],
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        LOGIN_URL="authrocket:login",
+        # mozilla-django-oidc's settings, equivalent to ours (it never calls out while the ID
+        # token is fresh, as ours does not inside the recheck interval).
+        OIDC_OP_AUTHORIZATION_ENDPOINT="https://op.example/authorize",
+        OIDC_RP_CLIENT_ID="bench",
+        OIDC_RP_CLIENT_SECRET="bench",
+        OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS=900,
+    )
+    django.setup()
+    return have_oidc
+
+
+def view(request):  # type: ignore[no-untyped-def]
+    from django.http import HttpResponse
+
+    return HttpResponse("ok")
+
+
+def _urlpatterns():  # type: ignore[no-untyped-def]
+    from django.contrib.auth.decorators import login_required
+    from django.urls import include, path
+
+    return [path("", login_required(view)), path("", include("django_authrocket.urls"))]
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    rounds = 300 if quick else 3000
+    have_oidc = configure()
+    global urlpatterns
+    urlpatterns = _urlpatterns()
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    from django_authrocket.conf import reload as reload_settings
+    from django_authrocket.testing import AuthRocketEmulator
+    from django_authrocket.tokens import verify_token
+
+    call_command("migrate", verbosity=0)
+    local = get_user_model().objects.create_user("local")
+
+    with AuthRocketEmulator() as emulator:
+        for name, value in emulator.settings().items():
+            setattr(settings, name, value)
+        reload_settings()
+        person = emulator.create_user("ada@example.com", first_name="Ada", username="ada")
+        org = emulator.create_org("Engines")
+        emulator.create_membership(person["id"], org["id"], permissions=["ar:admin"], selected=True)
+
+        def client_with(middleware: list[str]) -> Client:
+            settings.MIDDLEWARE = middleware
+            client = Client()
+            client.get("/public-warmup/")  # builds this client's middleware chain now
+            return client
+
+        stacks: dict[str, tuple[Client, str]] = {}
+        stock = client_with(BASE_MIDDLEWARE)
+        stock.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
+        stacks["1 stock session+auth"] = (stock, "jwt")
+
+        jwt_client = client_with([*BASE_MIDDLEWARE, OURS])
+        assert (
+            jwt_client.get("/login/", {"token": emulator.mint_token(person["id"])}).status_code
+            == 302
+        )
+        stacks["2 + AuthRocket, jwt"] = (jwt_client, "jwt")
+
+        settings.AUTHROCKET_VERIFY = "api"
+        reload_settings()
+        api_client = client_with([*BASE_MIDDLEWARE, OURS])
+        assert (
+            api_client.get("/login/", {"token": emulator.mint_token(person["id"])}).status_code
+            == 302
+        )
+        stacks["3 + AuthRocket, api (warm)"] = (api_client, "api")
+
+        if os.environ.get("BENCH_FAT_SESSION"):
+            fat = client_with(BASE_MIDDLEWARE)
+            fat.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
+            session = fat.session
+            session.update(
+                {k: v for k, v in jwt_client.session.items() if k.startswith("_authrocket")}
+            )
+            session.save()
+            stacks["1b stock, same session data"] = (fat, "jwt")
+
+        if have_oidc:
+            oidc = client_with([*BASE_MIDDLEWARE, OIDC])
+            oidc.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
+            session = oidc.session
+            session["oidc_id_token_expiration"] = time.time() + 3600
+            session.save()
+            stacks["4 + mozilla-django-oidc"] = (oidc, "jwt")
+
+        for client, mode in stacks.values():  # every stack answers 200 before timing
+            settings.AUTHROCKET_VERIFY = mode
+            reload_settings()
+            assert client.get("/").status_code == 200
+
+        samples: dict[str, list[float]] = {name: [] for name in stacks}
+        names = list(stacks)
+        for i in range(rounds):
+            order = names[i % len(names) :] + names[: i % len(names)]
+            for name in order:
+                client, mode = stacks[name]
+                if mode != settings.AUTHROCKET_VERIFY:
+                    settings.AUTHROCKET_VERIFY = mode
+                    reload_settings()
+                start = time.perf_counter()
+                client.get("/")
+                samples[name].append(time.perf_counter() - start)
+
+        base = samples[names[0]]
+        print(f"{'stack':32} {'median':>10} {'ratio to 1':>11}")
+        for name in names:
+            ratios = [t / b for t, b in zip(samples[name], base, strict=True)]
+            print(
+                f"{name:32} {statistics.median(samples[name]) * 1e6:8.0f}us "
+                f"{statistics.median(ratios):10.3f}x"
+            )
+        if not have_oidc:
+            print("(mozilla-django-oidc not installed: `make bench` installs it for row 4)")
+
+        token = emulator.mint_token(person["id"])
+        settings.AUTHROCKET_VERIFY = "jwt"
+        reload_settings()
+        verify_token(token)
+        n = 500 if quick else 3000
+        start = time.perf_counter()
+        for _ in range(n):
+            verify_token(token)
+        per_verify = (time.perf_counter() - start) / n
+        request = statistics.median(samples[names[1]])
+        print(
+            f"re-verifying the stored token per request would add {per_verify * 1e6:.0f}us "
+            f"({per_verify / request:.0%} of a request); jwt mode compares the stored expiry"
+        )
+
+
+urlpatterns: list[object] = []
+
+if __name__ == "__main__":
+    main()

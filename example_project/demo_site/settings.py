@@ -1,0 +1,147 @@
+"""Settings of the django-authrocket example site, read from the environment (django-environ).
+
+Every variable is listed in ``example_project/.env.example``; a ``.env`` file next to it is read
+when present. Without any AuthRocket variable the site logs in through the local emulator that
+``make demo`` starts on http://127.0.0.1:8765. Set ``LOGINROCKET_URL`` (and, as needed,
+``AUTHROCKET_URL``, ``AUTHROCKET_API_KEY``, ``AUTHROCKET_JWT_KEY``, ``AUTHROCKET_REALM``) and the
+same code talks to your real AuthRocket realm: django-authrocket reads those variables itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent  # example_project/
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)  # a demo; set DEBUG=false anywhere public
+SECRET_KEY = env.str(
+    "SECRET_KEY", default="django-insecure-example-only" if DEBUG else environ.Env.NOTSET
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_authrocket",
+    "demo_site.apps.DemoSiteConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Right after AuthenticationMiddleware: ends sessions that ended at AuthRocket, accepts
+    # Authorization: Bearer tokens, and sets request.authrocket.
+    "django_authrocket.middleware.AuthRocketMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "demo_site.urls"
+WSGI_APPLICATION = "demo_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django_authrocket.context_processors.authrocket",  # {{ authrocket }}
+                "demo_site.context_processors.demo",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://example-site")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- logging in with AuthRocket ----------------------------------------------------------------
+
+AUTHENTICATION_BACKENDS = [
+    "django_authrocket.backends.AuthRocketBackend",
+    "django.contrib.auth.backends.ModelBackend",  # password logins, e.g. a createsuperuser admin
+]
+LOGIN_URL = "authrocket:login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "home"
+
+# People whose selected AuthRocket org grants this permission are staff here (the admin).
+AUTHROCKET_STAFF_PERMISSION = env.str("AUTHROCKET_STAFF_PERMISSION", default="ar:admin") or None
+
+#: The emulator ``make demo`` runs (example_project/demo.py), with a fixed, not secret, API key.
+DEMO_EMULATOR_URL = "http://127.0.0.1:8765"
+DEMO_EMULATOR_API_KEY = "ks_demo_example_project_not_secret"
+
+#: True while no LoginRocket URL is configured: the demo logs in through the emulator.
+DEMO_USES_EMULATOR = not any(
+    env.str(name, default="").strip() for name in ("LOGINROCKET_URL", "AUTHROCKET_LOGIN_URL")
+)
+if DEMO_USES_EMULATOR:
+    # Every AuthRocket setting is pinned so stray AUTHROCKET_* variables cannot mix realms.
+    # The emulator makes new RSA keys at each start, so tokens are verified with the keys it
+    # publishes at /connect/jwks (AUTHROCKET_JWT_KEY None), exactly like a real RS256 realm.
+    AUTHROCKET_LOGINROCKET_URL = DEMO_EMULATOR_URL
+    AUTHROCKET_URL = f"{DEMO_EMULATOR_URL}/api/v2"
+    AUTHROCKET_API_KEY = DEMO_EMULATOR_API_KEY
+    AUTHROCKET_REALM = "rl_emulator"
+    AUTHROCKET_JWT_KEY = None
+# Otherwise django-authrocket reads LOGINROCKET_URL, AUTHROCKET_URL, AUTHROCKET_API_KEY,
+# AUTHROCKET_JWT_KEY, AUTHROCKET_REALM and AUTHROCKET_WEBHOOK_SECRET from the environment.
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_tokens": {"()": "demo_site.log_filters.RedactTokens"}},
+    "formatters": {
+        "short": {"format": "[{asctime}] {levelname} {name}: {message}", "style": "{"},
+        "server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "short"},
+        # runserver's request log, as Django sets it up, minus the ?token= values.
+        "server": {
+            "class": "logging.StreamHandler",
+            "formatter": "server",
+            "filters": ["redact_tokens"],
+        },
+    },
+    "loggers": {
+        "django_authrocket": {
+            "handlers": ["console"],
+            "level": env.str("LOG_LEVEL", default="INFO"),
+        },
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+    },
+}

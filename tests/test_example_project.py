@@ -1,0 +1,178 @@
+"""The example site: it passes its checks, and a person can log in through the emulator.
+
+These run the site as a user would (``manage.py`` in subprocesses, a real ``runserver``), with
+the emulator in this process and a throwaway SQLite database.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from django_authrocket.testing import AuthRocketEmulator
+from django_authrocket.testing.demo import seed_demo_users
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
+
+
+def clean_env(database: Path) -> dict[str, str]:
+    """This environment without anything that configures Django or AuthRocket."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AUTHROCKET_", "LOGINROCKET_", "DJANGO_"))
+        and name not in ("DATABASE_URL", "CACHE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")
+    }
+    env.update(DJANGO_SETTINGS_MODULE="demo_site.settings", DATABASE_URL=f"sqlite:///{database}")
+    return env
+
+
+def site_env(emulator: AuthRocketEmulator, database: Path) -> dict[str, str]:
+    """The environment of the example site, pointed at ``emulator`` as at a real realm."""
+    env = clean_env(database)
+    env.update(
+        LOGINROCKET_URL=emulator.loginrocket_url,
+        AUTHROCKET_URL=emulator.api_url(),
+        AUTHROCKET_API_KEY=emulator.api_key,
+        AUTHROCKET_REALM=emulator.realm_id,
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[AuthRocketEmulator]:
+    with AuthRocketEmulator() as emu:
+        seed_demo_users(emu)
+        yield emu
+
+
+def test_the_example_site_passes_its_checks(emulator, tmp_path) -> None:
+    result = manage(site_env(emulator, tmp_path / "db.sqlite3"), "check")
+
+    assert result.returncode == 0, result.stderr
+    assert "authrocket.E" not in result.stdout + result.stderr
+
+
+def test_without_authrocket_variables_the_site_uses_the_demo_emulator(tmp_path) -> None:
+    result = manage(
+        clean_env(tmp_path / "db.sqlite3"), "authrocket_check", "--no-network", "--json"
+    )
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    values = {row["name"]: (row["value"], row["source"]) for row in report["settings"]}
+    assert values["AUTHROCKET_LOGINROCKET_URL"] == (
+        "http://127.0.0.1:8765",
+        "settings.AUTHROCKET_LOGINROCKET_URL",
+    )
+    assert values["AUTHROCKET_URL"][0] == "http://127.0.0.1:8765/api/v2"
+    assert values["AUTHROCKET_JWT_KEY"][0] is None  # keys from the emulator's /connect/jwks
+    assert report["verification"]["keys"] == "LoginRocket's key set (JWKS)"
+
+
+@pytest.mark.slow
+def test_a_person_logs_in_through_loginrocket_and_sees_the_dashboard(emulator, tmp_path) -> None:
+    env = site_env(emulator, tmp_path / "db.sqlite3")
+    migrated = manage(env, "migrate", "--no-input")
+    assert migrated.returncode == 0, migrated.stderr
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "runserver.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=EXAMPLE,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with requests.Session() as browser:
+            browser.trust_env = False
+            wait_until_up(browser, site, server, tmp_path / "runserver.log")
+            ada = emulator.get_user("ada@example.com")
+
+            login_page = browser.get(f"{site}/dashboard/", timeout=5)
+            assert login_page.url.startswith(f"{emulator.loginrocket_url}/login?")
+            redirect_uri = html.unescape(
+                re.search(r'name="redirect_uri" value="([^"]+)"', login_page.text)[1]
+            )
+            assert redirect_uri == f"{site}/login/?next=%2Fdashboard%2F"
+
+            # Ada is chosen on the (emulated) LoginRocket page; the browser follows it back.
+            dashboard = browser.post(
+                f"{emulator.loginrocket_url}/login",
+                data={"redirect_uri": redirect_uri, "user_id": ada["id"]},
+                timeout=5,
+            )
+
+            assert dashboard.status_code == 200
+            assert dashboard.url == f"{site}/dashboard/"
+            assert "token=" not in dashboard.url
+            assert "Ada Lovelace" in dashboard.text
+            assert ada["id"] in dashboard.text
+            assert "Analytical Engines" in dashboard.text and "ar:owner" in dashboard.text
+
+            csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', dashboard.text)[1]
+            home = browser.post(
+                f"{site}/logout/",
+                data={"csrfmiddlewaretoken": csrf},
+                headers={"Referer": f"{site}/dashboard/"},
+                timeout=5,
+            )
+            assert home.url == f"{site}/"
+            again = browser.get(f"{site}/dashboard/", allow_redirects=False, timeout=5)
+            assert again.status_code == 302
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+    served = (tmp_path / "runserver.log").read_text()
+    assert "GET /login/?next=%2Fdashboard%2F&token=[redacted]" in served  # no token in logs
+
+
+def wait_until_up(
+    browser: requests.Session, site: str, server: subprocess.Popen[bytes], log: Path
+) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"runserver exited:\n{log.read_text()}")
+        try:
+            browser.get(f"{site}/", timeout=1)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+        else:
+            return
+    pytest.fail("runserver did not answer within 15 s")

@@ -152,6 +152,11 @@ def main() -> None:
         )
         stacks["3 + AuthRocket, api (warm)"] = (api_client, "api")
 
+        if os.environ.get("BENCH_CONTROL"):
+            twin = client_with(BASE_MIDDLEWARE)
+            twin.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
+            stacks["1c stock again (noise floor)"] = (twin, "jwt")
+
         if os.environ.get("BENCH_FAT_SESSION"):
             fat = client_with(BASE_MIDDLEWARE)
             fat.force_login(local, backend="django.contrib.auth.backends.ModelBackend")

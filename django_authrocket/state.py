@@ -95,9 +95,58 @@ def _compact(value: Any) -> Any:
     return value
 
 
+#: What identity.AuthRocketSession.from_api reads from a Get Session answer; the rest of the
+#: answer (timestamps, locale, object tags...) is not worth decoding on every request.
+_API_SESSION_FIELDS = ("id", "user_id", "created_at", "expires_at", "user")
+_API_USER_FIELDS = (
+    "id",
+    "email",
+    "email_verification",
+    "name",
+    "first_name",
+    "last_name",
+    "username",
+    "reference",
+    "custom",
+    "realm_id",
+    "memberships",
+)
+_API_MEMBERSHIP_FIELDS = ("id", "org_id", "permissions", "selected", "custom", "org")
+_API_ORG_FIELDS = ("id", "name", "reference", "custom")
+
+
+def _pick(data: Any, fields: tuple[str, ...]) -> Any:
+    return {k: data[k] for k in fields if k in data} if isinstance(data, dict) else data
+
+
+def _trim_api_answer(data: dict[str, Any]) -> dict[str, Any]:
+    session = _pick(data, _API_SESSION_FIELDS)
+    user = _pick(session.get("user"), _API_USER_FIELDS)
+    if isinstance(user, dict) and isinstance(user.get("memberships"), list):
+        user["memberships"] = [
+            {
+                **_pick(m, _API_MEMBERSHIP_FIELDS),
+                **(
+                    {"org": _pick(m["org"], _API_ORG_FIELDS)}
+                    if isinstance(m, dict) and "org" in m
+                    else {}
+                ),
+            }
+            for m in user["memberships"]
+        ]
+    if user is not None:
+        session["user"] = user
+    return dict(session)
+
+
+def _stored_form(session: AuthRocketSession) -> dict[str, Any]:
+    raw = dict(session.claims)
+    return dict(_compact(_trim_api_answer(raw) if session.source == "api" else raw))
+
+
 def store_data(request: HttpRequest, session: AuthRocketSession) -> None:
     """Store (or replace, after a recheck) the identity data of the Django session."""
-    data = _compact(dict(session.claims))
+    data = _stored_form(session)
     request.session[DATA_KEY] = data
     request.session[DIGEST_KEY] = hashlib.sha256(
         json.dumps(data, sort_keys=True, default=str).encode()
@@ -107,7 +156,7 @@ def store_data(request: HttpRequest, session: AuthRocketSession) -> None:
 
 def refresh_data(request: HttpRequest, session: AuthRocketSession) -> None:
     """Replace the stored identity data if it changed (a session write only when it did)."""
-    if _compact(dict(session.claims)) != request.session.get(DATA_KEY):
+    if _stored_form(session) != request.session.get(DATA_KEY):
         store_data(request, session)
 
 

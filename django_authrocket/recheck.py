@@ -65,11 +65,12 @@ def check_session(session_id: str, token: str | None = None) -> Verdict:
         if cache.add(lock_key, 1, timeout=int(lock_timeout) + 1):
             try:
                 verdict = _ask(session_id, token)
+                hold = interval if verdict.error is None else min(interval, UNREACHABLE_HOLD)
+                jittered = hold * random.uniform(1.0, 1.1)  # noqa: S311 - spreading, not secrecy
+                # The answer goes in before the lock goes away, so nobody can find neither.
+                cache.set(result_key, asdict(verdict), timeout=max(1, int(jittered)))
             finally:
                 cache.delete(lock_key)
-            hold = interval if verdict.error is None else min(interval, UNREACHABLE_HOLD)
-            jittered = hold * random.uniform(1.0, 1.1)  # noqa: S311 - spreading, not secrecy
-            cache.set(result_key, asdict(verdict), timeout=max(1, int(jittered)))
         else:
             verdict = _wait_for_answer(cache, result_key, lock_key, interval, lock_timeout)
     if verdict.error is not None:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint types check bench tox docs clean
+.PHONY: demo test install lint types check bench bench-quick tox docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,14 @@ check: lint types test
 
 ## bench: the benchmarks, each printing a ratio against its baseline
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet mozilla-django-oidc  # row 4 of the middleware benchmark
 	$(BIN)/python benchmarks/verify_token.py
+	$(BIN)/python benchmarks/middleware.py
+
+## bench-quick: the short versions CI runs
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/verify_token.py --quick
+	$(BIN)/python benchmarks/middleware.py --quick
 
 tox: $(STAMP)
 	$(BIN)/tox

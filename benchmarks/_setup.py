@@ -21,6 +21,9 @@ def configure_django(**overrides: object) -> None:
     django.setup()
     for name, value in overrides.items():
         setattr(settings, name, value)
+    from django_authrocket.conf import reload
+
+    reload()  # settings assigned at run time: forget values read before
 
 
 def median_seconds(func: Callable[[], object], *, rounds: int, number: int) -> float:

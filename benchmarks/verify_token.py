@@ -83,7 +83,10 @@ def main() -> None:
     # HS256 with the realm secret.
     from django.conf import settings
 
+    from django_authrocket.conf import reload as reload_settings
+
     settings.AUTHROCKET_JWT_KEY = HS256_SECRET
+    reload_settings()
     hs_token = jwt.encode(claims(), HS256_SECRET, algorithm="HS256")
 
     def hs_baseline() -> object:
@@ -109,6 +112,7 @@ def main() -> None:
     with AuthRocketEmulator() as emulator:
         settings.AUTHROCKET_JWT_KEY = None
         settings.AUTHROCKET_LOGINROCKET_URL = emulator.loginrocket_url
+        reload_settings()
         user = emulator.create_user("ada@example.com", first_name="Ada", last_name="Lovelace")
         token = emulator.mint_token(user["id"])
         verify_token(token)  # warm the key set

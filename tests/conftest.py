@@ -22,3 +22,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         if not reason.removeprefix("Skipped: ").startswith(NOT_APPLICABLE):
             report.outcome = "failed"
             report.longrepr = f"skipped in CI (AUTHROCKET_CI is set): {reason}"
+
+
+@pytest.fixture
+def emulator(authrocket_emulator):  # type: ignore[no-untyped-def]
+    """The AuthRocket emulator, reset, with Django's settings pointed at it."""
+    return authrocket_emulator
+
+
+@pytest.fixture
+def ada(emulator):  # type: ignore[no-untyped-def]
+    """Ada Lovelace (username ``ada``): admin of Analytical Engines (selected), with billing:*."""
+    user = emulator.create_user(
+        "ada@example.com", first_name="Ada", last_name="Lovelace", username="ada"
+    )
+    org = emulator.create_org("Analytical Engines", reference="ae-1")
+    emulator.create_membership(
+        user["id"], org["id"], permissions=["ar:admin", "billing:*"], selected=True
+    )
+    return user

@@ -16,19 +16,6 @@ from django_authrocket.models import AuthRocketUser
 User = get_user_model()
 
 
-@pytest.fixture
-def emulator(authrocket_emulator):
-    return authrocket_emulator
-
-
-@pytest.fixture
-def ada(emulator):
-    user = emulator.create_user("ada@example.com", first_name="Ada", username="ada")
-    org = emulator.create_org("Engines")
-    emulator.create_membership(user["id"], org["id"], permissions=["ar:admin"], selected=True)
-    return user
-
-
 @pytest.mark.django_db
 def test_authenticate_returns_the_user_with_its_authrocket_session(emulator, ada) -> None:
     request = RequestFactory().get("/")
@@ -100,7 +87,9 @@ def test_verify_claims_can_refuse_a_login(emulator, ada, settings) -> None:
 
 class OnlyEnginesBackend(AuthRocketBackend):
     def verify_claims(self, session):
-        return session.selected_org is not None and session.selected_org.name == "Engines"
+        return (
+            session.selected_org is not None and session.selected_org.name == "Analytical Engines"
+        )
 
 
 @pytest.mark.django_db(transaction=True)

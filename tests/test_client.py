@@ -18,11 +18,6 @@ from django_authrocket.exceptions import (
 )
 
 
-@pytest.fixture
-def emulator(authrocket_emulator):
-    return authrocket_emulator
-
-
 def client_for(emulator, generation: int = 2, **kwargs) -> AuthRocketClient:
     kwargs.setdefault("realm", emulator.realm_id)
     kwargs.setdefault("timeout", 2)

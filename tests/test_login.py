@@ -22,23 +22,6 @@ User = get_user_model()
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def emulator(authrocket_emulator):
-    return authrocket_emulator
-
-
-@pytest.fixture
-def ada(emulator):
-    user = emulator.create_user(
-        "ada@example.com", first_name="Ada", last_name="Lovelace", username="ada"
-    )
-    org = emulator.create_org("Analytical Engines", reference="ae-1")
-    emulator.create_membership(
-        user["id"], org["id"], permissions=["ar:admin", "billing:*"], selected=True
-    )
-    return user
-
-
 def login_with(client: Client, token: str, next_url: str | None = None):
     params = {"token": token}
     if next_url is not None:

@@ -15,19 +15,6 @@ from django_authrocket.models import AuthRocketLogin
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def emulator(authrocket_emulator):
-    return authrocket_emulator
-
-
-@pytest.fixture
-def ada(emulator):
-    user = emulator.create_user("ada@example.com", first_name="Ada", username="ada")
-    org = emulator.create_org("Engines")
-    emulator.create_membership(user["id"], org["id"], permissions=["ar:admin"], selected=True)
-    return user
-
-
 def logged_in(emulator, user, **mint) -> Client:
     client = Client()
     response = client.get("/login/", {"token": emulator.mint_token(user["id"], **mint)})

@@ -64,7 +64,8 @@ def check_session(session_id: str, token: str | None = None) -> Verdict:
     if verdict is None:
         if cache.add(lock_key, 1, timeout=int(lock_timeout) + 1):
             try:
-                verdict = _ask(session_id, token)
+                # Another caller may have answered between our look and our lock.
+                verdict = _fresh(cache.get(result_key), interval) or _ask(session_id, token)
                 hold = interval if verdict.error is None else min(interval, UNREACHABLE_HOLD)
                 jittered = hold * random.uniform(1.0, 1.1)  # noqa: S311 - spreading, not secrecy
                 # The answer goes in before the lock goes away, so nobody can find neither.

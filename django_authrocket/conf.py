@@ -227,8 +227,10 @@ class AppSettings:
     )
     EXEMPT_URLS: Setting[tuple[str, ...]] = Setting(
         (),
-        "URL names, paths, path prefixes (ending in ``/``) or regexes (starting with ``^``) that "
-        "the middleware leaves alone.",
+        "What the middleware leaves alone: URL names (``'health'``, ``'api:status'``), exact "
+        "paths (``'/healthz'``), path prefixes ending in ``/`` (``'/static/'``), or regexes "
+        "starting with ``^``, matched like ``re_path`` against the path without its leading "
+        "slash (``'^status/'``).",
         clean=tuple,
     )
     TOKEN_ANYWHERE: Setting[bool] = Setting(

@@ -258,7 +258,8 @@ def _is_exempt(path: str) -> bool:
     view_name: str | None = None
     for rule in rules:
         if rule.startswith("^"):
-            if _compiled(rule).search(path.lstrip("/")) or _compiled(rule).search(path):
+            # Like Django's re_path: the pattern sees the path without its leading slash.
+            if _compiled(rule).search(path.lstrip("/")):
                 return True
         elif rule.startswith("/"):
             if path == rule or (rule.endswith("/") and path.startswith(rule)):

@@ -31,7 +31,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import mirror
+from . import mirror, replay
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import (
@@ -41,6 +41,7 @@ from .exceptions import (
     InvalidClaims,
     InvalidToken,
     NotFound,
+    ReplayedToken,
     TokenTooOld,
     WrongRealm,
 )
@@ -75,14 +76,26 @@ class AuthRocketBackend(ModelBackend):
         authrocket_token: str | None = None,
         *,
         max_age: int | None = None,
+        single_use: bool = False,
         **kwargs: Any,
     ) -> AbstractBaseUser | None:
+        """Verify ``authrocket_token`` and return its local user, or None (reason left on the
+        request). ``single_use`` (the login view's intake) also refuses a token that already
+        logged someone in, before any user is touched.
+        """
         if authrocket_token is None:
             return None  # not ours: username/password and other backends
         try:
             session = self.verify_token(authrocket_token, max_age=max_age)
             if not self.verify_claims(session):
                 raise InvalidClaims("refused by the site's verify_claims()", reason="refused")
+            replayed = (
+                single_use
+                and app_settings.PREVENT_TOKEN_REPLAY
+                and not replay.first_use(authrocket_token, session.expires_at)
+            )
+            if replayed:
+                raise ReplayedToken("this login token was already used")
             user, created = self.get_or_create_user(session)
         except (InvalidToken, APIError) as exc:
             self._refuse(request, exc)
@@ -200,8 +213,11 @@ class AuthRocketBackend(ModelBackend):
         """The local user for an API request's session: found, or created on first sight.
 
         Unlike a login it does not rewrite the mirror on every request; it returns None for a
-        user who may not authenticate (inactive).
+        user who may not authenticate (inactive) and raises InvalidClaims when
+        ``verify_claims`` refuses the session, as a login would.
         """
+        if not self.verify_claims(session):
+            raise InvalidClaims("refused by the site's verify_claims()", reason="refused")
         row = self.filter_users(session).first()
         user = row.user if row is not None else self.get_or_create_user(session)[0]
         if user is None or not self.user_can_authenticate(user):  # type: ignore[arg-type]

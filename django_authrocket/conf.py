@@ -208,7 +208,9 @@ class AppSettings:
     )
     RECHECK_GRACE: Setting[int] = Setting(
         0,
-        "Seconds a session survives while the Core API is unreachable (``0``: log out at once).",
+        "Seconds a session outlives its last good recheck answer (which holds for one "
+        "AUTHROCKET_RECHECK_INTERVAL) while the Core API is unreachable. ``0``: log out at the "
+        "first failed recheck.",
     )
     CACHE: Setting[str] = Setting(
         "default",
@@ -243,6 +245,20 @@ class AppSettings:
         "Secret part of the webhook URL. The webhook endpoint answers 404 while it is unset.",
         env=("AUTHROCKET_WEBHOOK_SECRET",),
         clean=_strip_text,
+    )
+    WEBHOOK_BASIC_AUTH: Setting[str | None] = Setting(
+        None,
+        "``'username:password'`` the webhook endpoint also demands as HTTP basic auth (put the "
+        "same credentials in the webhook URL at AuthRocket: ``https://user:pass@site/...``). "
+        "``None``: the secret in the URL is the only protection. Secret.",
+        env=("AUTHROCKET_WEBHOOK_BASIC_AUTH",),
+        clean=_strip_text,
+    )
+    WEBHOOK_REFETCH: Setting[bool | None] = Setting(
+        None,
+        "Fetch each webhook event again through the Core API (``GET /events/:id``) and use "
+        "that copy instead of the posted body. ``None``: on when ``AUTHROCKET_API_KEY`` and "
+        "``AUTHROCKET_URL`` are set.",
     )
     PREVENT_TOKEN_REPLAY: Setting[bool] = Setting(
         True,

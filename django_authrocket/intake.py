@@ -4,22 +4,18 @@ the middleware when ``AUTHROCKET_TOKEN_ANYWHERE`` is on, so both behave exactly 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from django.contrib import auth
-from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from . import links, signout, state
 from .backends import login_failure, session_of
 from .conf import app_settings
-from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable, ReplayedToken
-from .identity import AuthRocketSession
+from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -42,28 +38,19 @@ def log_in_with_token(request: HttpRequest, token: str) -> AuthRocketError | Non
     On success the session key and CSRF token are new (``auth.login``), the AuthRocket session
     is remembered in the Django session and linked for single sign-out.
     """
-    user = auth.authenticate(request, authrocket_token=token, max_age=app_settings.LOGIN_MAX_AGE)
+    user = auth.authenticate(
+        request,
+        authrocket_token=token,
+        max_age=app_settings.LOGIN_MAX_AGE,
+        single_use=True,
+    )
     session = session_of(user)
     if user is None or session is None:
         return login_failure(request) or InvalidToken("login refused")
-    if app_settings.PREVENT_TOKEN_REPLAY and not first_use(session):
-        logger.warning("AuthRocket login token replayed for session %s", session.id)
-        return ReplayedToken("token already used")
     auth.login(request, user)  # new session key and CSRF token: no session fixation
     state.remember(request, session, token)
     signout.link(request, session, user)
     return None
-
-
-def first_use(session: AuthRocketSession) -> bool:
-    """Mark the token (session id + issue time) as used; False when it already was."""
-    issued = session.issued_at.timestamp() if session.issued_at else 0
-    digest = hashlib.sha256(f"{session.id}:{issued}".encode()).hexdigest()[:32]
-    lifetime = 3600.0
-    if session.expires_at:
-        lifetime = (session.expires_at - timezone.now()).total_seconds()
-    timeout = max(1, int(lifetime) + app_settings.JWT_LEEWAY + 1)
-    return bool(caches[app_settings.CACHE].add(f"authrocket:used:{digest}", 1, timeout=timeout))
 
 
 def failure_response(

@@ -43,7 +43,7 @@ from django.utils.translation import gettext as _
 from . import bearer, intake, links, recheck, state
 from .backends import AuthRocketBackend
 from .conf import app_settings
-from .exceptions import APIError, AuthRocketError, InvalidToken
+from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
 from .identity import AuthRocketSession
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,8 @@ class AuthRocketMiddleware:
         except APIError as exc:
             last_ok = request.session.get(state.CHECKED_KEY, 0)
             grace = float(app_settings.RECHECK_GRACE)
-            if grace > 0 and isinstance(last_ok, int | float) and now - last_ok <= grace:
+            # The last good answer was good for one interval; the grace extends it.
+            if grace > 0 and isinstance(last_ok, int | float) and now - last_ok <= interval + grace:
                 logger.warning(
                     "AuthRocket unreachable; keeping session %s within its grace (%s)",
                     session_id,
@@ -179,19 +180,15 @@ class AuthRocketMiddleware:
         try:
             session = bearer.verify_bearer(token)
             user = bearer.user_for(session)
+        except KeysUnavailable as exc:
+            return _unavailable(exc)
         except InvalidToken as exc:
             logger.info("Bearer token refused (%s)", exc.reason)
             return _unauthorized(
                 exc.reason, _("The bearer token is not valid."), None, scheme=_bearer_challenge(exc)
             )
         except APIError as exc:
-            logger.warning("Bearer token could not be checked: %s", exc)
-            response = JsonResponse(
-                {"error": "unavailable", "message": _("The login service could not be reached.")},
-                status=503,
-            )
-            response["Retry-After"] = "5"
-            return response
+            return _unavailable(exc)
         if user is None:
             return _unauthorized(
                 "inactive_user",
@@ -299,6 +296,16 @@ def _unauthorized(reason: str, message: str, login_url: str | None, *, scheme: s
     response = JsonResponse(body, status=401)
     response["WWW-Authenticate"] = scheme
     response["Cache-Control"] = "no-store"
+    return response
+
+
+def _unavailable(error: AuthRocketError) -> JsonResponse:
+    logger.warning("Bearer token could not be checked: %s", error)
+    response = JsonResponse(
+        {"error": "unavailable", "message": _("The login service could not be reached.")},
+        status=503,
+    )
+    response["Retry-After"] = "5"
     return response
 
 

@@ -139,7 +139,9 @@ def test_api_mode_grace_runs_out(api_mode, emulator, ada) -> None:
     client = logged_in(emulator, ada)
     emulator.inject_fault("/api/v2/sessions/*", status=503, times=None)
     time.sleep(1.1)
-    response = client.get("/private/")
+    assert is_logged_in(client)  # the answer's own interval has passed; grace holds
+    time.sleep(1.0)
+    response = client.get("/private/")  # interval + grace have passed
     assert response.status_code == 302
 
 
@@ -416,3 +418,22 @@ def test_a_bearer_token_works_on_an_async_view(emulator, ada) -> None:
 
     response = async_to_sync(fetch)()
     assert response.status_code == 200 and response.json()["username"] == "ada"
+
+
+def test_bearer_requests_go_through_verify_claims(settings, emulator, ada) -> None:
+    settings.AUTHENTICATION_BACKENDS = ["tests.test_backend.OnlyEnginesBackend"]
+    outsider = emulator.create_user("eve@example.com")
+    refused = Client().get(
+        "/api/me/", HTTP_AUTHORIZATION=f"Bearer {emulator.mint_token(outsider['id'])}"
+    )
+    assert refused.status_code == 401 and refused.json()["error"] == "refused"
+    allowed = Client().get(
+        "/api/me/", HTTP_AUTHORIZATION=f"Bearer {emulator.mint_token(ada['id'])}"
+    )
+    assert allowed.status_code == 200
+
+
+def test_bearer_with_signing_keys_unavailable_is_503(emulator, ada) -> None:
+    emulator.inject_fault("/connect/jwks", status=503, times=None)
+    token = emulator.mint_token(ada["id"])
+    assert Client().get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 503

@@ -29,7 +29,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from django_authrocket import bearer, state
-from django_authrocket.exceptions import APIError, InvalidToken
+from django_authrocket.exceptions import APIError, InvalidToken, KeysUnavailable
 from django_authrocket.identity import AuthRocketSession
 
 
@@ -62,11 +62,13 @@ class AuthRocketAuthentication(BaseAuthentication):
                 return current, known  # the middleware already verified this very header
         try:
             session = bearer.verify_bearer(token)
+            user = bearer.user_for(session)
+        except KeysUnavailable:
+            raise ServiceUnavailable from None
         except InvalidToken as exc:
             raise exceptions.AuthenticationFailed(str(exc), code=exc.reason) from None
         except APIError:
             raise ServiceUnavailable from None
-        user = bearer.user_for(session)
         if user is None:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         return user, session

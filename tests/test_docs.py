@@ -108,6 +108,38 @@ def test_every_fence_is_closed(page: Path) -> None:
     assert sum(line.startswith(":::") for line in lines) % 2 == 0
 
 
+def python_blocks(page: Path) -> list[tuple[int, str]]:
+    """The ```python fences of a page: (line number of the fence, code)."""
+    blocks, current, start = [], None, 0
+    for number, line in enumerate(page.read_text().splitlines(), start=1):
+        if current is None and line.strip() == "```python":
+            current, start = [], number
+        elif current is not None and line.startswith("```"):
+            blocks.append((start, "\n".join(current)))
+            current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_python_snippets_are_valid_python(page: Path) -> None:
+    for line, code in python_blocks(page):
+        try:
+            compile(code, f"{page.name}:{line}", "exec")
+        except SyntaxError as exc:
+            pytest.fail(f"{page.name}, code block at line {line}: {exc}")
+
+
+def test_every_url_of_the_app_is_documented() -> None:
+    from django_authrocket.urls import app_name, urlpatterns
+
+    page = (DOCS / "login-flow.md").read_text()
+
+    for pattern in urlpatterns:
+        assert f"`{app_name}:{pattern.name}`" in page, pattern.name
+
+
 @pytest.mark.slow
 def test_the_docs_build_without_warnings(tmp_path: Path) -> None:
     for module in ("sphinx", "furo", "myst_parser"):

@@ -437,3 +437,17 @@ def test_bearer_with_signing_keys_unavailable_is_503(emulator, ada) -> None:
     emulator.inject_fault("/connect/jwks", status=503, times=None)
     token = emulator.mint_token(ada["id"])
     assert Client().get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 503
+
+
+def test_prune_expired_drops_only_rows_past_their_expiry(emulator, ada) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    logged_in(emulator, ada)
+    logged_in(emulator, ada)
+    old = AuthRocketLogin.objects.first()
+    old.expires_at = timezone.now() - timedelta(minutes=1)
+    old.save()
+    assert signout.prune_expired() == 1
+    assert AuthRocketLogin.objects.count() == 1

@@ -8,13 +8,19 @@ exists at AuthRocket).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from . import recheck, signout, sync
+from .client import AuthRocketClient
+from .exceptions import APIError, NotFound
 from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 
@@ -41,6 +47,27 @@ class MirrorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+class ResyncAction:
+    """The "Resync from AuthRocket" action: read the selected rows again through the Core API."""
+
+    def resync(self, request: HttpRequest, queryset: QuerySet[Any], kind: str) -> None:
+        ids = list(queryset.values_list("authrocket_id", flat=True))
+        resync = sync.resync_users if kind == "users" else sync.resync_orgs
+        try:
+            result = resync(ids)
+        except (APIError, ImproperlyConfigured) as exc:
+            self.message_user(  # type: ignore[attr-defined]
+                request, _("Could not resync from AuthRocket: %s") % exc, messages.ERROR
+            )
+            return
+        self.message_user(  # type: ignore[attr-defined]
+            request,
+            _("Resynced %(count)d %(kind)s from AuthRocket: %(result)s")
+            % {"count": len(ids), "kind": kind, "result": sync.describe(result)},
+            messages.SUCCESS,
+        )
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -77,7 +104,7 @@ class OrgMembershipInline(MembershipInline):
 
 
 @admin.register(AuthRocketUser)
-class AuthRocketUserAdmin(MirrorAdmin):
+class AuthRocketUserAdmin(ResyncAction, MirrorAdmin):
     list_display = ("__str__", "email", "authrocket_id", "user", "state", "last_login_at")
     list_filter = ("state", "realm_id", "email_verification")
     list_select_related = ("user",)
@@ -109,10 +136,54 @@ class AuthRocketUserAdmin(MirrorAdmin):
         (_("Dates"), {"fields": ("created_at", "last_login_at", "synced_at")}),
     )
     inlines = (UserMembershipInline,)
+    actions = ("resync_from_authrocket", "end_authrocket_sessions")
+
+    @admin.action(description=_("Resync from AuthRocket"), permissions=["view"])
+    def resync_from_authrocket(
+        self, request: HttpRequest, queryset: QuerySet[AuthRocketUser]
+    ) -> None:
+        self.resync(request, queryset, "users")
+
+    @admin.action(description=_("End AuthRocket sessions"), permissions=["end_sessions"])
+    def end_authrocket_sessions(
+        self, request: HttpRequest, queryset: QuerySet[AuthRocketUser]
+    ) -> None:
+        """Revoke the selected people's sessions at AuthRocket, then end their Django ones."""
+        try:
+            client = AuthRocketClient.from_settings()
+        except ImproperlyConfigured as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        revoked = ended = 0
+        failed: list[str] = []
+        for row in queryset.select_related("user"):
+            try:
+                revoked += _revoke_sessions(client, row.authrocket_id)
+            except APIError as exc:
+                failed.append(f"{row} ({exc})")
+            # Local sessions end even when the revoke failed: this site, at least, is safe.
+            ended += signout.end_sessions_for_user(row.user)
+        self.message_user(
+            request,
+            _("Revoked %(revoked)d AuthRocket session(s) and ended %(ended)d Django session(s).")
+            % {"revoked": revoked, "ended": ended},
+            messages.SUCCESS if not failed else messages.WARNING,
+        )
+        if failed:
+            self.message_user(
+                request,
+                _("Could not revoke at AuthRocket the sessions of: %s") % "; ".join(failed),
+                messages.ERROR,
+            )
+
+    def has_end_sessions_permission(self, request: HttpRequest) -> bool:
+        """Ending someone's sessions changes a local user: it takes that permission."""
+        opts = get_user_model()._meta
+        return bool(request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"))
 
 
 @admin.register(AuthRocketOrg)
-class AuthRocketOrgAdmin(MirrorAdmin):
+class AuthRocketOrgAdmin(ResyncAction, MirrorAdmin):
     list_display = ("name", "authrocket_id", "state", "realm_id", "member_count", "synced_at")
     list_filter = ("state", "realm_id")
     search_fields = ("name", "=authrocket_id", "reference")
@@ -127,6 +198,13 @@ class AuthRocketOrgAdmin(MirrorAdmin):
         "synced_at",
     )
     inlines = (OrgMembershipInline,)
+    actions = ("resync_from_authrocket",)
+
+    @admin.action(description=_("Resync from AuthRocket"), permissions=["view"])
+    def resync_from_authrocket(
+        self, request: HttpRequest, queryset: QuerySet[AuthRocketOrg]
+    ) -> None:
+        self.resync(request, queryset, "orgs")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuthRocketOrg]:
         orgs: QuerySet[AuthRocketOrg] = super().get_queryset(request)
@@ -156,3 +234,13 @@ class AuthRocketMembershipAdmin(MirrorAdmin):
     def permission_list(self, membership: AuthRocketMembership) -> str:
         granted = membership.permissions if isinstance(membership.permissions, list) else []
         return ", ".join(str(p) for p in granted)
+
+
+def _revoke_sessions(client: AuthRocketClient, authrocket_user_id: str) -> int:
+    """Delete every active session of the user at AuthRocket; returns how many."""
+    session_ids = [str(s["id"]) for s in client.iter_sessions(user_id=authrocket_user_id)]
+    for session_id in session_ids:
+        with contextlib.suppress(NotFound):  # it ended meanwhile
+            client.delete_session(session_id)
+        recheck.forget(session_id, ended=True)  # api-mode workers see it ended at once
+    return len(session_ids)

@@ -9,7 +9,7 @@ so a repeat login of an unchanged person costs reads, not writes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils import timezone
@@ -120,3 +120,95 @@ def _upsert_orgs(memberships: list[Membership], now: datetime) -> dict[str, Auth
             row.synced_at = now
             row.save()
     return orgs
+
+
+# --- Core API objects (sync engine, webhooks, admin resync) ------------------------------------
+
+
+def user_info_from_api(obj: Mapping[str, Any]) -> AuthRocketUserInfo:
+    """The :class:`AuthRocketUserInfo` of a Core API user object (``GET /users/:id``)."""
+    verification = _api_str(obj, "email_verification")
+    custom = obj.get("custom")
+    return AuthRocketUserInfo(
+        id=str(obj["id"]),
+        email=_api_str(obj, "email"),
+        email_verified=None if verification is None else verification == "verified",
+        name=_api_str(obj, "name") or "",
+        first_name=_api_str(obj, "first_name") or "",
+        last_name=_api_str(obj, "last_name") or "",
+        username=_api_str(obj, "username"),
+        reference=_api_str(obj, "reference"),
+        custom=custom if isinstance(custom, dict) else {},
+        realm_id=_api_str(obj, "realm_id"),
+    )
+
+
+def user_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketUser` from a Core API user object.
+
+    The token mapping (:func:`user_fields`) plus what only the API carries: the state, the
+    exact email verification, and the dates.
+    """
+    fields = user_fields(user_info_from_api(obj))
+    verification = _api_str(obj, "email_verification")
+    if verification is not None:
+        fields["email_verification"] = verification
+    fields["state"] = _api_str(obj, "state") or "active"
+    fields["created_at"] = api_datetime(obj.get("created_at"))
+    fields["last_login_at"] = api_datetime(obj.get("last_login_at"))
+    return fields
+
+
+def local_user_fields(info: AuthRocketUserInfo, user_model: type[Any]) -> dict[str, Any]:
+    """Fields of the local ``AUTH_USER_MODEL`` user that follow AuthRocket (names, email).
+
+    Only fields the model has, and never its ``USERNAME_FIELD`` (that is chosen once, at
+    creation).
+    """
+    wanted: dict[str, Any] = {"first_name": info.first_name, "last_name": info.last_name}
+    if info.email is not None:
+        wanted["email"] = info.email.lower()
+    names = {f.name for f in user_model._meta.get_fields()}
+    return {k: v for k, v in wanted.items() if k in names and k != user_model.USERNAME_FIELD}
+
+
+def org_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketOrg` from a Core API org object."""
+    custom = obj.get("custom")
+    return {
+        "realm_id": _api_str(obj, "realm_id") or "",
+        "name": _api_str(obj, "name") or "",
+        "state": _api_str(obj, "state") or "active",
+        "reference": _api_str(obj, "reference") or "",
+        "custom": dict(custom) if isinstance(custom, dict) else {},
+        "created_at": api_datetime(obj.get("created_at")),
+    }
+
+
+def membership_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketMembership` from a Core API membership object
+    (without ``user`` and ``org``, which the caller resolves from ``user_id``/``org_id``)."""
+    permissions = obj.get("permissions")
+    return {
+        "authrocket_id": str(obj["id"]),
+        "permissions": [p for p in permissions if isinstance(p, str)]
+        if isinstance(permissions, list)
+        else [],
+        "selected": obj.get("selected") is True,
+        "expires_at": api_datetime(obj.get("expires_at")),
+    }
+
+
+def api_datetime(value: Any) -> datetime | None:
+    """An API timestamp (unix seconds, int or float) as an aware datetime; None if absent."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _api_str(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    return value if isinstance(value, str) else None

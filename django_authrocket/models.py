@@ -141,3 +141,58 @@ class AuthRocketLogin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.authrocket_session_id} -> {self.session_key[:8]}…"
+
+
+class SyncResource(models.TextChoices):
+    USERS = "users", _("users")
+    ORGS = "orgs", _("orgs")
+    MEMBERSHIPS = "memberships", _("memberships")
+
+
+class AuthRocketSyncCheckpoint(models.Model):
+    """How far ``authrocket_sync`` got through one listing: a rerun resumes after ``last_id``.
+
+    Written in the same transaction as each page, so it always names the last page that was
+    committed. A completed listing clears ``last_id`` and sets ``completed_at``.
+    """
+
+    resource = models.CharField(
+        _("resource"), max_length=16, choices=SyncResource.choices, unique=True
+    )
+    last_id = models.CharField(_("last id synced"), max_length=64, blank=True)
+    #: Whether this run stamps ``synced_at`` on every user it sees (``--deactivate-missing``).
+    marks_seen = models.BooleanField(_("marks seen users"), default=False)
+    pages = models.PositiveIntegerField(_("pages committed"), default=0)
+    started_at = models.DateTimeField(_("started at"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("AuthRocket sync checkpoint")
+        verbose_name_plural = _("AuthRocket sync checkpoints")
+
+    def __str__(self) -> str:
+        return f"{self.resource} after {self.last_id or '(start)'}"
+
+    @property
+    def in_progress(self) -> bool:
+        """A listing was started and not completed: the next run resumes it."""
+        return self.completed_at is None and bool(self.last_id)
+
+
+class AuthRocketWebhookEvent(models.Model):
+    """A webhook event that was processed, so a redelivery (AuthRocket retries) does nothing."""
+
+    event_id = models.CharField(_("event id"), max_length=64, unique=True)
+    event_type = models.CharField(_("event type"), max_length=64)
+    event_at = models.DateTimeField(_("event at"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    outcome = models.CharField(_("outcome"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("AuthRocket webhook event")
+        verbose_name_plural = _("AuthRocket webhook events")
+        ordering = ("-received_at",)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({self.event_type})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 app_name = "authrocket"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("accounts/", views.accounts, name="accounts"),
     path("accounts/<str:org_id>/", views.accounts, name="accounts_org"),
+    path("webhook/<str:secret>/", webhooks.webhook, name="webhook"),
 ]

@@ -29,7 +29,9 @@ from django_authrocket.keys import KeyStore, load_static_key, parse_jwks
 Status = Literal["ok", "skipped", "error"]
 
 #: Settings whose values are secrets: only a short prefix and the length are shown.
-SECRET_SETTINGS = frozenset({"AUTHROCKET_API_KEY", "AUTHROCKET_WEBHOOK_SECRET"})
+SECRET_SETTINGS = frozenset(
+    {"AUTHROCKET_API_KEY", "AUTHROCKET_WEBHOOK_SECRET", "AUTHROCKET_WEBHOOK_BASIC_AUTH"}
+)
 
 
 @dataclass

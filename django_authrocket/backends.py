@@ -227,22 +227,12 @@ class AuthRocketBackend(ModelBackend):
     def get_username(self, session: AuthRocketSession) -> str:
         """A free username for a new local user: ``preferred_username``, else the AuthRocket id."""
         user_model = get_user_model()
-        field = user_model._meta.get_field(user_model.USERNAME_FIELD)
-        max_length = getattr(field, "max_length", None) or 150
-        info = session.user
-        if user_model.USERNAME_FIELD == "email" and info.email:
-            candidates = [info.email.lower()]
-        else:
-            candidates = [info.username] if info.username else []
-            if info.username:
-                candidates.append(f"{info.username}-{info.id[-8:]}")
-        candidates.append(info.id)
+        candidates = mirror.username_candidates(session.user, user_model)
         manager = user_model._default_manager
         for candidate in candidates:
-            candidate = candidate[:max_length]
             if not manager.filter(**{user_model.USERNAME_FIELD: candidate}).exists():
                 return candidate
-        return info.id[:max_length]
+        return candidates[-1]
 
     def create_user(self, session: AuthRocketSession, *, username: str) -> AbstractBaseUser:
         """Create the local user (with an unusable password: AuthRocket does the logging in)."""
@@ -279,13 +269,7 @@ class AuthRocketBackend(ModelBackend):
     # --- helpers ----------------------------------------------------------------------------
 
     def _assign_local_fields(self, user: AbstractBaseUser, session: AuthRocketSession) -> list[str]:
-        info = session.user
-        wanted = {"first_name": info.first_name, "last_name": info.last_name}
-        if info.email is not None:
-            wanted["email"] = info.email.lower()
-        names = {f.name for f in user._meta.get_fields()}
-        username_field = get_user_model().USERNAME_FIELD
-        fields = {k: v for k, v in wanted.items() if k in names and k != username_field}
+        fields = mirror.local_user_fields(session.user, get_user_model())
         return mirror.assign_changed(user, fields)
 
     def _apply_staff_permission(

@@ -159,6 +159,22 @@ def user_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list[str]:
+    """The usernames a new local user may get, best first (the login backend and the sync share
+    this rule): the email when it is the user model's username, else ``preferred_username``,
+    then ``preferred_username-<end of id>``, then the AuthRocket id."""
+    username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+    max_length = getattr(username_field, "max_length", None) or 150
+    if user_model.USERNAME_FIELD == "email" and info.email:
+        candidates = [info.email.lower()]
+    else:
+        candidates = [info.username] if info.username else []
+        if info.username:
+            candidates.append(f"{info.username}-{info.id[-8:]}")
+    candidates.append(info.id)
+    return list(dict.fromkeys(candidate[:max_length] for candidate in candidates))
+
+
 def local_user_fields(info: AuthRocketUserInfo, user_model: type[Any]) -> dict[str, Any]:
     """Fields of the local ``AUTH_USER_MODEL`` user that follow AuthRocket (names, email).
 

@@ -542,21 +542,6 @@ def _deactivate(rows: Any) -> int:
 # --- local users ----------------------------------------------------------------------------
 
 
-def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list[str]:
-    """The usernames a new local user may get, best first: the backend's rule
-    (:meth:`~django_authrocket.backends.AuthRocketBackend.get_username`)."""
-    field_ = user_model._meta.get_field(user_model.USERNAME_FIELD)
-    max_length = getattr(field_, "max_length", None) or 150
-    if user_model.USERNAME_FIELD == "email" and info.email:
-        candidates = [info.email.lower()]
-    else:
-        candidates = [info.username] if info.username else []
-        if info.username:
-            candidates.append(f"{info.username}-{info.id[-8:]}")
-    candidates.append(info.id)
-    return list(dict.fromkeys(candidate[:max_length] for candidate in candidates))
-
-
 def _create_local_users(infos: Sequence[AuthRocketUserInfo], user_model: type[Any]) -> list[Any]:
     """Create the local users of new AuthRocket users: one read for taken usernames, one
     bulk insert. Passwords are unusable: AuthRocket does the logging in."""
@@ -564,7 +549,7 @@ def _create_local_users(infos: Sequence[AuthRocketUserInfo], user_model: type[An
         return []
     username_field = user_model.USERNAME_FIELD
     manager = user_model._default_manager
-    candidates = [username_candidates(info, user_model) for info in infos]
+    candidates = [mirror.username_candidates(info, user_model) for info in infos]
     taken = set(
         manager.filter(
             **{f"{username_field}__in": {name for names in candidates for name in names}}

@@ -137,6 +137,7 @@ def print_welcome(emulator: Any, users: list[dict[str, Any]]) -> None:
         "",
         f"  Open {SITE_URL} and click Log in.",
         f"  Dashboard: {SITE_URL}dashboard/   Admin: {SITE_URL}admin/",
+        f"  Admin area (ar:admin only): {SITE_URL}admin-area/   JSON API: {SITE_URL}api/me/",
     ]
     if emulator is not None:
         lines += [

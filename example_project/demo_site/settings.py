@@ -9,6 +9,7 @@ same code talks to your real AuthRocket realm: django-authrocket reads those var
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -37,6 +38,8 @@ INSTALLED_APPS = [
     "django_authrocket",
     "demo_site.apps.DemoSiteConfig",
 ]
+if importlib.util.find_spec("rest_framework") is not None:  # the `drf` extra: /api/me/ with DRF
+    INSTALLED_APPS.append("rest_framework")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -96,8 +99,17 @@ LOGOUT_REDIRECT_URL = "home"
 # People whose selected AuthRocket org grants this permission are staff here (the admin).
 AUTHROCKET_STAFF_PERMISSION = env.str("AUTHROCKET_STAFF_PERMISSION", default="ar:admin") or None
 
+# How a login is checked: "jwt" (the signature, locally) or "api" (the Core API, which also sees
+# sessions ended at AuthRocket, rechecked every AUTHROCKET_RECHECK_INTERVAL seconds). Read here
+# because django-authrocket itself takes these two from settings only.
+if env.str("AUTHROCKET_VERIFY", default=""):
+    AUTHROCKET_VERIFY = env.str("AUTHROCKET_VERIFY")
+if env.str("AUTHROCKET_RECHECK_INTERVAL", default=""):
+    AUTHROCKET_RECHECK_INTERVAL = env.int("AUTHROCKET_RECHECK_INTERVAL")
+
 #: The emulator ``make demo`` runs (example_project/demo.py), with a fixed, not secret, API key.
-DEMO_EMULATOR_URL = "http://127.0.0.1:8765"
+#: DEMO_EMULATOR_URL moves it (say, when port 8765 is taken); the browser test uses a free port.
+DEMO_EMULATOR_URL = env.str("DEMO_EMULATOR_URL", default="http://127.0.0.1:8765").rstrip("/")
 DEMO_EMULATOR_API_KEY = "ks_demo_example_project_not_secret"
 
 #: True while no LoginRocket URL is configured: the demo logs in through the emulator.
@@ -105,7 +117,7 @@ DEMO_USES_EMULATOR = not any(
     env.str(name, default="").strip() for name in ("LOGINROCKET_URL", "AUTHROCKET_LOGIN_URL")
 )
 if DEMO_USES_EMULATOR:
-    # Every AuthRocket setting is pinned so stray AUTHROCKET_* variables cannot mix realms.
+    # Every realm setting is pinned so stray AUTHROCKET_* variables cannot mix realms.
     # The emulator makes new RSA keys at each start, so tokens are verified with the keys it
     # publishes at /connect/jwks (AUTHROCKET_JWT_KEY None), exactly like a real RS256 realm.
     AUTHROCKET_LOGINROCKET_URL = DEMO_EMULATOR_URL

@@ -8,7 +8,8 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
-    # Next: a page guarded by an AuthRocket permission and a JSON API view (Bearer tokens).
+    path("admin-area/", views.admin_area, name="admin_area"),  # needs ar:admin
+    path("api/me/", views.api_me, name="api_me"),  # JSON; Authorization: Bearer <token>
     path("admin/", admin.site.urls),
     # login/ (LoginRocket comes back here with ?token=), logout/, signup/, profile/, accounts/
     path("", include("django_authrocket.urls")),

@@ -1,12 +1,16 @@
-"""The example site's pages: a public home page and a dashboard for logged-in people."""
+"""The example site's pages: a public home page, a dashboard, an admin-only page and a JSON API."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from django_authrocket import state
+from django_authrocket.decorators import permission_required
+from django_authrocket.identity import AuthRocketSession
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -26,3 +30,77 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "demo_site/dashboard.html",
         {"session": session, "membership": selected, "other_memberships": others},
     )
+
+
+@permission_required("ar:admin")
+def admin_area(request: HttpRequest) -> HttpResponse:
+    """Only for admins of the selected org; others get templates/403.html (a 403)."""
+    session = state.current(request)
+    return render(
+        request,
+        "demo_site/admin_area.html",
+        {"session": session, "membership": session.selected_membership if session else None},
+    )
+
+
+def describe(user: Any, session: AuthRocketSession | None, via: str) -> dict[str, Any]:
+    """The JSON answer of /api/me/: the local user and their AuthRocket session, if any."""
+    org = session.selected_org if session else None
+    return {
+        "username": user.get_username(),
+        "authenticated_by": via,
+        "authrocket": None
+        if session is None
+        else {
+            "user_id": session.user.id,
+            "name": session.user.name,
+            "email": session.user.email,
+            "session_id": session.id,
+            "org": {"id": org.id, "name": org.name} if org else None,
+            "permissions": list(session.permissions),
+        },
+    }
+
+
+try:
+    from rest_framework.authentication import SessionAuthentication
+    from rest_framework.permissions import IsAuthenticated
+    from rest_framework.renderers import JSONRenderer
+    from rest_framework.request import Request
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from django_authrocket.contrib.drf import AuthRocketAuthentication
+except ImportError:  # no DRF (the `drf` extra): the same answer from a plain Django view
+    from django.views.decorators.http import require_GET
+
+    @require_GET
+    def api_me(request: HttpRequest) -> HttpResponse:
+        """``Authorization: Bearer <LoginRocket token>`` (or the browser's session) -> JSON."""
+        # The middleware verified a Bearer token (a bad one is already a 401) or the session.
+        session = state.current(request)
+        if not request.user.is_authenticated:
+            return JsonResponse(
+                {"detail": "Authentication credentials were not provided."},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="authrocket"'},
+            )
+        via = "bearer" if request.headers.get("Authorization") else "session"
+        return JsonResponse(describe(request.user, session, via))
+
+else:
+
+    class Me(APIView):
+        """``Authorization: Bearer <LoginRocket token>`` (or the browser's session) -> JSON."""
+
+        # Bearer first: request.auth is then the AuthRocketSession the token describes.
+        authentication_classes = [AuthRocketAuthentication, SessionAuthentication]
+        permission_classes = [IsAuthenticated]
+        renderer_classes = [JSONRenderer]
+
+        def get(self, request: Request) -> Response:
+            if isinstance(request.auth, AuthRocketSession):
+                return Response(describe(request.user, request.auth, "bearer"))
+            return Response(describe(request.user, state.current(request._request), "session"))
+
+    api_me = Me.as_view()

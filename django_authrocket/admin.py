@@ -16,10 +16,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import recheck, signout, sync
 from .client import AuthRocketClient
+from .conf import app_settings
 from .exceptions import APIError, NotFound
 from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
@@ -117,7 +119,7 @@ class AuthRocketUserAdmin(ResyncAction, MirrorAdmin):
         "memberships__org__name",
     )
     fieldsets = (
-        (None, {"fields": ("authrocket_id", "user", "state", "realm_id")}),
+        (None, {"fields": ("authrocket_id", "portal_link", "user", "state", "realm_id")}),
         (
             _("Profile"),
             {
@@ -137,6 +139,21 @@ class AuthRocketUserAdmin(ResyncAction, MirrorAdmin):
     )
     inlines = (UserMembershipInline,)
     actions = ("resync_from_authrocket", "end_authrocket_sessions")
+    readonly_fields = ("portal_link",)
+
+    @admin.display(description=_("AuthRocket portal"))
+    def portal_link(self, obj: AuthRocketUser) -> str:
+        """A link to this person in the AuthRocket portal (``AUTHROCKET_PORTAL_USER_URL``)."""
+        template = app_settings.PORTAL_USER_URL
+        if not template or obj.pk is None:
+            return "-"
+        try:
+            url = template.format(realm_id=obj.realm_id, authrocket_id=obj.authrocket_id)
+        except (KeyError, IndexError, ValueError):
+            return str(_("AUTHROCKET_PORTAL_USER_URL has unknown placeholders"))
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', url, _("Open")
+        )
 
     @admin.action(description=_("Resync from AuthRocket"), permissions=["view"])
     def resync_from_authrocket(

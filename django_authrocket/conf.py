@@ -280,6 +280,12 @@ class AppSettings:
         "An AuthRocket permission (e.g. ``ar:admin``) that makes the local user ``is_staff`` "
         "at each login while the selected membership grants it. ``None`` leaves is_staff alone.",
     )
+    PORTAL_USER_URL: Setting[str | None] = Setting(
+        None,
+        "Link to a person in the AuthRocket portal, shown in the admin: a URL with "
+        "``{realm_id}`` and ``{authrocket_id}`` placeholders, copied from the portal's address "
+        "bar on a user's page. ``None`` shows no link.",
+    )
     JWKS_MAX_AGE: Setting[int] = Setting(
         3600, "Seconds a fetched LoginRocket key set is used before it is fetched again."
     )

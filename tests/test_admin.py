@@ -183,3 +183,13 @@ def test_staff_with_every_permission_may_look_but_not_delete(client, ada) -> Non
     assert client.get(url("authrocketuser", "change", ada.pk)).status_code == 200
     assert client.get(url("authrocketuser", "delete", ada.pk)).status_code == 403
     assert client.get(url("authrocketuser", "add")).status_code == 403
+
+
+def test_the_portal_link_follows_the_setting(admin_client, ada, settings) -> None:
+    page = url("authrocketuser", "change", ada.pk)
+    assert "portal.example" not in admin_client.get(page).content.decode()
+    settings.AUTHROCKET_PORTAL_USER_URL = "https://portal.example/{realm_id}/users/{authrocket_id}"
+    body = admin_client.get(page).content.decode()
+    assert f'href="https://portal.example/{ada.realm_id}/users/{ada.authrocket_id}"' in body
+    settings.AUTHROCKET_PORTAL_USER_URL = "https://portal.example/{nope}"
+    assert "unknown placeholders" in admin_client.get(page).content.decode()

@@ -66,6 +66,7 @@ def test_check_against_a_working_realm_reports_ok(authrocket_emulator) -> None:
         "meaning": "the token's signature is checked locally",
         "algorithm": "RS256",
         "keys": "LoginRocket's key set (JWKS)",
+        "cache": report["verification"]["cache"],  # see test_the_report_says_whether_...
     }
 
 
@@ -256,3 +257,13 @@ def test_loading_the_commands_does_not_import_the_emulator() -> None:
         check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_report_says_whether_the_cache_is_shared(settings, authrocket_emulator) -> None:
+    report, _ = check_report("--no-network")
+    assert "NOT shared" in report["verification"]["cache"]
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "c"}
+    }
+    report, _ = check_report("--no-network")
+    assert "shared by every worker" in report["verification"]["cache"]

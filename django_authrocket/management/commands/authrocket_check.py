@@ -16,10 +16,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import requests
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_authrocket.checks import PER_PROCESS_CACHES
 from django_authrocket.client import AuthRocketClient
 from django_authrocket.conf import AppSettings, Setting, app_settings
 from django_authrocket.exceptions import APIError
@@ -217,8 +219,21 @@ def _level_name(level: int) -> str:
     return "DEBUG"
 
 
+def _cache() -> str:
+    """Which cache holds keys, recheck answers and replay marks, and whether workers share it."""
+    alias = app_settings.CACHE
+    backend = str(getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", "not configured"))
+    if backend in PER_PROCESS_CACHES:
+        return f"{alias!r}: {backend} (per process: NOT shared between workers, see W002)"
+    return f"{alias!r}: {backend} (shared by every worker that uses it)"
+
+
 def _verification() -> dict[str, Any]:
-    """How a login token is checked, and with which key and algorithm."""
+    """How a login token is checked, with which key and algorithm, and the cache used."""
+    return {**_token_checks(), "cache": _cache()}
+
+
+def _token_checks() -> dict[str, Any]:
     mode = app_settings.VERIFY
     if mode == "api":
         meaning = "each token is confirmed by the Core API (Get Session); no key is used"

@@ -479,3 +479,17 @@ def test_a_realm_of_100_000_users_is_mirrored_in_1000_user_pages(emulator) -> No
     assert mirrored_ids() == upstream_ids(emulator)
     again = sync(["users"], batch_size=1000).counts["users"]
     assert (again.created, again.updated, again.unchanged) == (0, 0, 100_000)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_progress_bar(emulator, ada) -> None:
+    pytest.importorskip("tqdm", reason="needs tqdm (the progress extra; installed by make test)")
+    out = _Terminal()
+    call_command("authrocket_sync", stdout=out)
+    text = out.getvalue()
+    assert "AuthRocket users" in text and " obj" in text  # tqdm's bar, not plain lines
+    assert text.rstrip().splitlines()[-1].startswith("AuthRocket sync done:")

@@ -8,6 +8,7 @@ with a summary. Exits non-zero when the Core API keeps failing (the checkpoint i
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from typing import Any, Protocol, TextIO, cast
 
@@ -96,10 +97,9 @@ class Command(BaseCommand):
 
     def _progress(self, verbosity: int) -> Progress:
         if verbosity >= 1 and self.stdout.isatty():
-            try:
+            # tqdm is optional (the "progress" extra): without it, plain lines.
+            with contextlib.suppress(ImportError):
                 return BarProgress(cast("TextIO", self.stdout._out))
-            except ImportError:
-                pass  # tqdm is optional: plain lines instead
         return LineProgress(self.stdout.write, verbosity)
 
 

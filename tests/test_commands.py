@@ -260,6 +260,7 @@ def test_loading_the_commands_does_not_import_the_emulator() -> None:
 
 
 def test_the_report_says_whether_the_cache_is_shared(settings, authrocket_emulator) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     report, _ = check_report("--no-network")
     assert "NOT shared" in report["verification"]["cache"]
     settings.CACHES = {

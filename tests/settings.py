@@ -60,6 +60,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "NAME": os.path.join(tempfile.gettempdir(), f"authrocket-tests-{os.getpid()}.sqlite3")
     }
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+else:
+    # Some tests start another pytest process (a swapped user model, the pytest plugin): each
+    # process gets its own test database instead of dropping its parent's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://authrocket-tests"),
 }

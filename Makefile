@@ -42,6 +42,19 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/verify_token.py --quick
 	$(BIN)/python benchmarks/middleware.py --quick
 
+.PHONY: load load-quick
+
+## load: the load run (benchmarks/load.py): gunicorn, 4 workers, jwt and api mode, 30 s each.
+## PostgreSQL + Redis when there (DATABASE_URL or the CI recipe's), else SQLite + LocMem.
+load: $(STAMP)
+	$(BIN)/python -m pip install --quiet gunicorn
+	$(BIN)/python benchmarks/load.py
+
+## load-quick: the short version CI runs (5 s per mode)
+load-quick: $(STAMP)
+	$(BIN)/python -m pip install --quiet gunicorn
+	$(BIN)/python benchmarks/load.py --quick
+
 tox: $(STAMP)
 	$(BIN)/tox
 

@@ -26,6 +26,13 @@ class AuthRocketConfig(AppConfig):
 
         user_logged_out.connect(unlink, dispatch_uid="authrocket-unlink")
 
+        import logging
+
+        from .http import URLLIB3_LOGGER, redact_tokens
+
+        # urllib3 logs each request URL at DEBUG; a Get Session by token has the token in it.
+        logging.getLogger(URLLIB3_LOGGER).addFilter(redact_tokens)  # added once: same object
+
 
 def _forget_on_authrocket_change(*, setting: str, **kwargs: object) -> None:
     if setting.startswith("AUTHROCKET_") or setting == "CACHES":

@@ -204,6 +204,8 @@ class AuthRocketClient:
             yield page
             if not page.more_results or page.last_id is None:
                 return
+            if page.last_id == after:  # the same page again: following it would never end
+                raise InvalidResponse("list answer does not advance", method="GET", path=path)
             after = page.last_id
 
     def get_page(self, path: str, params: Mapping[str, Any]) -> Page:
@@ -363,9 +365,14 @@ def _json_body(response: requests.Response, body: bytes | None, context: dict[st
 
 def _loads(body: bytes) -> Any:
     try:
-        return jsonlib.loads(body)
+        return jsonlib.loads(body, parse_constant=_not_json)
     except RecursionError:
         raise ValueError("too deeply nested") from None
+
+
+def _not_json(name: str) -> Any:
+    """NaN and Infinity are Python's extensions, not JSON: no database's JSON column takes them."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _error_messages(body: bytes | None) -> tuple[str, ...]:

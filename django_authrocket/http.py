@@ -6,10 +6,12 @@ way, so AuthRocket sees one well-behaved library rather than two.
 
 from __future__ import annotations
 
+import logging
 import random
+import re
 import time
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import Final, TypeGuard
 
 import requests
 
@@ -19,6 +21,37 @@ from . import __version__
 USER_AGENT: Final = (
     f"django-authrocket/{__version__} (+https://github.com/django-authrocket/django-authrocket)"
 )
+
+
+#: A compact JWS: its header is a base64url JSON object, so it starts ``ey`` (``{"`` or ``{ ``)
+#: or ``ew`` (``{`` and a line break or tab), then two dots.
+_TOKEN = re.compile(r"e[wy][A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+#: The logger whose DEBUG line names every request URL (``"GET /api/v2/sessions/<path>"``).
+URLLIB3_LOGGER: Final = "urllib3.connectionpool"
+
+
+def redact(text: str) -> str:
+    """``text`` with every login token in it replaced by ``<token>``."""
+    return _TOKEN.sub("<token>", text)
+
+
+def redact_tokens(record: logging.LogRecord) -> bool:
+    """Logging filter: replace login tokens in a record's message and arguments by ``<token>``.
+
+    The app installs it on urllib3's connection pool logger, whose DEBUG line shows each
+    request's URL: a Get Session by token (``"api"`` mode, Bearer tokens) has the token in the
+    path, because that is how the Core API takes it.
+    """
+    if isinstance(record.msg, str) and "/" in record.msg:
+        record.msg = redact(record.msg)
+    if isinstance(record.args, tuple) and any(_is_path(arg) for arg in record.args):
+        record.args = tuple(redact(arg) if _is_path(arg) else arg for arg in record.args)
+    return True
+
+
+def _is_path(value: object) -> TypeGuard[str]:
+    """A URL or path (not a host name, which could look like a token's first part)."""
+    return isinstance(value, str) and "/" in value
 
 
 def backoff(attempt: int) -> float:

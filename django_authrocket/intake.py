@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import auth
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
@@ -47,6 +47,10 @@ def log_in_with_token(request: HttpRequest, token: str) -> AuthRocketError | Non
     session = session_of(user)
     if user is None or session is None:
         return login_failure(request) or InvalidToken("login refused")
+    if auth.SESSION_KEY in request.session:
+        # Logged in already (an account switch, a second login): Django's login() keeps the
+        # session key when the user is the same one. A login must always get a new key.
+        request.session.cycle_key()
     auth.login(request, user)  # new session key and CSRF token: no session fixation
     state.remember(request, session, token)
     signout.link(request, session, user)
@@ -55,7 +59,7 @@ def log_in_with_token(request: HttpRequest, token: str) -> AuthRocketError | Non
 
 def failure_response(
     request: HttpRequest, error: AuthRocketError | None, next_url: str | None
-) -> HttpResponse:
+) -> TemplateResponse:
     """The page shown when a login token is refused: why, in plain words, and a way back."""
     upstream = isinstance(error, APIError | KeysUnavailable)
     reason = getattr(error, "reason", "api_error" if upstream else "invalid")

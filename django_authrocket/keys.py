@@ -35,7 +35,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .conf import app_settings
 from .exceptions import KeysUnavailable, UnknownKey
-from .http import USER_AGENT, backoff
+from .http import USER_AGENT, backoff, retry_after
 from .jws import Algorithm
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ MIN_RSA_BITS = 2048
 LOCAL_TTL = 60.0
 #: Largest key set document read from LoginRocket.
 MAX_JWKS_BYTES = 256 * 1024
+#: Longest ``Retry-After`` waited for before giving up instead (the API client's limit).
+MAX_RETRY_WAIT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +201,11 @@ def _parse_jwk_cached(entry_json: str) -> rsa.RSAPublicKey:
 
 
 class _RetryableStatus(Exception):
-    """A key set answer worth another try (429, 5xx)."""
+    """A key set answer worth another try (429, 5xx), and the server's ``Retry-After``."""
+
+    def __init__(self, status: int, wait: float | None = None) -> None:
+        super().__init__(status)
+        self.wait = wait
 
 
 def forget_stores(**kwargs: object) -> None:
@@ -333,27 +339,39 @@ class KeyStore:
         """GET the key set, retrying connection errors and 5xx/429 like the API client does."""
         retries = max(0, int(app_settings.HTTP_RETRIES))
         for attempt in range(retries + 1):
+            wait = None
             try:
                 return self._fetch_once()
             except requests.RequestException:
                 if attempt == retries:
                     raise
-            except _RetryableStatus:
-                if attempt == retries:
+            except _RetryableStatus as exc:
+                if attempt == retries or (exc.wait is not None and exc.wait > MAX_RETRY_WAIT):
                     raise ValueError("LoginRocket answered with a server error") from None
-            time.sleep(backoff(attempt + 1))
+                wait = exc.wait  # Retry-After, honoured like the API client does
+            time.sleep(backoff(attempt + 1) if wait is None else wait)
         raise AssertionError("unreachable")
 
     def _fetch_once(self) -> dict[str, Any]:
         timeout = float(app_settings.HTTP_TIMEOUT)
         with self._http.get(self.jwks_url, timeout=timeout, stream=True) as response:
             if response.status_code == 429 or response.status_code >= 500:
-                raise _RetryableStatus(response.status_code)
+                wait = retry_after(response) if response.status_code in (429, 503) else None
+                raise _RetryableStatus(response.status_code, wait)
             if response.status_code != 200:
                 raise ValueError(f"HTTP {response.status_code}")
-            body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+            # iter_content, not raw.read: a connection reset or timeout mid-body must come out
+            # as a requests exception (urllib3's own would escape every handler above).
+            body = b""
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    break
         if len(body) > MAX_JWKS_BYTES:
             raise ValueError("key set document is too large")
-        document = json.loads(body)
+        try:
+            document = json.loads(body)
+        except RecursionError:
+            raise ValueError("key set document is nested too deeply") from None
         parse_jwks(document)  # raises ValueError when it is not a key set
         return dict(document)

@@ -21,7 +21,12 @@ from .conf import app_settings
 
 
 def safe_next(request: HttpRequest, url: str | None) -> str | None:
-    """``url`` if it is safe to redirect to from this request, else ``None``."""
+    """``url`` if it is safe to redirect to from this request, else ``None``.
+
+    Surrounding whitespace is stripped first: it is what Django's check looks at, so the
+    value used is the value checked (``"\t/"`` is ``"/"``, not a path that starts with a tab).
+    """
+    url = url.strip() if url else url
     if not url:
         return None
     allowed = url_has_allowed_host_and_scheme(

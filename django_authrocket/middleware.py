@@ -214,7 +214,8 @@ class AuthRocketMiddleware:
         target = _without_loginrocket_params(request)
         error: AuthRocketError | None = intake.log_in_with_token(request, token)
         if error is not None:
-            return intake.failure_response(request, error, target)
+            # Rendered here: Django renders a TemplateResponse only when a view returns it.
+            return intake.failure_response(request, error, target).render()
         response = HttpResponseRedirect(target)
         response["Referrer-Policy"] = "no-referrer"
         return response

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -76,6 +77,29 @@ class Event:
         return value
 
 
+def _unexpected_errors_logged_here(
+    view: Callable[..., HttpResponse],
+) -> Callable[..., HttpResponse]:
+    """Log an unexpected exception here and answer 500 (AuthRocket delivers the event again).
+
+    Left to Django, the exception would be logged (and mailed to ADMINS) with the request path,
+    which holds the webhook secret. ``Http404`` (a wrong secret) still goes to Django.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            raise
+        except Exception:
+            logger.exception("AuthRocket webhook failed; AuthRocket will deliver it again")
+            return _error(500, "the event could not be handled; deliver again later")
+
+    return wrapper
+
+
+@_unexpected_errors_logged_here
 @sensitive_variables("secret")
 @csrf_exempt  # AuthRocket's servers post here: no CSRF token; the secret authenticates them.
 @never_cache
@@ -85,13 +109,16 @@ def webhook(request: HttpRequest, secret: str) -> HttpResponse:
     if not _secret_matches(secret):
         raise Http404  # the same answer as any unknown URL: existence does not leak
     if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+        logger.warning("AuthRocket webhook refused a %s request", (request.method or "")[:10])
+        return _unlogged(HttpResponseNotAllowed(["POST"]))
     if not _basic_auth_matches(request):
+        logger.warning("AuthRocket webhook refused: wrong or missing HTTP basic auth")
         response = _error(401, "HTTP basic auth credentials are missing or wrong")
         response["WWW-Authenticate"] = 'Basic realm="AuthRocket webhook", charset="UTF-8"'
         return response
     body = _read_body(request)
     if body is None:
+        logger.warning("AuthRocket webhook refused: the body is too large")
         return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
         event = parse_event(body)
@@ -264,4 +291,11 @@ def _replayed(event: Event) -> HttpResponse:
 
 
 def _error(status: int, reason: str) -> HttpResponse:
-    return JsonResponse({"ok": False, "error": reason}, status=status)
+    return _unlogged(JsonResponse({"ok": False, "error": reason}, status=status))
+
+
+def _unlogged(response: HttpResponse) -> HttpResponse:
+    """Keep Django's ``django.request`` logger from logging this 4xx/5xx answer: its line names
+    the request path, which holds the webhook secret. Every caller logs the reason itself."""
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response

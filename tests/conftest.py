@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.log_capture"]  # every log line of the suite is scanned for secrets
+
 #: Set by .ci/run: a test that would skip for a missing service or browser fails instead.
 STRICT = os.environ.get("AUTHROCKET_CI", "") not in ("", "0")
 #: Skips whose reason starts with this are by design (say, a Django version gate), not missing

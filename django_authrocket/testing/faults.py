@@ -18,6 +18,7 @@ FaultKind = Literal[
     "html",  # 200 text/html error page, as a proxy in front of the API would send
     "content_type",  # 200 with the real JSON body but Content-Type text/plain
     "oversize",  # 200 with a ~20 MB JSON body
+    "body",  # `status` with exactly `body` labelled `content_type` (set them on the Fault)
 ]
 
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
@@ -29,6 +30,9 @@ class Fault:
 
     ``path`` is an fnmatch pattern on the URL path (no query), ``method`` None means any.
     ``times`` None keeps the fault until cleared; otherwise it is spent after that many hits.
+    ``body`` and ``content_type`` are what the ``body`` kind answers (with ``status``); set
+    them on the returned fault, and change them between requests to serve one answer after
+    another (fuzzing a client with arbitrary bytes).
     """
 
     path: str = "*"
@@ -39,6 +43,8 @@ class Fault:
     delay: float = 0.0
     times: int | None = 1
     probability: float = 1.0
+    body: bytes = b""
+    content_type: str | None = "application/json"
     hits: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from django_authrocket.http import redact
+
 from .faults import Fault, FaultList
 from .ids import random_token
 from .recording import Headers, RecordedRequest, RequestLog
@@ -57,6 +59,8 @@ def _fault_response(fault: Fault, answer: Response | None) -> Response:
         return html_response(200, page)
     if fault.kind == "oversize":
         return Response(200, _oversize_body(), JSON_TYPE)
+    if fault.kind == "body":
+        return Response(fault.status, fault.body, fault.content_type)
     assert answer is not None
     if fault.kind == "truncated_json":
         return Response(200, answer.body[: len(answer.body) // 2], JSON_TYPE, answer.headers)
@@ -181,7 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s %s", self.address_string(), format % args)
+        # Like AuthRocket's own logs should: a Get Session by token has the token in the path.
+        logger.debug("%s %s", self.address_string(), redact(format % args))
 
     def _serve(self) -> None:
         url = urlsplit(self.path)

@@ -227,4 +227,5 @@ def api_datetime(value: Any) -> datetime | None:
 
 def _api_str(obj: Mapping[str, Any], key: str) -> str | None:
     value = obj.get(key)
-    return value if isinstance(value, str) else None
+    # NUL is the one character PostgreSQL's text type cannot store.
+    return value.replace("\x00", "") if isinstance(value, str) else None

@@ -25,6 +25,7 @@ import functools
 import hmac
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -53,6 +54,12 @@ FAMILIES: Final = frozenset({"user", "org", "membership", "session"})
 NO_OP_EVENTS: Final = frozenset({"user.login.failed"})
 
 
+#: AuthRocket ids (``ev_...``, ``usr_...``, ``kss_...``): what may be stored or put in a path.
+#: Anything else (control characters, NUL, which PostgreSQL text refuses) is a bad event.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_EVENT_TYPE = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+){0,4}")
+
+
 class BadEvent(Exception):
     """The body is not an AuthRocket event we can handle: answered 400 with this reason."""
 
@@ -70,10 +77,10 @@ class Event:
         return self.type.split(".", 1)[0]
 
     def object_id(self, name: str) -> str:
-        """``user_id``, ``org_id``... of the event; BadEvent when missing."""
+        """``user_id``, ``org_id``... of the event; BadEvent when missing or malformed."""
         value = self.data.get(name)
-        if not isinstance(value, str) or not value:
-            raise BadEvent(f"a {self.type} event needs '{name}'")
+        if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+            raise BadEvent(f"a {self.type} event needs '{name}' (an AuthRocket id)")
         return value
 
 
@@ -147,10 +154,10 @@ def parse_event(body: bytes) -> Event:
     if not isinstance(data, dict):
         raise BadEvent("the body is not a JSON object")
     event_id, event_type = data.get("id"), data.get("event_type")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= 64:
-        raise BadEvent("not an AuthRocket event: 'id' is missing or not a short string")
-    if not isinstance(event_type, str) or not 0 < len(event_type) <= 64:
-        raise BadEvent("not an AuthRocket event: 'event_type' is missing or not a short string")
+    if not isinstance(event_id, str) or not _IDENTIFIER.fullmatch(event_id):
+        raise BadEvent("not an AuthRocket event: 'id' is missing or not an AuthRocket id")
+    if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
+        raise BadEvent("not an AuthRocket event: 'event_type' is missing or malformed")
     if data.get("object", "event") != "event":
         raise BadEvent("not an AuthRocket event: 'object' is not 'event'")
     return Event(event_id, event_type, data)

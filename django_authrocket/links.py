@@ -25,9 +25,12 @@ def safe_next(request: HttpRequest, url: str | None) -> str | None:
 
     Surrounding whitespace is stripped first: it is what Django's check looks at, so the
     value used is the value checked (``"\t/"`` is ``"/"``, not a path that starts with a tab).
+    A value with a control character inside is refused: Python's URL parser drops tabs and
+    newlines before Django checks it, the redirect keeps them (``"//\t/"`` is checked as
+    ``"///"``, a path, and sent as ``"//%09/"``, a host).
     """
     url = url.strip() if url else url
-    if not url:
+    if not url or any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
         return None
     allowed = url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()

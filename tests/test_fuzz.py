@@ -123,6 +123,7 @@ def login_token(settings, emulator, ada) -> str:
 @example(value="\x01//evil.example")
 @example(value="https://testserver@evil.example/")
 @example(value="javascript:alert(1)")
+@example(value="//\t/")
 def test_login_next_never_leaves_the_site(login_token, value: str) -> None:
     response = Client().get("/login/", {"token": login_token, "next": value})
 
@@ -179,12 +180,16 @@ def test_logout_next_never_leaves_the_site(emulator, ada, value: str) -> None:
 @example(value="///evil.example", secure=False)
 @example(value="\t/", secure=False)
 @example(value="//testserver", secure=False)
+@example(value="//\t/", secure=False)
+@example(value="/\n/evil.example", secure=False)
 def test_safe_next_answers_the_value_itself_or_none(value: str, secure: bool) -> None:
     request = RequestFactory().get("/", secure=secure)
 
     safe = links.safe_next(request, value)
 
     assert safe is None or safe == value.strip()  # the value checked is the value used
+    if safe is not None:
+        assert not any(ord(char) < 0x20 or ord(char) == 0x7F for char in safe)
     if safe is not None:
         assert lands_here(safe, secure=secure), safe
 

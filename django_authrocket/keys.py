@@ -268,7 +268,7 @@ class KeyStore:
         stale = time.time() - self._fetched_at > app_settings.JWKS_MAX_AGE
         if key is not None and not stale:
             return key
-        self._refetch()
+        self._refetch(kid)
         key = self._keys.get(kid)
         if key is not None:
             return key
@@ -299,7 +299,15 @@ class KeyStore:
             self._fetched_at = float(doc["fetched_at"])
         self._local_until = time.monotonic() + LOCAL_TTL
 
-    def _refetch(self) -> None:
+    def _refetch(self, kid: str) -> None:
+        """Fetch the key set unless another worker just did (or is doing) it.
+
+        The fetch mark (a cache ``add``) is the lock. Afterwards it stays for
+        ``AUTHROCKET_JWKS_MIN_REFETCH_INTERVAL`` only when the fetch did not find ``kid`` (a
+        forged or foreign kid: throttle the next ones) or failed (do not hammer LoginRocket);
+        a fetch that found it was a real rotation or refresh, so the next new kid may fetch
+        again at once.
+        """
         seen = self._fetched_at
         with self._lock:  # threads of this process coalesce on one fetch
             self._load_shared()
@@ -322,8 +330,11 @@ class KeyStore:
                 return
             now = time.time()
             self.cache.set(self._doc_key, {"fetched_at": now, "jwks": document}, timeout=None)
-            self.cache.set(self._fetch_key, "done", timeout=interval)
             self._keys = parse_jwks(document)
+            if kid in self._keys:
+                self.cache.delete(self._fetch_key)
+            else:
+                self.cache.set(self._fetch_key, "done", timeout=interval)
             self._fetched_at = now
             self._local_until = time.monotonic() + LOCAL_TTL
             logger.info("Fetched %d LoginRocket signing key(s)", len(self._keys))

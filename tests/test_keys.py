@@ -224,3 +224,25 @@ def test_unusable_key_set_entries_are_skipped(caplog) -> None:
 def test_a_document_that_is_not_a_key_set_is_a_value_error(document) -> None:
     with pytest.raises(ValueError, match="keys"):
         parse_jwks(document)
+
+
+def test_a_rotation_right_after_a_fetch_is_accepted_at_once(emulator, user, settings) -> None:
+    settings.AUTHROCKET_JWKS_MIN_REFETCH_INTERVAL = 30
+    verify_token(emulator.mint_token(user["id"]))  # the first fetch
+    emulator.rotate_keys()
+    assert verify_token(emulator.mint_token(user["id"])).user.id == user["id"]  # no waiting
+    assert jwks_fetches(emulator) == 2
+
+
+def test_after_a_fetch_that_did_not_help_unknown_kids_are_throttled(
+    emulator, user, settings
+) -> None:
+    settings.AUTHROCKET_JWKS_MIN_REFETCH_INTERVAL = 30
+    verify_token(emulator.mint_token(user["id"]))
+    for _ in range(3):
+        with pytest.raises(UnknownKey):
+            verify_token(emulator.mint_token(user["id"], kid=f"forged-{secrets.token_hex(4)}"))
+    assert jwks_fetches(emulator) == 2  # the first forged kid fetched once, the others waited
+    emulator.rotate_keys()
+    with pytest.raises(UnknownKey):  # a real rotation now waits out the throttle
+        verify_token(emulator.mint_token(user["id"]))

@@ -699,21 +699,25 @@ def resync_users(
     authrocket_ids: Iterable[str], client: AuthRocketClient | None = None
 ) -> dict[Resource, Counts]:
     """Read these users (and their memberships) again from AuthRocket and write them."""
-    client = client or AuthRocketClient.from_settings()
-    snapshot = Snapshot()
-    for user_id in authrocket_ids:
-        snapshot.merge(fetch_user(user_id, client))
-    return apply(snapshot)
+    return _resync(fetch_user, authrocket_ids, client)
 
 
 def resync_orgs(
     authrocket_ids: Iterable[str], client: AuthRocketClient | None = None
 ) -> dict[Resource, Counts]:
     """Read these orgs again from AuthRocket and write them."""
+    return _resync(fetch_org, authrocket_ids, client)
+
+
+def _resync(
+    fetch: Callable[[str, AuthRocketClient], Snapshot],
+    authrocket_ids: Iterable[str],
+    client: AuthRocketClient | None,
+) -> dict[Resource, Counts]:
     client = client or AuthRocketClient.from_settings()
     snapshot = Snapshot()
-    for org_id in authrocket_ids:
-        snapshot.merge(fetch_org(org_id, client))
+    for authrocket_id in authrocket_ids:
+        snapshot.merge(fetch(authrocket_id, client))
     return apply(snapshot)
 
 

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,7 +38,8 @@ OURS = "django_authrocket.middleware.AuthRocketMiddleware"
 OIDC = "mozilla_django_oidc.middleware.SessionRefresh"
 
 
-def configure() -> bool:
+def configure(**overrides: object) -> bool:
+    """Configure Django for the benchmark (``overrides`` added or replaced); True with OIDC."""
     import django
     from django.conf import settings
 
@@ -81,6 +83,8 @@ def configure() -> bool:
         OIDC_RP_CLIENT_SECRET="bench",
         OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS=900,
     )
+    for name, value in overrides.items():
+        setattr(settings, name, value)
     django.setup()
     return have_oidc
 
@@ -98,6 +102,92 @@ def _urlpatterns():  # type: ignore[no-untyped-def]
     return [path("", login_required(view)), path("", include("django_authrocket.urls"))]
 
 
+def time_stacks(emulator: Any, rounds: int, *, have_oidc: bool) -> dict[str, list[float]]:
+    """Per-request times of each stack, interleaved; the first stack is the baseline.
+
+    Needs Django configured by :func:`configure`, migrated, with ``urlpatterns`` serving
+    :func:`view` at ``/`` and the emulator's settings applied. Leaves the last mode switched on.
+    """
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from django_authrocket.conf import reload as reload_settings
+
+    local = get_user_model().objects.create_user("local")
+    person = emulator.create_user("ada@example.com", first_name="Ada", username="ada")
+    org = emulator.create_org("Engines")
+    emulator.create_membership(person["id"], org["id"], permissions=["ar:admin"], selected=True)
+
+    def client_with(middleware: list[str]) -> Client:
+        settings.MIDDLEWARE = middleware
+        client = Client()
+        client.get("/public-warmup/")  # builds this client's middleware chain now
+        return client
+
+    stacks: dict[str, tuple[Client, str]] = {}
+    stock = client_with(BASE_MIDDLEWARE)
+    stock.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
+    stacks["1 stock session+auth"] = (stock, "jwt")
+
+    jwt_client = client_with([*BASE_MIDDLEWARE, OURS])
+    assert (
+        jwt_client.get("/login/", {"token": emulator.mint_token(person["id"])}).status_code == 302
+    )
+    stacks["2 + AuthRocket, jwt"] = (jwt_client, "jwt")
+
+    settings.AUTHROCKET_VERIFY = "api"
+    reload_settings()
+    api_client = client_with([*BASE_MIDDLEWARE, OURS])
+    assert (
+        api_client.get("/login/", {"token": emulator.mint_token(person["id"])}).status_code == 302
+    )
+    stacks["3 + AuthRocket, api (warm)"] = (api_client, "api")
+
+    if os.environ.get("BENCH_CONTROL"):
+        twin = client_with(BASE_MIDDLEWARE)
+        twin.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
+        stacks["1c stock again (noise floor)"] = (twin, "jwt")
+
+    if os.environ.get("BENCH_FAT_SESSION"):
+        fat = client_with(BASE_MIDDLEWARE)
+        fat.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
+        session = fat.session
+        session.update({k: v for k, v in jwt_client.session.items() if k.startswith("_authrocket")})
+        session.save()
+        stacks["1b stock, same session data"] = (fat, "jwt")
+
+    if have_oidc:
+        oidc = client_with([*BASE_MIDDLEWARE, OIDC])
+        oidc.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
+        session = oidc.session
+        session["oidc_id_token_expiration"] = time.time() + 3600
+        session.save()
+        stacks["4 + mozilla-django-oidc"] = (oidc, "jwt")
+
+    for client, mode in stacks.values():  # every stack answers 200 before timing
+        settings.AUTHROCKET_VERIFY = mode
+        reload_settings()
+        assert client.get("/").status_code == 200
+
+    samples: dict[str, list[float]] = {name: [] for name in stacks}
+    names = list(stacks)
+    for i in range(rounds):
+        order = names[i % len(names) :] + names[: i % len(names)]
+        for name in order:
+            client, mode = stacks[name]
+            if mode != settings.AUTHROCKET_VERIFY:
+                # A real deployment never switches modes: switch, then warm the settings
+                # once outside the timing, so no stack pays for the switch.
+                settings.AUTHROCKET_VERIFY = mode
+                reload_settings()
+                client.get("/")
+            start = time.perf_counter()
+            client.get("/")
+            samples[name].append(time.perf_counter() - start)
+    return samples
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     rounds = 300 if quick else 3000
@@ -106,95 +196,20 @@ def main() -> None:
     urlpatterns = _urlpatterns()
 
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.test import Client
 
     from django_authrocket.conf import reload as reload_settings
     from django_authrocket.testing import AuthRocketEmulator
     from django_authrocket.tokens import verify_token
 
     call_command("migrate", verbosity=0)
-    local = get_user_model().objects.create_user("local")
 
     with AuthRocketEmulator() as emulator:
         for name, value in emulator.settings().items():
             setattr(settings, name, value)
         reload_settings()
-        person = emulator.create_user("ada@example.com", first_name="Ada", username="ada")
-        org = emulator.create_org("Engines")
-        emulator.create_membership(person["id"], org["id"], permissions=["ar:admin"], selected=True)
-
-        def client_with(middleware: list[str]) -> Client:
-            settings.MIDDLEWARE = middleware
-            client = Client()
-            client.get("/public-warmup/")  # builds this client's middleware chain now
-            return client
-
-        stacks: dict[str, tuple[Client, str]] = {}
-        stock = client_with(BASE_MIDDLEWARE)
-        stock.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
-        stacks["1 stock session+auth"] = (stock, "jwt")
-
-        jwt_client = client_with([*BASE_MIDDLEWARE, OURS])
-        assert (
-            jwt_client.get("/login/", {"token": emulator.mint_token(person["id"])}).status_code
-            == 302
-        )
-        stacks["2 + AuthRocket, jwt"] = (jwt_client, "jwt")
-
-        settings.AUTHROCKET_VERIFY = "api"
-        reload_settings()
-        api_client = client_with([*BASE_MIDDLEWARE, OURS])
-        assert (
-            api_client.get("/login/", {"token": emulator.mint_token(person["id"])}).status_code
-            == 302
-        )
-        stacks["3 + AuthRocket, api (warm)"] = (api_client, "api")
-
-        if os.environ.get("BENCH_CONTROL"):
-            twin = client_with(BASE_MIDDLEWARE)
-            twin.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
-            stacks["1c stock again (noise floor)"] = (twin, "jwt")
-
-        if os.environ.get("BENCH_FAT_SESSION"):
-            fat = client_with(BASE_MIDDLEWARE)
-            fat.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
-            session = fat.session
-            session.update(
-                {k: v for k, v in jwt_client.session.items() if k.startswith("_authrocket")}
-            )
-            session.save()
-            stacks["1b stock, same session data"] = (fat, "jwt")
-
-        if have_oidc:
-            oidc = client_with([*BASE_MIDDLEWARE, OIDC])
-            oidc.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
-            session = oidc.session
-            session["oidc_id_token_expiration"] = time.time() + 3600
-            session.save()
-            stacks["4 + mozilla-django-oidc"] = (oidc, "jwt")
-
-        for client, mode in stacks.values():  # every stack answers 200 before timing
-            settings.AUTHROCKET_VERIFY = mode
-            reload_settings()
-            assert client.get("/").status_code == 200
-
-        samples: dict[str, list[float]] = {name: [] for name in stacks}
-        names = list(stacks)
-        for i in range(rounds):
-            order = names[i % len(names) :] + names[: i % len(names)]
-            for name in order:
-                client, mode = stacks[name]
-                if mode != settings.AUTHROCKET_VERIFY:
-                    # A real deployment never switches modes: switch, then warm the settings
-                    # once outside the timing, so no stack pays for the switch.
-                    settings.AUTHROCKET_VERIFY = mode
-                    reload_settings()
-                    client.get("/")
-                start = time.perf_counter()
-                client.get("/")
-                samples[name].append(time.perf_counter() - start)
+        samples = time_stacks(emulator, rounds, have_oidc=have_oidc)
+        names = list(samples)
 
         base = samples[names[0]]
         print(f"{'stack':32} {'median':>10} {'ratio to 1':>11}")
@@ -207,7 +222,7 @@ def main() -> None:
         if not have_oidc:
             print("(mozilla-django-oidc not installed: `make bench` installs it for row 4)")
 
-        token = emulator.mint_token(person["id"])
+        token = emulator.mint_token(emulator.get_user("ada@example.com")["id"])
         settings.AUTHROCKET_VERIFY = "jwt"
         reload_settings()
         verify_token(token)

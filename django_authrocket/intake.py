@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from . import links, signout, state
+from . import links, state
 from .backends import login_failure, session_of
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
@@ -52,8 +52,7 @@ def log_in_with_token(request: HttpRequest, token: str) -> AuthRocketError | Non
         # session key when the user is the same one. A login must always get a new key.
         request.session.cycle_key()
     auth.login(request, user)  # new session key and CSRF token: no session fixation
-    state.remember(request, session, token)
-    signout.link(request, session, user)
+    state.remember(request, session, token, user)  # also the single sign-out map
     return None
 
 

@@ -111,13 +111,15 @@ class AuthRocketMiddleware:
         expires = state.expires_at(request)
         if expires is not None and now > expires + app_settings.JWT_LEEWAY:
             return self.end_session(request, "expired", _("Your login has expired."))
-        if app_settings.VERIFY == "api":
-            next_check = request.session.get(state.NEXT_CHECK_KEY, 0)
-            if not isinstance(next_check, int | float) or now >= next_check:
-                response = self.ask_authrocket(request, now)
-                if response is not None:
-                    return response
-        request.authrocket = state.recall(request)  # type: ignore[attr-defined]
+        if app_settings.VERIFY == "api" and now >= (state.next_check_at(request) or 0):
+            response = self.ask_authrocket(request, now)
+            if response is not None:
+                return response
+        identity = state.recall(request)
+        if identity is None and state.has_entry(request):
+            # Its stored identity is gone (a logout elsewhere raced this request, or pruned).
+            return self.end_session(request, "invalid", _("Your login is no longer valid."))
+        request.authrocket = identity  # type: ignore[attr-defined]
         return None
 
     def ask_authrocket(self, request: HttpRequest, now: float) -> Response:
@@ -129,16 +131,16 @@ class AuthRocketMiddleware:
         try:
             verdict = recheck.check_session(session_id, state.stored_token(request))
         except APIError as exc:
-            last_ok = request.session.get(state.CHECKED_KEY, 0)
+            last_ok = state.last_checked_at(request) or 0
             grace = float(app_settings.RECHECK_GRACE)
             # The last good answer was good for one interval; the grace extends it.
-            if grace > 0 and isinstance(last_ok, int | float) and now - last_ok <= interval + grace:
+            if grace > 0 and now - last_ok <= interval + grace:
                 logger.warning(
                     "AuthRocket unreachable; keeping session %s within its grace (%s)",
                     session_id,
                     exc,
                 )
-                request.session[state.NEXT_CHECK_KEY] = now + min(interval, 15.0)
+                state.postpone_check(request, now + min(interval, 15.0))
                 return None
             logger.warning("AuthRocket unreachable; ending session %s (%s)", session_id, exc)
             return self.end_session(
@@ -148,19 +150,18 @@ class AuthRocketMiddleware:
             )
         if not verdict.alive:
             return self.end_session(request, "ended", _("Your login session has ended."))
-        request.session[state.CHECKED_KEY] = verdict.checked_at
-        request.session[state.NEXT_CHECK_KEY] = now + interval * random.uniform(0.9, 1.0)  # noqa: S311
-        if verdict.answer is not None and request.session.get(state.SOURCE_KEY, "").startswith(
-            "api"
-        ):
+        state.checked(
+            request,
+            at=verdict.checked_at,
+            next_check=now + interval * random.uniform(0.9, 1.0),  # noqa: S311
+        )
+        known = state.recall(request)
+        if verdict.answer is not None and known is not None and known.source == "api":
             try:
-                fresh = AuthRocketSession.from_api(
-                    verdict.answer,
-                    generation=2 if request.session[state.SOURCE_KEY] == "api2" else 1,
-                )
+                fresh = AuthRocketSession.from_api(verdict.answer, generation=known.generation)
             except InvalidToken:
                 return None
-            state.refresh_data(request, fresh)  # memberships or profile may have changed
+            state.refresh(request, fresh)  # memberships or profile may have changed
         return None
 
     def end_session(self, request: HttpRequest, reason: str, message: str) -> HttpResponse:

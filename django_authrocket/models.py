@@ -116,16 +116,22 @@ class AuthRocketMembership(models.Model):
 
 
 class AuthRocketLogin(models.Model):
-    """Which Django session an AuthRocket session logged in: the map single sign-out needs.
+    """One login through AuthRocket: which AuthRocket session, which Django session, and the
+    identity (user, orgs, permissions) that ``request.authrocket`` is rebuilt from.
 
-    Written at login, deleted at logout; ``end_sessions_for()`` follows it to end the Django
-    sessions of an AuthRocket session that ended elsewhere.
+    Written at login, replaced when an api-mode recheck brings changed data, deleted at logout.
+    The Django session itself keeps only the row's ``ref`` and the expiry, so the session a
+    busy site decodes on every request stays as small as Django's own; ``end_sessions_for()``
+    follows ``session_key`` to end the Django sessions of an AuthRocket session that ended
+    elsewhere. ``session_key`` is empty with signed-cookie sessions (nothing to end there).
     """
 
     authrocket_session_id = models.CharField(
         _("AuthRocket session id"), max_length=128, db_index=True
     )
-    session_key = models.CharField(_("Django session key"), max_length=64, unique=True)
+    session_key = models.CharField(
+        _("Django session key"), max_length=64, unique=True, null=True, blank=True
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -134,13 +140,32 @@ class AuthRocketLogin(models.Model):
     )
     created_at = models.DateTimeField(_("logged in at"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
+    ref = models.CharField(
+        _("identity reference"),
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_(
+            "A random name the Django session points here with; a new one whenever the "
+            "identity changes, so no worker keeps serving the old one."
+        ),
+    )
+    source = models.CharField(
+        _("identity source"),
+        max_length=8,
+        default="token",
+        help_text=_('"token" (login token claims) or "api1"/"api2" (a Get Session answer).'),
+    )
+    data = models.JSONField(_("identity"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("AuthRocket login")
         verbose_name_plural = _("AuthRocket logins")
 
     def __str__(self) -> str:
-        return f"{self.authrocket_session_id} -> {self.session_key[:8]}…"
+        key = (self.session_key or "")[:8]
+        return f"{self.authrocket_session_id} -> {key}…"
 
 
 class SyncResource(models.TextChoices):

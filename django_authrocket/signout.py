@@ -1,7 +1,8 @@
 """Single sign-out: end the Django sessions that an AuthRocket session logged in.
 
-At login :func:`link` records which Django session key belongs to which AuthRocket session
-(:class:`~django_authrocket.models.AuthRocketLogin`); at logout the row goes. When AuthRocket
+At login :func:`django_authrocket.state.remember` records which Django session key belongs to
+which AuthRocket session (:class:`~django_authrocket.models.AuthRocketLogin`); at logout the row
+goes. When AuthRocket
 says a session ended (a ``session.deleted`` webhook, an admin action), :func:`end_sessions_for`
 deletes the matching Django sessions from the session store, so the browser is logged out at its
 next request on any worker.
@@ -20,43 +21,23 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Q
 from django.http import HttpRequest
 
-from .identity import AuthRocketSession
+from . import state
 from .models import AuthRocketLogin
 
 logger = logging.getLogger(__name__)
 
 
-def link(request: HttpRequest, session: AuthRocketSession, user: AbstractBaseUser) -> None:
-    """Record that this request's Django session belongs to ``session`` (call after login)."""
-    store = request.session
-    if store.session_key is None:
-        store.save()  # engines that create the key lazily
-    key = store.session_key
-    if not key:
-        return  # signed cookies: no server-side session to end later
-    row = AuthRocketLogin(
-        session_key=key,
-        authrocket_session_id=session.id,
-        user_id=user.pk,
-        expires_at=session.expires_at,
-    )
-    # One INSERT ... ON CONFLICT: the login path stays at one write for this.
-    AuthRocketLogin.objects.bulk_create(
-        [row],
-        update_conflicts=True,
-        unique_fields=["session_key"],
-        update_fields=["authrocket_session_id", "user", "expires_at"],
-    )
-
-
 def unlink(sender: Any = None, request: HttpRequest | None = None, **kwargs: Any) -> None:
     """Forget the row of a Django session that logged out (a ``user_logged_out`` receiver)."""
-    store = getattr(request, "session", None)
-    key = getattr(store, "session_key", None)
-    if key:
-        AuthRocketLogin.objects.filter(session_key=key).delete()
+    if request is None:
+        return
+    ref = state.login_ref(request)
+    key = state.server_side_key(request)
+    if ref or key:
+        AuthRocketLogin.objects.filter(Q(ref=ref) if ref else Q(session_key=key)).delete()
 
 
 def end_sessions_for(authrocket_session_id: str) -> int:

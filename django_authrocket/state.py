@@ -1,88 +1,268 @@
 """What a Django session remembers of the AuthRocket session that logged it in.
 
-Written once at login (:func:`remember`), read on every request (:func:`recall`), dropped at
-logout. Everything is plain JSON in ``request.session`` so any session engine works, and the
-common request path needs no crypto and no I/O: the expiry is a number compared with the clock,
-the identity is rebuilt from stored claims only when someone asks for it.
+Written once at login (:func:`remember`), read on every request, dropped at logout.
+
+The Django session is decoded on every request, so it carries only what the common request path
+needs, in one small entry: the token's expiry (a number the middleware compares with the clock),
+in api mode the time of the next recheck, and ``ref``, the name of the
+:class:`~django_authrocket.models.AuthRocketLogin` row that holds the identity (user, orgs,
+permissions). A worker rebuilds each identity once and keeps it by ``ref``; a changed identity
+gets a new ``ref``, so no worker serves the old one. The database row is the truth, the
+worker's copy only spares the query; any session engine works, signed cookies included.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import logging
 import random
+import secrets
 import time
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.sessions.backends.signed_cookies import SessionStore as SignedCookieSession
 from django.http import HttpRequest
 
 from .conf import app_settings
 from .exceptions import InvalidClaims
 from .identity import AuthRocketSession
+from .models import AuthRocketLogin
 
-SESSION_ID_KEY = "_authrocket_sid"
-EXPIRES_KEY = "_authrocket_exp"
+logger = logging.getLogger(__name__)
+
+#: The one session entry: a dict with the members below.
+ENTRY_KEY = "_authrocket"
+REF = "ref"  # the AuthRocketLogin row holding the identity
+EXPIRES = "exp"  # when the AuthRocket session ends (epoch seconds), or None
+NEXT_CHECK = "next"  # api mode: when the middleware next asks AuthRocket
+CHECKED = "ok"  # api mode: when AuthRocket last confirmed the session
+#: The login token, kept only where an api-mode recheck needs it (see _needs_token_for_rechecks).
 TOKEN_KEY = "_authrocket_token"
-SOURCE_KEY = "_authrocket_source"
-DATA_KEY = "_authrocket_data"
-NEXT_CHECK_KEY = "_authrocket_next_check"
-CHECKED_KEY = "_authrocket_checked"
-DIGEST_KEY = "_authrocket_digest"
 
-_ALL_KEYS = (
-    SESSION_ID_KEY,
-    EXPIRES_KEY,
-    TOKEN_KEY,
-    SOURCE_KEY,
-    DATA_KEY,
-    NEXT_CHECK_KEY,
-    CHECKED_KEY,
-    DIGEST_KEY,
-)
 _CACHE_ATTR = "_authrocket_session_cache"
-#: Rebuilt sessions by data digest, so a busy worker rebuilds each one once, not per request.
-_REBUILT: dict[str, AuthRocketSession] = {}
-_REBUILT_MAX = 2048
+#: Identities rebuilt by this worker, by ref (oldest dropped first past _KNOWN_MAX).
+_KNOWN: dict[str, AuthRocketSession] = {}
+_KNOWN_MAX = 4096
 
 
-def remember(request: HttpRequest, session: AuthRocketSession, token: str) -> None:
-    """Store ``session`` (and the token it came from, for API rechecks) in the Django session.
+def remember(
+    request: HttpRequest, session: AuthRocketSession, token: str, user: AbstractBaseUser
+) -> None:
+    """Store ``session`` for this Django session: the small entry in the session, the identity in
+    its :class:`~django_authrocket.models.AuthRocketLogin` row (the single sign-out map too).
 
     Call after :func:`django.contrib.auth.login`, which may flush the session.
     """
     store = request.session
-    store[SESSION_ID_KEY] = session.id
-    store[EXPIRES_KEY] = session.expires_at.timestamp() if session.expires_at else None
-    if _needs_token_for_rechecks(session):
-        store[TOKEN_KEY] = token
-    store[SOURCE_KEY] = f"api{session.generation}" if session.source == "api" else "token"
+    entry: dict[str, Any] = {
+        REF: _new_ref(),
+        EXPIRES: session.expires_at.timestamp() if session.expires_at else None,
+    }
     if app_settings.VERIFY == "api":
         now = time.time()
-        store[CHECKED_KEY] = now
+        entry[CHECKED] = now
         # The login itself was a check: the first recheck is one interval away (with jitter,
         # so sessions that started together do not recheck together).
         interval = float(app_settings.RECHECK_INTERVAL)
-        store[NEXT_CHECK_KEY] = now + interval * random.uniform(0.9, 1.0)  # noqa: S311
-    store_data(request, session)
+        entry[NEXT_CHECK] = now + interval * random.uniform(0.9, 1.0)  # noqa: S311
+    if _needs_token_for_rechecks(session):
+        store[TOKEN_KEY] = token
+    row = AuthRocketLogin(
+        session_key=server_side_key(request),
+        authrocket_session_id=session.id,
+        user_id=user.pk,
+        expires_at=session.expires_at,
+        ref=entry[REF],
+        source=_source(session),
+        data=_stored_form(session),
+    )
+    if row.session_key:
+        # One INSERT ... ON CONFLICT: the login path stays at one write for this.
+        AuthRocketLogin.objects.bulk_create(
+            [row],
+            update_conflicts=True,
+            unique_fields=["session_key"],
+            update_fields=["authrocket_session_id", "user", "expires_at", "ref", "source", "data"],
+        )
+    else:
+        row.save(force_insert=True)
+    store[ENTRY_KEY] = entry
+    _keep(entry[REF], session)
+    setattr(request, _CACHE_ATTR, session)
 
 
 def recall(request: HttpRequest) -> AuthRocketSession | None:
     """The AuthRocket session behind this request's Django session, or ``None``.
 
-    Rebuilt from the stored claims at most once per request; never verifies anything (the
-    login did, and the middleware rechecks).
+    At most one database query per worker and login (none once this worker has seen it), and
+    never one per request; never verifies anything (the login did, and the middleware
+    rechecks).
     """
     if hasattr(request, _CACHE_ATTR):
         cached: AuthRocketSession | None = getattr(request, _CACHE_ATTR)
         return cached
-    session = _rebuild(getattr(request, "session", None))
+    entry = _entry(getattr(request, "session", None))
+    session = _load(entry[REF]) if entry is not None else None
     setattr(request, _CACHE_ATTR, session)
+    return session
+
+
+def has_entry(request: HttpRequest) -> bool:
+    """Whether this Django session was logged in through AuthRocket by :func:`remember`."""
+    return _entry(getattr(request, "session", None)) is not None
+
+
+def refresh(request: HttpRequest, session: AuthRocketSession) -> None:
+    """Replace the identity after a recheck, if it changed (a write only when it did)."""
+    entry = _entry(getattr(request, "session", None))
+    if entry is None:
+        return
+    current = recall(request)
+    data = _stored_form(session)
+    if current is not None and _stored_form(current) == data:
+        return
+    ref = _new_ref()
+    AuthRocketLogin.objects.filter(ref=entry[REF]).update(
+        ref=ref, source=_source(session), data=data, expires_at=session.expires_at
+    )
+    request.session[ENTRY_KEY] = {**entry, REF: ref}
+    _keep(ref, session)
+    setattr(request, _CACHE_ATTR, session)
+
+
+def login_ref(request: HttpRequest) -> str | None:
+    """The ``ref`` of this Django session's AuthRocketLogin row, if AuthRocket logged it in."""
+    entry = _entry(getattr(request, "session", None))
+    return entry[REF] if entry is not None else None
+
+
+def server_side_key(request: HttpRequest) -> str | None:
+    """The session key a server-side engine keeps the session under; ``None`` with signed
+    cookies, whose "key" is the whole signed session (nothing on the server to end later)."""
+    store = getattr(request, "session", None)
+    if store is None or isinstance(store, SignedCookieSession):
+        return None
+    if store.session_key is None:
+        store.save()  # engines that create the key lazily
+    key: str | None = store.session_key
+    return key or None
+
+
+def session_id(request: HttpRequest) -> str | None:
+    """The AuthRocket session id (``kss_...``) of this Django session, if it has one."""
+    session = recall(request)
+    return session.id if session is not None else None
+
+
+def stored_token(request: HttpRequest) -> str | None:
+    store = getattr(request, "session", None)
+    value = store.get(TOKEN_KEY) if store is not None else None
+    return value if isinstance(value, str) else None
+
+
+def expires_at(request: HttpRequest) -> float | None:
+    return _number(request, EXPIRES)
+
+
+def next_check_at(request: HttpRequest) -> float | None:
+    return _number(request, NEXT_CHECK)
+
+
+def last_checked_at(request: HttpRequest) -> float | None:
+    return _number(request, CHECKED)
+
+
+def checked(request: HttpRequest, *, at: float, next_check: float) -> None:
+    """Record a recheck: AuthRocket confirmed the session ``at``; the next one at ``next_check``."""
+    entry = _entry(getattr(request, "session", None))
+    if entry is not None:
+        request.session[ENTRY_KEY] = {**entry, CHECKED: at, NEXT_CHECK: next_check}
+
+
+def postpone_check(request: HttpRequest, next_check: float) -> None:
+    """Move the next recheck without a confirmation (AuthRocket unreachable, within grace)."""
+    entry = _entry(getattr(request, "session", None))
+    if entry is not None:
+        request.session[ENTRY_KEY] = {**entry, NEXT_CHECK: next_check}
+
+
+def forget(request: HttpRequest) -> None:
+    """Drop the stored AuthRocket entry (``auth.logout`` flushes it anyway)."""
+    store = getattr(request, "session", None)
+    if store is not None:
+        store.pop(ENTRY_KEY, None)
+        store.pop(TOKEN_KEY, None)
+    setattr(request, _CACHE_ATTR, None)
+
+
+_UNSET = object()
+
+
+def current(request: HttpRequest) -> AuthRocketSession | None:
+    """The AuthRocket session of this request, or ``None``: the one place views, decorators and
+    templates ask.
+
+    ``request.authrocket`` when the middleware set it (it also knows Bearer tokens), otherwise
+    the session remembered at login.
+    """
+    value = getattr(request, "authrocket", _UNSET)
+    if value is _UNSET:
+        return recall(request)
+    # isinstance also sees through a lazy request.authrocket, and answers None for a lazy None.
+    return value if isinstance(value, AuthRocketSession) else None
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _entry(store: Any) -> dict[str, Any] | None:
+    entry = store.get(ENTRY_KEY) if store is not None else None
+    return entry if isinstance(entry, dict) and isinstance(entry.get(REF), str) else None
+
+
+def _number(request: HttpRequest, member: str) -> float | None:
+    entry = _entry(getattr(request, "session", None))
+    value = entry.get(member) if entry is not None else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _new_ref() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _source(session: AuthRocketSession) -> str:
+    return f"api{session.generation}" if session.source == "api" else "token"
+
+
+def _keep(ref: str, session: AuthRocketSession) -> None:
+    if len(_KNOWN) >= _KNOWN_MAX:
+        del _KNOWN[next(iter(_KNOWN))]  # the oldest
+    _KNOWN[ref] = session
+
+
+def _load(ref: str) -> AuthRocketSession | None:
+    known = _KNOWN.get(ref)
+    if known is not None:
+        return known
+    row = AuthRocketLogin.objects.filter(ref=ref).values_list("source", "data").first()
+    if row is None:
+        return None  # logged out elsewhere, or pruned: the middleware ends the session
+    source, data = row
+    try:
+        if source in ("api1", "api2"):
+            session = AuthRocketSession.from_api(data, generation=1 if source == "api1" else 2)
+        else:
+            session = AuthRocketSession.from_claims(data)
+    except InvalidClaims:
+        logger.warning("Stored AuthRocket identity %s could not be read", ref)
+        return None
+    _keep(ref, session)
     return session
 
 
 def _needs_token_for_rechecks(session: AuthRocketSession) -> bool:
     """The token is kept only where a recheck needs it: api mode with a session id that is not
-    a ``kss_`` id (AuthRocket 1). Every byte stored is decoded on every request."""
+    a ``kss_`` id (AuthRocket 1). Every byte in the session is decoded on every request."""
     return app_settings.VERIFY == "api" and not session.id.startswith("kss_")
 
 
@@ -142,92 +322,3 @@ def _trim_api_answer(data: dict[str, Any]) -> dict[str, Any]:
 def _stored_form(session: AuthRocketSession) -> dict[str, Any]:
     raw = dict(session.claims)
     return dict(_compact(_trim_api_answer(raw) if session.source == "api" else raw))
-
-
-def store_data(request: HttpRequest, session: AuthRocketSession) -> None:
-    """Store (or replace, after a recheck) the identity data of the Django session."""
-    data = _stored_form(session)
-    request.session[DATA_KEY] = data
-    request.session[DIGEST_KEY] = hashlib.sha256(
-        json.dumps(data, sort_keys=True, default=str).encode()
-    ).hexdigest()[:32]
-    setattr(request, _CACHE_ATTR, session)
-
-
-def refresh_data(request: HttpRequest, session: AuthRocketSession) -> None:
-    """Replace the stored identity data if it changed (a session write only when it did)."""
-    if _stored_form(session) != request.session.get(DATA_KEY):
-        store_data(request, session)
-
-
-_UNSET = object()
-
-
-def current(request: HttpRequest) -> AuthRocketSession | None:
-    """The AuthRocket session of this request, or ``None``: the one place views, decorators and
-    templates ask.
-
-    ``request.authrocket`` when the middleware set it (it also knows Bearer tokens), otherwise
-    the session remembered in the Django session at login.
-    """
-    value = getattr(request, "authrocket", _UNSET)
-    if value is _UNSET:
-        return recall(request)
-    # isinstance also sees through a lazy request.authrocket, and answers None for a lazy None.
-    return value if isinstance(value, AuthRocketSession) else None
-
-
-def session_id(request: HttpRequest) -> str | None:
-    """The AuthRocket session id (``kss_...``) of this Django session, if it has one."""
-    store = getattr(request, "session", None)
-    value = store.get(SESSION_ID_KEY) if store is not None else None
-    return value if isinstance(value, str) else None
-
-
-def stored_token(request: HttpRequest) -> str | None:
-    store = getattr(request, "session", None)
-    value = store.get(TOKEN_KEY) if store is not None else None
-    return value if isinstance(value, str) else None
-
-
-def expires_at(request: HttpRequest) -> float | None:
-    store = getattr(request, "session", None)
-    value = store.get(EXPIRES_KEY) if store is not None else None
-    return float(value) if isinstance(value, int | float) else None
-
-
-def forget(request: HttpRequest) -> None:
-    """Drop the stored AuthRocket data (``auth.logout`` flushes it anyway)."""
-    store = getattr(request, "session", None)
-    if store is not None:
-        for key in _ALL_KEYS:
-            store.pop(key, None)
-    setattr(request, _CACHE_ATTR, None)
-
-
-def _rebuild(store: Any) -> AuthRocketSession | None:
-    if store is None:
-        return None
-    digest = store.get(DIGEST_KEY)
-    known = _REBUILT.get(digest) if isinstance(digest, str) else None
-    if known is not None:
-        return known
-    session = _from_data(store)
-    if session is not None and isinstance(digest, str):
-        if len(_REBUILT) >= _REBUILT_MAX:
-            _REBUILT.clear()
-        _REBUILT[digest] = session
-    return session
-
-
-def _from_data(store: Any) -> AuthRocketSession | None:
-    data = store.get(DATA_KEY)
-    if not isinstance(data, dict):
-        return None
-    source = store.get(SOURCE_KEY)
-    try:
-        if source in ("api1", "api2"):
-            return AuthRocketSession.from_api(data, generation=1 if source == "api1" else 2)
-        return AuthRocketSession.from_claims(data)
-    except InvalidClaims:
-        return None

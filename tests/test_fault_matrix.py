@@ -32,7 +32,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from django_authrocket import state
 from django_authrocket.client import AuthRocketClient
 from django_authrocket.keys import KeyStore
 from django_authrocket.models import (
@@ -42,6 +41,7 @@ from django_authrocket.models import (
     AuthRocketWebhookEvent,
 )
 from django_authrocket.sync import SyncAborted, sync
+from django_authrocket.testing import authrocket_session_id, recheck_at_next_request
 
 pytestmark = pytest.mark.django_db
 
@@ -279,9 +279,7 @@ def _logged_in_past_next_check(cell: Cell) -> Client:
     cell.settings.AUTHROCKET_VERIFY = "api"
     client = Client()
     assert login(client, cell.token()).status_code == 302
-    session = client.session
-    session[state.NEXT_CHECK_KEY] = 0  # the next request rechecks
-    session.save()
+    recheck_at_next_request(client)
     cell.emulator.clear_requests()
     return client
 
@@ -454,7 +452,7 @@ def logout_revoke(cell: Cell) -> None:
     cell.settings.AUTHROCKET_LOGOUT_REVOKE = True
     client = Client()
     assert login(client, cell.token()).status_code == 302
-    session_id = client.session[state.SESSION_ID_KEY]
+    session_id = authrocket_session_id(client)
     cell.emulator.clear_requests()
     cell.break_("/api/v2/sessions/*", "DELETE", setting="AUTHROCKET_URL")
     started = time.monotonic()
@@ -535,9 +533,7 @@ def test_one_recheck_outage_answer_is_shared_by_every_request(cell_factory, emul
     client = _logged_in_past_next_check(cell)
     cell.break_("/api/v2/sessions/*", "GET")
     assert client.get("/private/").status_code == 200
-    session = client.session
-    session[state.NEXT_CHECK_KEY] = 0
-    session.save()
+    recheck_at_next_request(client)
     assert client.get("/private/").status_code == 200
     assert emulator.count_requests("/api/v2/sessions/*") == 1
 

@@ -15,6 +15,7 @@ from django.test import Client
 
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 from django_authrocket.signals import authrocket_login
+from django_authrocket.testing import authrocket_session_id
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "test-vectors"
 User = get_user_model()
@@ -436,7 +437,7 @@ def test_a_returning_users_login_with_warm_keys_makes_no_http_call(
 
 def test_logout_ends_both_sessions_at_loginrocket(client, emulator, ada) -> None:
     login_with(client, emulator.mint_token(ada["id"]))
-    session_id = client.session["_authrocket_sid"]
+    session_id = authrocket_session_id(client)
     response = client.post("/logout/")
     assert response.status_code == 302
     location = response["Location"]
@@ -483,7 +484,7 @@ def test_logout_when_not_logged_in_just_redirects(client) -> None:
 def test_logout_can_revoke_the_session_through_the_api(client, settings, emulator, ada) -> None:
     settings.AUTHROCKET_LOGOUT_REVOKE = True
     login_with(client, emulator.mint_token(ada["id"]))
-    session_id = client.session["_authrocket_sid"]
+    session_id = authrocket_session_id(client)
     client.post("/logout/")
     assert emulator.count_requests(f"/api/v2/sessions/{session_id}", method="DELETE") == 1
 
@@ -510,7 +511,7 @@ def test_logout_honours_a_safe_next(client, emulator, ada) -> None:
 
 def test_signup_profile_and_accounts_redirect_to_loginrocket(client, emulator, ada) -> None:
     login_with(client, emulator.mint_token(ada["id"]))
-    session_id = client.session["_authrocket_sid"]
+    session_id = authrocket_session_id(client)
 
     signup = client.get("/signup/", {"next": "/private/"})["Location"]
     assert signup.startswith(f"{emulator.loginrocket_url}/signup?")

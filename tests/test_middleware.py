@@ -11,6 +11,11 @@ from django.test import AsyncClient, Client
 
 from django_authrocket import signout, state
 from django_authrocket.models import AuthRocketLogin
+from django_authrocket.testing import (
+    authrocket_session_id,
+    expire_login,
+    recheck_at_next_request,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +75,7 @@ def test_api_mode_a_session_ended_at_authrocket_ends_within_one_interval(
     api_mode, emulator, ada
 ) -> None:
     client = logged_in(emulator, ada)
-    sid = client.session[state.SESSION_ID_KEY]
+    sid = authrocket_session_id(client)
     emulator.end_session(sid)
     emulator.clear_requests()
     assert is_logged_in(client)  # inside the interval: no call, still logged in
@@ -181,9 +186,7 @@ def test_api_mode_concurrent_requests_of_one_session_make_one_call(api_mode, emu
 def ended(settings, emulator, ada) -> Client:
     """A client whose session the middleware will end at its next request."""
     client = logged_in(emulator, ada)
-    session = client.session
-    session[state.EXPIRES_KEY] = time.time() - 60
-    session.save()
+    expire_login(client, seconds_ago=60)
     return client
 
 
@@ -240,7 +243,7 @@ def test_a_session_logged_in_by_another_backend_is_not_touched(emulator) -> None
 
 def test_single_sign_out_ends_the_django_session(emulator, ada) -> None:
     client = logged_in(emulator, ada)
-    sid = client.session[state.SESSION_ID_KEY]
+    sid = authrocket_session_id(client)
     assert AuthRocketLogin.objects.filter(authrocket_session_id=sid).count() == 1
     assert signout.end_sessions_for(sid) == 1
     assert not is_logged_in(client)
@@ -249,6 +252,87 @@ def test_single_sign_out_ends_the_django_session(emulator, ada) -> None:
 
 def test_logout_removes_the_single_sign_out_row(emulator, ada) -> None:
     client = logged_in(emulator, ada)
+    client.post("/logout/")
+    assert not AuthRocketLogin.objects.exists()
+
+
+# --- where the identity lives ------------------------------------------------------------------
+
+
+def test_the_session_carries_only_a_small_entry_the_identity_is_in_the_login_row(
+    emulator, ada
+) -> None:
+    client = logged_in(emulator, ada)
+    ours = {k: v for k, v in client.session.items() if k.startswith("_authrocket")}
+    assert set(ours) == {state.ENTRY_KEY}
+    entry = ours[state.ENTRY_KEY]
+    assert set(entry) == {state.REF, state.EXPIRES}
+    row = AuthRocketLogin.objects.get(ref=entry[state.REF])
+    assert row.session_key == client.session.session_key
+    assert row.data["email"] == "ada@example.com" and row.source == "token"
+
+
+def test_a_warm_request_costs_the_stock_stacks_two_queries(
+    emulator, ada, django_assert_num_queries
+) -> None:
+    client = logged_in(emulator, ada)
+    client.get("/private/")
+    with django_assert_num_queries(2):  # the session and the user, as without the middleware
+        assert client.get("/private/").json()["org"] is not None
+
+
+def test_a_worker_that_never_saw_the_login_reads_the_row_once(
+    emulator, ada, django_assert_num_queries
+) -> None:
+    client = logged_in(emulator, ada)
+    state._KNOWN.clear()  # as on another worker, or after a restart
+    with django_assert_num_queries(3):
+        assert client.get("/private/").json()["org"] is not None
+    with django_assert_num_queries(2):
+        assert client.get("/private/").json()["org"] is not None
+
+
+def test_a_session_whose_login_row_is_gone_is_logged_out(emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    AuthRocketLogin.objects.all().delete()  # ended elsewhere, or pruned
+    state._KNOWN.clear()
+    response = client.get("/private/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/private/"
+    assert not is_logged_in(client)
+
+
+def test_a_changed_identity_gets_a_new_ref_so_no_worker_serves_the_old_one(
+    api_mode, emulator, ada
+) -> None:
+    client = logged_in(emulator, ada)
+    old_ref = client.session[state.ENTRY_KEY][state.REF]
+    emulator.update_user(ada["id"], first_name="Augusta")
+    recheck_at_next_request(client)
+    assert client.get("/private/").status_code == 200
+    new_ref = client.session[state.ENTRY_KEY][state.REF]
+    assert new_ref != old_ref
+    assert not AuthRocketLogin.objects.filter(ref=old_ref).exists()
+    row = AuthRocketLogin.objects.get(ref=new_ref)
+    assert row.data["user"]["first_name"] == "Augusta"
+    # An unchanged answer writes nothing.
+    recheck_at_next_request(client)
+    assert client.get("/private/").status_code == 200
+    assert client.session[state.ENTRY_KEY][state.REF] == new_ref
+
+
+def test_signed_cookie_sessions_keep_the_identity_out_of_the_cookie(settings, emulator) -> None:
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    person = emulator.create_user("grace@example.com", first_name="Grace", username="grace")
+    for n in range(20):  # many orgs: the cookie must not grow with them
+        org = emulator.create_org(f"Org {n}")
+        emulator.create_membership(person["id"], org["id"], permissions=["ar:admin"])
+    client = logged_in(emulator, person)
+    assert client.get("/private/").json()["username"] == "grace"
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert len(cookie) < 400
+    row = AuthRocketLogin.objects.get()
+    assert row.session_key is None and len(row.data["orgs"]) == 20
     client.post("/logout/")
     assert not AuthRocketLogin.objects.exists()
 
@@ -392,9 +476,7 @@ def test_the_async_path_ends_an_expired_session(emulator, ada) -> None:
     from asgiref.sync import async_to_sync
 
     client = logged_in(emulator, ada)
-    session = client.session
-    session[state.EXPIRES_KEY] = time.time() - 60
-    session.save()
+    expire_login(client, seconds_ago=60)
     cookie = client.cookies["sessionid"].value
 
     async def fetch():

@@ -9,7 +9,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from django_authrocket import state
 from django_authrocket.models import (
     AuthRocketMembership,
     AuthRocketOrg,
@@ -18,6 +17,7 @@ from django_authrocket.models import (
 )
 from django_authrocket.signals import authrocket_event, authrocket_user_synced
 from django_authrocket.sync import sync
+from django_authrocket.testing import authrocket_session_id
 from django_authrocket.webhooks import MAX_BODY_BYTES
 
 User = get_user_model()
@@ -320,7 +320,7 @@ def logged_in(emulator, user) -> Client:
 def test_session_deleted_logs_out_that_browser_and_only_it(client, webhook_settings, emulator, ada):
     laptop, phone = logged_in(emulator, ada), logged_in(emulator, ada)
     assert laptop.get("/private/").status_code == phone.get("/private/").status_code == 200
-    emulator.end_session(laptop.session[state.SESSION_ID_KEY])
+    emulator.end_session(authrocket_session_id(laptop))
 
     response = deliver(client, emulator, "session.deleted")
 

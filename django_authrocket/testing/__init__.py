@@ -7,8 +7,16 @@
 With pytest, use the ``authrocket_emulator`` fixture of the bundled plugin instead.
 """
 
+from .clients import authrocket_session_id, expire_login, recheck_at_next_request
 from .emulator import AuthRocketEmulator
 from .faults import Fault
 from .recording import RecordedRequest
 
-__all__ = ["AuthRocketEmulator", "Fault", "RecordedRequest"]
+__all__ = [
+    "AuthRocketEmulator",
+    "Fault",
+    "RecordedRequest",
+    "authrocket_session_id",
+    "expire_login",
+    "recheck_at_next_request",
+]

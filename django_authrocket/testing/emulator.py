@@ -118,7 +118,13 @@ class AuthRocketEmulator:
         return f"<AuthRocketEmulator {self.realm_id} {self.algorithm} {where}>"
 
     def reset(self) -> None:
-        """Forget all data, faults, recorded requests and errors; keep the keys and the port."""
+        """Forget all data, faults, recorded requests and errors; keep the keys and the port.
+
+        A request still held by a latency fault is dropped when it wakes, instead of writing
+        into the fresh data.
+        """
+        if self._server is not None:
+            self._server.epoch += 1
         self._store.clear()
         self._faults.clear()
         self._log.clear()

@@ -85,6 +85,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.faults = faults
         self.log = log
         self.errors: list[str] = []
+        #: Bumped by the emulator's reset(): a request that arrived before it (say, one held by
+        #: a latency fault whose client gave up) must not touch the data of the next test.
+        self.epoch = 0
         self.stopping = threading.Event()
         self._loop_done = threading.Event()
         self._loop_done.set()
@@ -220,7 +223,11 @@ class _Handler(BaseHTTPRequestHandler):
         answer = None
         if fault is None or fault.kind in _FAULTS_THAT_RUN_THE_APP:
             if fault is not None and fault.kind == "latency":
+                epoch = self.server.epoch
                 self.server.stopping.wait(fault.delay)
+                if self.server.epoch != epoch:  # reset while this request waited: drop it
+                    self.close_connection = True
+                    return
             answer = self._run_app(request)
         if fault is None:
             assert answer is not None

@@ -1076,6 +1076,24 @@ def test_reset_forgets_data_faults_and_requests_but_keeps_keys_and_port(
     )
 
 
+def test_a_request_held_across_a_reset_does_not_write_into_the_fresh_data(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    # A client that timed out on a slow POST, then the next test: the POST must not land there.
+    emu.inject_fault("/api/v2/users", method="POST", kind="latency", delay=0.4)
+    with pytest.raises(requests.exceptions.Timeout):
+        http.post(
+            emu.api_url() + "/users",
+            json={"user": {"email": "late@example.com"}},
+            headers=v2_headers(emu),
+            timeout=0.1,
+        )
+    emu.reset()
+    time.sleep(0.6)  # the held request wakes up after the reset
+    listed = http.get(emu.api_url() + "/users", headers=v2_headers(emu)).json()["collection"]
+    assert listed == []
+
+
 def test_a_failing_handler_answers_500_json_and_the_server_keeps_serving(
     emu: AuthRocketEmulator, http: requests.Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:

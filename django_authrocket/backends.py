@@ -202,7 +202,7 @@ class AuthRocketBackend(ModelBackend):
                 if row is not None:
                     return self.update_user(row.user, session), False
                 continue
-            self._apply_staff_permission(user, session)
+            self.apply_staff_permission(user, session)
             authrocket_user_synced.send(
                 sender=type(self), user=user, authrocket_user=row, created=True
             )
@@ -257,7 +257,7 @@ class AuthRocketBackend(ModelBackend):
         else:
             changed_memberships = False
         local_changed = self._assign_local_fields(user, session)
-        staff_changed = self._apply_staff_permission(user, session, save=False)
+        staff_changed = self.apply_staff_permission(user, session, save=False)
         if local_changed or staff_changed:
             user.save(update_fields=[*local_changed, *(["is_staff"] if staff_changed else [])])
         if changed or changed_memberships or local_changed:
@@ -272,9 +272,12 @@ class AuthRocketBackend(ModelBackend):
         fields = mirror.local_user_fields(session.user, get_user_model())
         return mirror.assign_changed(user, fields)
 
-    def _apply_staff_permission(
+    def apply_staff_permission(
         self, user: AbstractBaseUser, session: AuthRocketSession, *, save: bool = True
     ) -> bool:
+        """Set ``is_staff`` from ``AUTHROCKET_STAFF_PERMISSION`` and the session's selected
+        membership (at login, and when an api-mode recheck brings changed permissions); True
+        when it changed."""
         permission = app_settings.STAFF_PERMISSION
         if not permission or not hasattr(user, "is_staff"):
             return False

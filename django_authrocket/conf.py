@@ -278,7 +278,8 @@ class AppSettings:
     STAFF_PERMISSION: Setting[str | None] = Setting(
         None,
         "An AuthRocket permission (e.g. ``ar:admin``) that makes the local user ``is_staff`` "
-        "at each login while the selected membership grants it. ``None`` leaves is_staff alone.",
+        "at each login (and, in api mode, each recheck with changed permissions) while the "
+        "selected membership grants it. ``None`` leaves is_staff alone.",
     )
     PORTAL_USER_URL: Setting[str | None] = Setting(
         None,

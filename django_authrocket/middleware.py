@@ -161,7 +161,12 @@ class AuthRocketMiddleware:
                 fresh = AuthRocketSession.from_api(verdict.answer, generation=known.generation)
             except InvalidToken:
                 return None
-            state.refresh(request, fresh)  # memberships or profile may have changed
+            if state.refresh(request, fresh):  # memberships or profile changed
+                # Staff status follows the permission now, not at the next login: the admin
+                # looks only at is_staff.
+                user = request.user
+                if user.is_authenticated:
+                    AuthRocketBackend().apply_staff_permission(user, fresh)
         return None
 
     def end_session(self, request: HttpRequest, reason: str, message: str) -> HttpResponse:

@@ -112,15 +112,16 @@ def has_entry(request: HttpRequest) -> bool:
     return _entry(getattr(request, "session", None)) is not None
 
 
-def refresh(request: HttpRequest, session: AuthRocketSession) -> None:
-    """Replace the identity after a recheck, if it changed (a write only when it did)."""
+def refresh(request: HttpRequest, session: AuthRocketSession) -> bool:
+    """Replace the identity after a recheck if it changed (a write only when it did); True when
+    it did."""
     entry = _entry(getattr(request, "session", None))
     if entry is None:
-        return
+        return False
     current = recall(request)
     data = _stored_form(session)
     if current is not None and _stored_form(current) == data:
-        return
+        return False
     ref = _new_ref()
     AuthRocketLogin.objects.filter(ref=entry[REF]).update(
         ref=ref, source=_source(session), data=data, expires_at=session.expires_at
@@ -128,6 +129,7 @@ def refresh(request: HttpRequest, session: AuthRocketSession) -> None:
     request.session[ENTRY_KEY] = {**entry, REF: ref}
     _keep(ref, session)
     setattr(request, _CACHE_ATTR, session)
+    return True
 
 
 def login_ref(request: HttpRequest) -> str | None:

@@ -112,6 +112,34 @@ def test_api_mode_permission_changes_reach_request_authrocket(api_mode, emulator
     assert client.get("/private/").json()["org"] is None
 
 
+def test_api_mode_a_removed_staff_permission_ends_staff_status_at_the_recheck(
+    api_mode, emulator
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    api_mode.AUTHROCKET_STAFF_PERMISSION = "ar:admin"
+    grace = emulator.create_user("grace@example.com", username="grace")
+    org = emulator.create_org("Navy")
+    membership = emulator.create_membership(
+        grace["id"], org["id"], permissions=["ar:admin"], selected=True
+    )
+    client = logged_in(emulator, grace)
+    user = get_user_model().objects.get(username="grace")
+    assert user.is_staff
+    emulator.update_membership(membership["id"], permissions=["billing:*"])
+    recheck_at_next_request(client)
+    assert client.get("/private/").status_code == 200
+    user.refresh_from_db()
+    assert not user.is_staff
+    # Given back: staff again at the next recheck, no new login needed.
+    emulator.update_membership(membership["id"], permissions=["ar:admin"])
+    time.sleep(1.05)  # past the interval the shared recheck answer is good for
+    recheck_at_next_request(client)
+    assert client.get("/private/").status_code == 200
+    user.refresh_from_db()
+    assert user.is_staff
+
+
 def test_api_mode_outage_with_no_grace_logs_out_with_a_clear_answer(
     api_mode, emulator, ada
 ) -> None:

@@ -230,20 +230,30 @@ def test_emulator_command_refuses_a_public_address_without_allow_remote(host) ->
         call_command("authrocket_emulator", "--host", host)
 
 
-def test_emulator_command_defaults_match_the_console_script() -> None:
-    from django_authrocket.management.commands import authrocket_emulator
-    from django_authrocket.testing import cli, emulator
+def test_emulator_command_and_console_script_take_the_same_options() -> None:
+    from django_authrocket.management.commands.authrocket_emulator import Command
+    from django_authrocket.testing.cli import build_parser
 
-    assert authrocket_emulator.DEFAULT_PORT == cli.DEFAULT_PORT
-    assert authrocket_emulator.ALGORITHMS == emulator.ALGORITHMS
+    ours = build_parser().parse_args([]).__dict__
+    command = Command().create_parser("manage.py", "authrocket_emulator").parse_args([]).__dict__
+    assert ours.items() <= command.items()  # every option, with the same default
+    assert ours["port"] == 8765
+    assert ours["allow_remote"] is False
+
+
+def test_the_console_script_refuses_a_public_address_without_allow_remote(capsys) -> None:
+    from django_authrocket.testing.cli import main
+
+    assert main(["--host", "0.0.0.0", "--port", "0"]) == 1
+    assert "--allow-remote" in capsys.readouterr().err
 
 
 def test_loading_the_commands_does_not_import_the_emulator() -> None:
     code = (
         "import sys, django; django.setup()\n"
         "from django.core.management import load_command_class\n"
-        "for name in ('authrocket_check', 'authrocket_emulator'):\n"
-        "    load_command_class('django_authrocket', name).create_parser('manage.py', name)\n"
+        "load_command_class('django_authrocket', 'authrocket_check').create_parser('m', 'c')\n"
+        "load_command_class('django_authrocket', 'authrocket_emulator')\n"
         "print(sorted(m for m in sys.modules if m.startswith('django_authrocket.testing')))\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}

@@ -1,12 +1,19 @@
-"""``authrocket-emulator``: run the emulator in the foreground and print the settings to use."""
+"""``authrocket-emulator``: run the emulator in the foreground and print the settings to use.
+
+The console script and ``manage.py authrocket_emulator`` are this one module: the same options
+(:func:`add_arguments`), the same loopback guard (:func:`refusal`) and the same serving loop
+(:func:`serve`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .demo import seed_demo_users
 from .emulator import ALGORITHMS, AuthRocketEmulator
@@ -23,12 +30,13 @@ _ENV_NAMES = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="authrocket-emulator",
-        description="Run a local AuthRocket + LoginRocket emulator (for development and tests).",
-    )
+class Refused(Exception):
+    """The emulator cannot start as asked (a public address without --allow-remote, a busy
+    port); the message says why."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options, for the console script and the management command alike."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
@@ -42,7 +50,65 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed-demo-users", action="store_true", help="create demo users and orgs at start"
     )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host. Anyone who can reach the emulator can log in as "
+        "anyone: never expose it to a network you do not control",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The console script's command line."""
+    parser = argparse.ArgumentParser(
+        prog="authrocket-emulator",
+        description="Run a local AuthRocket + LoginRocket emulator (for development and tests).",
+    )
+    add_arguments(parser)
     return parser
+
+
+def refusal(host: str, *, allow_remote: bool) -> str | None:
+    """Why the emulator must not listen on ``host``, or None."""
+    if allow_remote or _is_loopback(host):
+        return None
+    return (
+        f"Refusing to listen on {host}: anyone who can reach the emulator can log in as "
+        "anyone. Use a loopback address, or pass --allow-remote if you really mean it."
+    )
+
+
+def serve(options: dict[str, Any], write: Callable[[str], object]) -> None:
+    """Start the emulator as ``options`` (parsed :func:`add_arguments`) say, print where it runs
+    and the settings to use, and serve until Ctrl+C or SIGTERM. Raises :class:`Refused`."""
+    host: str = options["host"]
+    reason = refusal(host, allow_remote=bool(options.get("allow_remote")))
+    if reason:
+        raise Refused(reason)
+    emulator = AuthRocketEmulator(
+        host=host,
+        port=options["port"],
+        realm_id=options["realm"],
+        algorithm=options["algorithm"],
+        jwt_secret=options["jwt_secret"],
+        api_key=options["api_key"],
+    )
+    users = seed_demo_users(emulator) if options["seed_demo_users"] else []
+    try:
+        emulator.start()
+    except OSError as error:
+        raise Refused(f"cannot listen on {host}:{options['port']}: {error}") from None
+    try:
+        write(describe(emulator))
+        if users:
+            write("\nDemo users:")
+            for user in users:
+                note = "" if user["state"] == "active" else f" ({user['state']})"
+                write(f"    {user['name']} <{user['email']}> {user['id']}{note}")
+        _wait_for_interrupt()
+    finally:
+        emulator.stop()
+    write("AuthRocket emulator stopped.")
 
 
 def describe(emulator: AuthRocketEmulator) -> str:
@@ -70,33 +136,35 @@ def describe(emulator: AuthRocketEmulator) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run until interrupted."""
     args = build_parser().parse_args(argv)
-    emulator = AuthRocketEmulator(
-        host=args.host,
-        port=args.port,
-        realm_id=args.realm,
-        algorithm=args.algorithm,
-        jwt_secret=args.jwt_secret,
-        api_key=args.api_key,
-    )
-    if args.seed_demo_users:
-        seed_demo_users(emulator)
     try:
-        emulator.start()
-    except OSError as error:
-        print(
-            f"authrocket-emulator: cannot listen on {args.host}:{args.port}: {error}",
-            file=sys.stderr,
-        )
+        serve(vars(args), lambda text: print(text, flush=True))
+    except Refused as error:
+        print(f"authrocket-emulator: {error}", file=sys.stderr)
         return 1
-    print(describe(emulator), flush=True)
-    signal.signal(signal.SIGTERM, _interrupt)
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _wait_for_interrupt() -> None:
+    """Block until Ctrl+C, or SIGTERM (treated the same way)."""
+    # Signal handlers can only be installed (and signals only arrive) in the main thread.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
-        emulator.stop()
-    return 0
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ BASE_MIDDLEWARE = [
 ]
 OURS = "django_authrocket.middleware.AuthRocketMiddleware"
 OIDC = "mozilla_django_oidc.middleware.SessionRefresh"
+OIDC_BACKEND = "mozilla_django_oidc.auth.OIDCAuthenticationBackend"
+OIDC_ROW = "4 + mozilla-django-oidc"
 
 
 def configure(**overrides: object) -> bool:
@@ -72,6 +75,7 @@ def configure(**overrides: object) -> bool:
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
         AUTHENTICATION_BACKENDS=[
             "django_authrocket.backends.AuthRocketBackend",
+            *([OIDC_BACKEND] if have_oidc else []),
             "django.contrib.auth.backends.ModelBackend",
         ],
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
@@ -81,6 +85,8 @@ def configure(**overrides: object) -> bool:
         OIDC_OP_AUTHORIZATION_ENDPOINT="https://op.example/authorize",
         OIDC_RP_CLIENT_ID="bench",
         OIDC_RP_CLIENT_SECRET="bench",
+        OIDC_OP_TOKEN_ENDPOINT="https://op.example/token",
+        OIDC_OP_USER_ENDPOINT="https://op.example/userinfo",
         OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS=900,
     )
     for name, value in overrides.items():
@@ -96,14 +102,29 @@ def view(request):  # type: ignore[no-untyped-def]
 
 
 def _urlpatterns():  # type: ignore[no-untyped-def]
+    from django.apps import apps
     from django.contrib.auth.decorators import login_required
     from django.urls import include, path
 
-    return [path("", login_required(view)), path("", include("django_authrocket.urls"))]
+    patterns = [path("", login_required(view)), path("", include("django_authrocket.urls"))]
+    if apps.is_installed("mozilla_django_oidc"):  # SessionRefresh reverses its URLs
+        patterns.append(path("oidc/", include("mozilla_django_oidc.urls")))
+    return patterns
 
 
-def time_stacks(emulator: Any, rounds: int, *, have_oidc: bool) -> dict[str, list[float]]:
+def time_stacks(
+    emulator: Any,
+    rounds: int,
+    *,
+    have_oidc: bool,
+    oidc_login: Callable[[Any, Any], None] | None = None,
+) -> dict[str, list[float]]:
     """Per-request times of each stack, interleaved; the first stack is the baseline.
+
+    ``oidc_login(client, user)`` logs the ``SessionRefresh`` client in as ``user`` through
+    mozilla-django-oidc's callback (benchmarks/peers.py has a provider for it); without it, the
+    client gets what that callback leaves in the session: its backend's login and a fresh ID
+    token expiry.
 
     Needs Django configured by :func:`configure`, migrated, with ``urlpatterns`` serving
     :func:`view` at ``/`` and the emulator's settings applied. Leaves the last mode switched on.
@@ -166,11 +187,14 @@ def time_stacks(emulator: Any, rounds: int, *, have_oidc: bool) -> dict[str, lis
 
     if have_oidc:
         oidc = client_with([*BASE_MIDDLEWARE, OIDC])
-        oidc.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
-        session = oidc.session
-        session["oidc_id_token_expiration"] = time.time() + 3600
-        session.save()
-        stacks["4 + mozilla-django-oidc"] = (oidc, "jwt")
+        if oidc_login is not None:
+            oidc_login(oidc, local)
+        else:  # SessionRefresh checks nothing for a session of another backend
+            oidc.force_login(local, backend=OIDC_BACKEND)
+            session = oidc.session
+            session["oidc_id_token_expiration"] = time.time() + 3600
+            session.save()
+        stacks[OIDC_ROW] = (oidc, "jwt")
 
     for client, mode in stacks.values():  # every stack answers 200 before timing
         settings.AUTHROCKET_VERIFY = mode

@@ -107,6 +107,10 @@ class OrgMembershipInline(MembershipInline):
 
 @admin.register(AuthRocketUser)
 class AuthRocketUserAdmin(ResyncAction, MirrorAdmin):
+    """People. Not deletable here, not even by superusers: the row is the only link between the
+    AuthRocket user and the local one, so without it the next login would create a second
+    local user. Delete the local user instead (its row goes with it)."""
+
     list_display = ("__str__", "email", "authrocket_id", "user", "state", "last_login_at")
     list_filter = ("state", "realm_id", "email_verification")
     list_select_related = ("user",)
@@ -140,6 +144,9 @@ class AuthRocketUserAdmin(ResyncAction, MirrorAdmin):
     inlines = (UserMembershipInline,)
     actions = ("resync_from_authrocket", "end_authrocket_sessions")
     readonly_fields = ("portal_link",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     @admin.display(description=_("AuthRocket portal"))
     def portal_link(self, obj: AuthRocketUser) -> str:

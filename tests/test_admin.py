@@ -167,9 +167,20 @@ def test_nothing_can_be_added(admin_client, model) -> None:
     assert admin_client.get(url(model, "add")).status_code == 403
 
 
-def test_a_superuser_may_delete_a_mirror_row(admin_client, ada) -> None:
-    response = admin_client.post(url("authrocketuser", "delete", ada.pk), {"post": "yes"})
+def test_a_superuser_may_delete_an_org_row(admin_client, ada) -> None:
+    org = AuthRocketOrg.objects.get(name="Looms")
+    response = admin_client.post(url("authrocketorg", "delete", org.pk), {"post": "yes"})
     assert response.status_code == 302
+    assert not AuthRocketOrg.objects.filter(pk=org.pk).exists()
+
+
+def test_no_one_deletes_a_person_row_it_would_orphan_the_local_user(admin_client, ada) -> None:
+    assert admin_client.get(url("authrocketuser", "delete", ada.pk)).status_code == 403
+    response = admin_client.post(url("authrocketuser", "delete", ada.pk), {"post": "yes"})
+    assert response.status_code == 403
+    assert AuthRocketUser.objects.filter(pk=ada.pk).exists()
+    # Deleting the local user is the way, and takes the mirror with it.
+    ada.user.delete()
     assert not AuthRocketUser.objects.filter(pk=ada.pk).exists()
 
 

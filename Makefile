@@ -31,16 +31,22 @@ types: $(STAMP)
 
 check: lint types test
 
+# The peer in the middleware benchmark's row 4 and in peers.py; never a dependency of the package.
+PEER := mozilla-django-oidc
+
 ## bench: the benchmarks, each printing a ratio against its baseline
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet mozilla-django-oidc  # row 4 of the middleware benchmark
+	$(BIN)/python -m pip install --quiet $(PEER)
 	$(BIN)/python benchmarks/verify_token.py
 	$(BIN)/python benchmarks/middleware.py
+	$(BIN)/python benchmarks/peers.py
 
 ## bench-quick: the short versions CI runs
 bench-quick: $(STAMP)
+	$(BIN)/python -m pip install --quiet $(PEER)
 	$(BIN)/python benchmarks/verify_token.py --quick
 	$(BIN)/python benchmarks/middleware.py --quick
+	$(BIN)/python benchmarks/peers.py --quick
 
 .PHONY: load load-quick
 

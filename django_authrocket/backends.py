@@ -247,7 +247,9 @@ class AuthRocketBackend(ModelBackend):
         """Refresh the mirror, the local user's name/email and the memberships at each login."""
         now = timezone.now()
         row: AuthRocketUser = user.authrocket  # type: ignore[attr-defined]
-        changed = mirror.assign_changed(row, mirror.user_fields(session.user))
+        changed = mirror.assign_changed(
+            row, mirror.user_fields(session.user, known_verification=row.email_verification)
+        )
         row.last_login_at = now
         if changed:
             row.synced_at = now

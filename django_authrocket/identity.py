@@ -72,6 +72,9 @@ class AuthRocketUserInfo:
     reference: str | None = None
     custom: Mapping[str, Any] = field(default_factory=dict, compare=False)
     realm_id: str | None = None
+    #: The Core API's exact ``none``/``requested``/``verified``; None from a token, whose
+    #: ``email_verified`` cannot tell ``none`` from ``requested``.
+    email_verification: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +235,7 @@ class AuthRocketSession:
             id=user_id,
             email=_str(user_obj, "email"),
             email_verified=None if verification is None else verification == "verified",
+            email_verification=verification,
             name=_str(user_obj, "name") or "",
             first_name=_str(user_obj, "first_name") or "",
             last_name=_str(user_obj, "last_name") or "",

@@ -18,8 +18,12 @@ from .identity import AuthRocketSession, AuthRocketUserInfo, Membership, Org
 from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 
-def user_fields(info: AuthRocketUserInfo) -> dict[str, Any]:
-    """Mirror fields of :class:`AuthRocketUser` carried by a token or Get Session answer."""
+def user_fields(info: AuthRocketUserInfo, *, known_verification: str = "") -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketUser` carried by a token or Get Session answer.
+
+    ``known_verification`` is the mirror's current ``email_verification``: a token's
+    ``email_verified: false`` does not turn a known ``requested`` into ``none``.
+    """
     fields: dict[str, Any] = {
         "username": info.username or "",
         "name": info.name or "",
@@ -32,8 +36,12 @@ def user_fields(info: AuthRocketUserInfo) -> dict[str, Any]:
         fields["email"] = info.email.lower()
     if info.realm_id:
         fields["realm_id"] = info.realm_id
-    if info.email_verified is not None:
-        fields["email_verification"] = "verified" if info.email_verified else "none"
+    if info.email_verification is not None:
+        fields["email_verification"] = info.email_verification
+    elif info.email_verified:
+        fields["email_verification"] = "verified"
+    elif info.email_verified is False:
+        fields["email_verification"] = "requested" if known_verification == "requested" else "none"
     return fields
 
 
@@ -133,6 +141,7 @@ def user_info_from_api(obj: Mapping[str, Any]) -> AuthRocketUserInfo:
         id=str(obj["id"]),
         email=_api_str(obj, "email"),
         email_verified=None if verification is None else verification == "verified",
+        email_verification=verification,
         name=_api_str(obj, "name") or "",
         first_name=_api_str(obj, "first_name") or "",
         last_name=_api_str(obj, "last_name") or "",
@@ -150,9 +159,6 @@ def user_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
     exact email verification, and the dates.
     """
     fields = user_fields(user_info_from_api(obj))
-    verification = _api_str(obj, "email_verification")
-    if verification is not None:
-        fields["email_verification"] = verification
     fields["state"] = _api_str(obj, "state") or "active"
     fields["created_at"] = api_datetime(obj.get("created_at"))
     fields["last_login_at"] = api_datetime(obj.get("last_login_at"))

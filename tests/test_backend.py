@@ -115,3 +115,27 @@ def test_concurrent_first_logins_of_one_person_make_one_user(emulator, ada) -> N
     assert {user.pk for user in users} == {users[0].pk}
     assert User.objects.count() == 1
     assert AuthRocketUser.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("verify", ["jwt", "api"])
+def test_a_requested_email_verification_survives_logins(settings, emulator, verify) -> None:
+    # A token says only email_verified: false, which is "none" or "requested" at AuthRocket.
+    settings.AUTHROCKET_VERIFY = verify
+    person = emulator.create_user("hedy@example.com", email_verification="requested")
+
+    def log_in() -> AuthRocketUser:
+        token = emulator.mint_token(person["id"])
+        assert authenticate(RequestFactory().get("/"), authrocket_token=token) is not None
+        return AuthRocketUser.objects.get(authrocket_id=person["id"])
+
+    first = log_in().email_verification
+    assert first == ("requested" if verify == "api" else "none")  # a token cannot tell
+    AuthRocketUser.objects.filter(authrocket_id=person["id"]).update(
+        email_verification="requested"  # as the sync or a webhook records it
+    )
+    assert log_in().email_verification == "requested"
+    emulator.update_user(person["id"], email_verification="verified")
+    assert log_in().email_verification == "verified"
+    emulator.update_user(person["id"], email_verification="none")
+    assert log_in().email_verification == "none"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import auth
+from django.db import transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
@@ -47,12 +48,16 @@ def log_in_with_token(request: HttpRequest, token: str) -> AuthRocketError | Non
     session = session_of(user)
     if user is None or session is None:
         return login_failure(request) or InvalidToken("login refused")
-    if auth.SESSION_KEY in request.session:
-        # Logged in already (an account switch, a second login): Django's login() keeps the
-        # session key when the user is the same one. A login must always get a new key.
-        request.session.cycle_key()
-    auth.login(request, user)  # new session key and CSRF token: no session fixation
-    state.remember(request, session, token, user)  # also the single sign-out map
+    # One transaction for the login's writes (the old session's deletion, last_login, the
+    # AuthRocketLogin row): one commit instead of three. The token was verified above, outside
+    # it: no transaction stays open across a call to AuthRocket.
+    with transaction.atomic():
+        if auth.SESSION_KEY in request.session:
+            # Logged in already (an account switch, a second login): Django's login() keeps
+            # the session key when the user is the same one. A login must always get a new key.
+            request.session.cycle_key()
+        auth.login(request, user)  # new session key and CSRF token: no session fixation
+        state.remember(request, session, token, user)  # also the single sign-out map
     return None
 
 

@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import recheck, signout, sync
+from . import recheck, resync, signout
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import APIError, NotFound
@@ -56,9 +56,9 @@ class ResyncAction:
 
     def resync(self, request: HttpRequest, queryset: QuerySet[Any], kind: str) -> None:
         ids = list(queryset.values_list("authrocket_id", flat=True))
-        resync = sync.resync_users if kind == "users" else sync.resync_orgs
+        run = resync.resync_users if kind == "users" else resync.resync_orgs
         try:
-            result = resync(ids)
+            result = run(ids)
         except (APIError, ImproperlyConfigured) as exc:
             self.message_user(  # type: ignore[attr-defined]
                 request, _("Could not resync from AuthRocket: %s") % exc, messages.ERROR
@@ -67,7 +67,7 @@ class ResyncAction:
         self.message_user(  # type: ignore[attr-defined]
             request,
             _("Resynced %(count)d %(kind)s from AuthRocket: %(result)s")
-            % {"count": len(ids), "kind": kind, "result": sync.describe(result)},
+            % {"count": len(ids), "kind": kind, "result": resync.describe(result)},
             messages.SUCCESS,
         )
 

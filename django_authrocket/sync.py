@@ -9,9 +9,8 @@ Two ways in, one way of writing:
   compared before writing, so an unchanged page writes nothing. The checkpoint
   (:class:`~django_authrocket.models.AuthRocketSyncCheckpoint`) names the last committed page,
   so a run that crashed or was killed resumes where it stopped.
-* :func:`fetch_user`, :func:`fetch_org`, :func:`fetch_membership` read single objects (for the
-  webhook endpoint and the admin's resync action) into a :class:`Snapshot`, and :func:`apply`
-  writes one in a single transaction, through the same page writers.
+* :mod:`django_authrocket.resync` reads single objects (for the webhook endpoint and the admin's
+  resync action) and writes them in one transaction through this module's page writers.
 
 Objects are matched on their AuthRocket ids, never on email. Local users are created the way
 the login backend creates them (same username rule, unusable password) and their names and
@@ -35,7 +34,7 @@ from django.utils import timezone
 
 from . import mirror
 from .client import MAX_PAGE_SIZE, AuthRocketClient, Page
-from .exceptions import APIError, AuthRocketError, NotFound
+from .exceptions import APIError, AuthRocketError
 from .identity import AuthRocketUserInfo
 from .models import (
     AuthRocketMembership,
@@ -585,147 +584,3 @@ def _unusable_password() -> str:
 def _unique_by_id(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The items, the last one winning when an id repeats (bulk upserts need unique keys)."""
     return list({str(item["id"]): item for item in items}.values())
-
-
-# --- single objects: webhooks and the admin ---------------------------------------------------
-
-
-@dataclass
-class Snapshot:
-    """What the Core API says now about some objects, ready for :func:`apply`.
-
-    ``members_of`` names users whose complete membership list is in ``memberships``: their
-    other local memberships are removed. ``gone_users`` are deactivated locally,
-    ``gone_memberships`` deleted.
-    """
-
-    users: list[dict[str, Any]] = field(default_factory=list)
-    orgs: list[dict[str, Any]] = field(default_factory=list)
-    memberships: list[dict[str, Any]] = field(default_factory=list)
-    members_of: list[str] = field(default_factory=list)
-    gone_users: list[str] = field(default_factory=list)
-    gone_memberships: list[str] = field(default_factory=list)
-
-    def merge(self, other: Snapshot) -> Snapshot:
-        for name in ("users", "orgs", "memberships", "members_of"):
-            getattr(self, name).extend(getattr(other, name))
-        self.gone_users.extend(other.gone_users)
-        self.gone_memberships.extend(other.gone_memberships)
-        return self
-
-
-def fetch_user(user_id: str, client: AuthRocketClient | None = None) -> Snapshot:
-    """A user with all their memberships (and the orgs not mirrored yet); gone if 404."""
-    client = client or AuthRocketClient.from_settings()
-    try:
-        user = client.get_user(user_id)
-    except NotFound:
-        return Snapshot(gone_users=[user_id])
-    memberships = list(client.iter_memberships(user_id=str(user["id"])))
-    return Snapshot(
-        users=[user],
-        memberships=memberships,
-        members_of=[str(user["id"])],
-        orgs=_missing_orgs(client, {str(m.get("org_id")) for m in memberships}),
-    )
-
-
-def fetch_org(org_id: str, client: AuthRocketClient | None = None) -> Snapshot:
-    """An org (AuthRocket closes orgs rather than deleting them: a 404 changes nothing)."""
-    client = client or AuthRocketClient.from_settings()
-    try:
-        return Snapshot(orgs=[client.get_org(org_id)])
-    except NotFound:
-        return Snapshot()
-
-
-def fetch_membership(membership_id: str, client: AuthRocketClient | None = None) -> Snapshot:
-    """A membership, with its user and org when they are not mirrored yet; gone if 404."""
-    client = client or AuthRocketClient.from_settings()
-    try:
-        membership = client.get_membership(membership_id)
-    except NotFound:
-        return Snapshot(gone_memberships=[membership_id])
-    snapshot = Snapshot(memberships=[membership])
-    user_id = str(membership.get("user_id"))
-    if not AuthRocketUser.objects.filter(authrocket_id=user_id).exists():
-        snapshot.merge(fetch_user(user_id, client))
-    snapshot.orgs.extend(_missing_orgs(client, {str(membership.get("org_id"))}))
-    return snapshot
-
-
-def _missing_orgs(client: AuthRocketClient, org_ids: set[str]) -> list[dict[str, Any]]:
-    known = set(
-        AuthRocketOrg.objects.filter(authrocket_id__in=org_ids).values_list(
-            "authrocket_id", flat=True
-        )
-    )
-    orgs = []
-    for org_id in sorted(org_ids - known):
-        try:
-            orgs.append(client.get_org(org_id))
-        except NotFound:
-            continue  # the membership will be skipped: its org is unknown
-    return orgs
-
-
-def apply(snapshot: Snapshot) -> dict[Resource, Counts]:
-    """Write a :class:`Snapshot` into the mirror in one transaction; counts per resource."""
-    with transaction.atomic():
-        result: dict[Resource, Counts] = {
-            "orgs": write_orgs(snapshot.orgs),
-            "users": write_users(snapshot.users),
-            "memberships": write_memberships(snapshot.memberships),
-        }
-        result["users"].deactivated += deactivate_users(snapshot.gone_users)
-        result["memberships"].removed += _remove_memberships(snapshot)
-    return result
-
-
-def _remove_memberships(snapshot: Snapshot) -> int:
-    current = [str(m["id"]) for m in snapshot.memberships]
-    stale = Q(authrocket_id__in=snapshot.gone_memberships)
-    if snapshot.members_of:
-        # Rows of an AuthRocket 1 login have no id (NULL): NOT IN keeps nulls out, so say so.
-        not_current = ~Q(authrocket_id__in=current) | Q(authrocket_id__isnull=True)
-        stale |= Q(user__authrocket_id__in=snapshot.members_of) & not_current
-    if not snapshot.members_of and not snapshot.gone_memberships:
-        return 0
-    removed, _ = AuthRocketMembership.objects.filter(stale).delete()
-    return removed
-
-
-def resync_users(
-    authrocket_ids: Iterable[str], client: AuthRocketClient | None = None
-) -> dict[Resource, Counts]:
-    """Read these users (and their memberships) again from AuthRocket and write them."""
-    return _resync(fetch_user, authrocket_ids, client)
-
-
-def resync_orgs(
-    authrocket_ids: Iterable[str], client: AuthRocketClient | None = None
-) -> dict[Resource, Counts]:
-    """Read these orgs again from AuthRocket and write them."""
-    return _resync(fetch_org, authrocket_ids, client)
-
-
-def _resync(
-    fetch: Callable[[str, AuthRocketClient], Snapshot],
-    authrocket_ids: Iterable[str],
-    client: AuthRocketClient | None,
-) -> dict[Resource, Counts]:
-    client = client or AuthRocketClient.from_settings()
-    snapshot = Snapshot()
-    for authrocket_id in authrocket_ids:
-        snapshot.merge(fetch(authrocket_id, client))
-    return apply(snapshot)
-
-
-def describe(result: Mapping[Resource, Counts]) -> str:
-    """``users: 1 updated, ...; memberships: 2 created, ...`` (resources with nothing left out)."""
-    parts = [
-        f"{name}: {counts.describe()}"
-        for name, counts in result.items()
-        if counts.seen or counts.deactivated or counts.removed
-    ]
-    return "; ".join(parts) or "nothing changed"

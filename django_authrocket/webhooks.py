@@ -37,7 +37,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 
-from . import mirror, recheck, signout, sync
+from . import mirror, recheck, resync, signout
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import APIError, NotFound
@@ -237,7 +237,7 @@ def _trusted(event: Event) -> Event:
     return trusted
 
 
-def _read_upstream(event: Event) -> sync.Snapshot | None:
+def _read_upstream(event: Event) -> resync.Snapshot | None:
     """Read what the event concerns through the Core API (None: nothing to read)."""
     if event.type == "session.deleted":
         event.object_id("session_id")  # checked now: a bad event must not reach the transaction
@@ -250,17 +250,21 @@ def _read_upstream(event: Event) -> sync.Snapshot | None:
         # Without an API key nothing can be read: only a deletion, which carries no data but
         # the id of what is gone (and the secret authenticates the sender), can be applied.
         if event.type == "user.deleted":
-            return sync.Snapshot(gone_users=[object_id])
+            return resync.Snapshot(gone_users=[object_id])
         if event.type == "membership.deleted":
-            return sync.Snapshot(gone_memberships=[object_id])
+            return resync.Snapshot(gone_memberships=[object_id])
         logger.warning("AuthRocket webhook %s ignored: no API key to read it", event.type)
         return None
     client = AuthRocketClient.from_settings()
-    fetch = {"user": sync.fetch_user, "org": sync.fetch_org, "membership": sync.fetch_membership}
+    fetch = {
+        "user": resync.fetch_user,
+        "org": resync.fetch_org,
+        "membership": resync.fetch_membership,
+    }
     return fetch[event.family](object_id, client)
 
 
-def _process(event: Event, snapshot: sync.Snapshot | None) -> HttpResponse:
+def _process(event: Event, snapshot: resync.Snapshot | None) -> HttpResponse:
     """Apply the event and record it, in one transaction."""
     with transaction.atomic():
         try:
@@ -282,7 +286,7 @@ def _process(event: Event, snapshot: sync.Snapshot | None) -> HttpResponse:
     return JsonResponse({"ok": True, "event": event.id, "outcome": outcome})
 
 
-def _apply(event: Event, snapshot: sync.Snapshot | None) -> str:
+def _apply(event: Event, snapshot: resync.Snapshot | None) -> str:
     if event.type == "session.deleted":
         session_id = event.object_id("session_id")
         ended = signout.end_sessions_for(session_id)
@@ -290,7 +294,7 @@ def _apply(event: Event, snapshot: sync.Snapshot | None) -> str:
         return f"{ended} Django session(s) ended"
     if snapshot is None:
         return "nothing to do"
-    return sync.describe(sync.apply(snapshot))
+    return resync.describe(resync.apply(snapshot))
 
 
 def _replayed(event: Event) -> HttpResponse:

@@ -372,6 +372,8 @@ class AuthRocketEmulator:
         delay: float = 0.0,
         times: int | None = 1,
         probability: float = 1.0,
+        body: bytes = b"",
+        content_type: str | None = "application/json",
     ) -> Fault:
         """Spoil the next request(s) whose path matches the fnmatch pattern ``path``.
 
@@ -379,8 +381,10 @@ class AuthRocketEmulator:
         ``latency`` (wait ``delay`` seconds, then answer), ``drop`` (close without answering),
         ``reset`` (headers and half the body, then close), ``malformed_json``,
         ``truncated_json``, ``html`` (a proxy's error page, status 200), ``content_type``
-        (the real JSON as ``text/plain``), ``oversize`` (~20 MB of JSON). ``times`` None keeps
-        the fault until :meth:`clear_faults`. The returned :class:`Fault` counts its ``hits``.
+        (the real JSON as ``text/plain``), ``oversize`` (~20 MB of JSON), ``body`` (``status``
+        with exactly ``body`` as ``content_type``; change them on the returned fault to serve
+        one answer after another). ``times`` None keeps the fault until :meth:`clear_faults`.
+        The returned :class:`Fault` counts its ``hits``.
         """
         return self._faults.add(
             Fault(
@@ -392,6 +396,8 @@ class AuthRocketEmulator:
                 delay=delay,
                 times=times,
                 probability=probability,
+                body=body,
+                content_type=content_type,
             )
         )
 

@@ -971,6 +971,30 @@ def test_reset_fault_breaks_off_in_the_middle_of_the_body(
         http.get(emu.url + "/connect/jwks")
 
 
+def test_body_fault_serves_exactly_the_given_bytes_and_can_change_between_requests(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    fault = emu.inject_fault(
+        "/connect/jwks",
+        kind="body",
+        status=418,
+        body=b"\xff\x00not json",
+        content_type="x/y",
+        times=None,
+    )
+    first = http.get(emu.url + "/connect/jwks")
+    assert (first.status_code, first.content, first.headers["Content-Type"]) == (
+        418,
+        b"\xff\x00not json",
+        "x/y",
+    )
+    fault.body, fault.content_type = b"{}", None
+    second = http.get(emu.url + "/connect/jwks")
+    assert second.content == b"{}"
+    assert "Content-Type" not in second.headers
+    assert fault.hits == 2
+
+
 @pytest.mark.parametrize("kind", ["malformed_json", "truncated_json"])
 def test_broken_json_faults_answer_200_with_a_body_that_does_not_parse(
     emu: AuthRocketEmulator, http: requests.Session, kind: str

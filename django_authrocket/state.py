@@ -278,7 +278,7 @@ def _compact(value: Any) -> Any:
 
 
 #: What identity.AuthRocketSession.from_api reads from a Get Session answer; the rest of the
-#: answer (timestamps, locale, object tags...) is not worth decoding on every request.
+#: answer (timestamps, locale, object tags...) is not worth storing and rebuilding.
 _API_SESSION_FIELDS = ("id", "user_id", "created_at", "expires_at", "user")
 _API_USER_FIELDS = (
     "id",

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from tests.processes import free_port, inherited_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "example_project"
 
@@ -48,12 +50,6 @@ WEBHOOK_SECRET = "multiprocess-test-webhook-secret"
 #: Worker pid and X-Probe header of each request, one line each, in gunicorn's access log.
 ACCESS_LOG_FORMAT = "%(p)s %({x-probe}i)s %(s)s %(m)s %(U)s"
 STARTUP_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -254,12 +250,7 @@ def site_environment(
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The example site's environment as a deployment sets it, pointed at the emulator."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AUTHROCKET_", "LOGINROCKET_", "DJANGO_", "DEMO_"))
-        and name not in ("DATABASE_URL", "CACHE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")
-    }
+    env = inherited_environment()
     env.update(
         DJANGO_SETTINGS_MODULE="demo_site.settings",
         PYTHONUNBUFFERED="1",

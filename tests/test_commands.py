@@ -6,7 +6,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from typing import Any
 import pytest
 import requests
 from django.core.management import CommandError, call_command
+
+from tests.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,12 +39,6 @@ def live(report: dict[str, Any], name: str) -> dict[str, Any]:
 def setting(report: dict[str, Any], name: str) -> dict[str, Any]:
     [row] = [row for row in report["settings"] if row["name"] == name]
     return row
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # --- authrocket_check -------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import html
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import requests
 
 from django_authrocket.testing import AuthRocketEmulator
 from django_authrocket.testing.demo import seed_demo_users
+from tests.processes import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
 
@@ -59,12 +59,6 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ Without Playwright or Debian's Chromium the tests skip; with ``AUTHROCKET_CI=1``
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +25,7 @@ import pytest
 
 from django_authrocket.testing import AuthRocketEmulator
 from django_authrocket.testing.demo import seed_demo_users
+from tests.processes import free_port, inherited_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "example_project"
@@ -50,20 +49,9 @@ CHROMIUM_ARGS = [
 STARTUP_TIMEOUT = 20.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def site_env(database: Path, emulator_url: str, **extra: str) -> dict[str, str]:
     """This environment minus anything configuring Django or AuthRocket, plus the demo's."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AUTHROCKET_", "LOGINROCKET_", "DJANGO_", "DEMO_"))
-        and name not in ("DATABASE_URL", "CACHE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")
-    }
+    env = inherited_environment()
     env.update(
         DJANGO_SETTINGS_MODULE="demo_site.settings",
         DATABASE_URL=f"sqlite:///{database}",

@@ -40,8 +40,12 @@ from .exceptions import (
 
 Algorithm = Literal["RS256", "HS256"]
 
-#: Longest token accepted, in characters. AuthRocket tokens with a few orgs are ~1-2 KiB.
-MAX_TOKEN_LENGTH = 8192
+#: Longest token accepted, in characters. A token is about 600 characters plus about 150 per
+#: org the person belongs to (more with custom attributes): someone in 60 orgs passes 8 KiB.
+#: The cap bounds the work of a hostile token (hashing and parsing 64 KiB takes well under a
+#: millisecond), so it should never be what refuses a real person; the web server's limit on
+#: the request line or a header usually comes first (see the troubleshooting page).
+MAX_TOKEN_LENGTH = 65536
 #: Deepest JSON nesting accepted in a header or claims (AuthRocket claims nest about 4 deep).
 #: Checked explicitly: the recursion limit differs between Python versions.
 MAX_JSON_DEPTH = 32

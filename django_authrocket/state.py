@@ -68,7 +68,7 @@ def remember(
     if _needs_token_for_rechecks(session):
         store[TOKEN_KEY] = token
     row = AuthRocketLogin(
-        session_key=server_side_key(request),
+        session_key=server_side_key(request, create=True),
         authrocket_session_id=session.id,
         user_id=user.pk,
         expires_at=session.expires_at,
@@ -138,14 +138,15 @@ def login_ref(request: HttpRequest) -> str | None:
     return entry[REF] if entry is not None else None
 
 
-def server_side_key(request: HttpRequest) -> str | None:
+def server_side_key(request: HttpRequest, *, create: bool = False) -> str | None:
     """The session key a server-side engine keeps the session under; ``None`` with signed
-    cookies, whose "key" is the whole signed session (nothing on the server to end later)."""
+    cookies, whose "key" is the whole signed session (nothing on the server to end later).
+    ``create`` saves a session that has no key yet (engines that create it lazily)."""
     store = getattr(request, "session", None)
     if store is None or isinstance(store, SignedCookieSession):
         return None
-    if store.session_key is None:
-        store.save()  # engines that create the key lazily
+    if store.session_key is None and create:
+        store.save()
     key: str | None = store.session_key
     return key or None
 

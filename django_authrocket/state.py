@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -43,6 +44,7 @@ _CACHE_ATTR = "_authrocket_session_cache"
 #: Identities rebuilt by this worker, by ref (oldest dropped first past _KNOWN_MAX).
 _KNOWN: dict[str, AuthRocketSession] = {}
 _KNOWN_MAX = 4096
+_KNOWN_LOCK = threading.Lock()
 
 
 def remember(
@@ -238,9 +240,12 @@ def _source(session: AuthRocketSession) -> str:
 
 
 def _keep(ref: str, session: AuthRocketSession) -> None:
-    if len(_KNOWN) >= _KNOWN_MAX:
-        del _KNOWN[next(iter(_KNOWN))]  # the oldest
-    _KNOWN[ref] = session
+    # Under a lock: threaded workers (gthread, ASGI's thread pool) insert concurrently, and two
+    # threads evicting at once would both pick the same oldest entry. Reads need no lock.
+    with _KNOWN_LOCK:
+        while len(_KNOWN) >= _KNOWN_MAX:
+            del _KNOWN[next(iter(_KNOWN))]  # the oldest
+        _KNOWN[ref] = session
 
 
 def _load(ref: str) -> AuthRocketSession | None:

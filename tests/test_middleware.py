@@ -561,3 +561,26 @@ def test_prune_expired_drops_only_rows_past_their_expiry(emulator, ada) -> None:
     old.save()
     assert signout.prune_expired() == 1
     assert AuthRocketLogin.objects.count() == 1
+
+
+def test_the_worker_memory_of_identities_is_bounded_and_safe_across_threads(
+    emulator, ada, monkeypatch
+) -> None:
+    import concurrent.futures
+
+    client = logged_in(emulator, ada)
+    ref = client.session[state.ENTRY_KEY][state.REF]
+    identity = state._KNOWN[ref]
+    monkeypatch.setattr(state, "_KNOWN_MAX", 50)
+    monkeypatch.setattr(state, "_KNOWN", {})
+
+    def keep(n: int) -> None:
+        for i in range(200):
+            state._keep(f"{n}-{i}", identity)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(keep, range(8)))  # raises if two evictions collide
+    assert len(state._KNOWN) == 50
+    # The evicted login is read from its row again, once.
+    assert client.get("/private/").json()["org"] is not None
+    assert ref in state._KNOWN

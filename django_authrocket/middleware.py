@@ -68,7 +68,12 @@ class AuthRocketMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         response = self.process(request)
-        return response if response is not None else self.get_response(request)
+        if response is not None:
+            return response
+        response = self.get_response(request)
+        if state.key_changed(request):
+            state.follow_key_change(request)
+        return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         if _needs_look(request, settings.SESSION_COOKIE_NAME):
@@ -79,7 +84,10 @@ class AuthRocketMiddleware:
         if response is not None:
             return response
         get_response: Callable[[HttpRequest], Awaitable[HttpResponse]] = self.get_response
-        return await get_response(request)
+        response = await get_response(request)
+        if state.key_changed(request):
+            await sync_to_async(state.follow_key_change)(request)
+        return response
 
     # --- the one logic path -------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.backends.signed_cookies import SessionStore as SignedCookieSession
 from django.http import HttpRequest
@@ -41,6 +42,7 @@ CHECKED = "ok"  # api mode: when AuthRocket last confirmed the session
 TOKEN_KEY = "_authrocket_token"
 
 _CACHE_ATTR = "_authrocket_session_cache"
+_REMEMBERED_ATTR = "_authrocket_remembered"
 #: Identities rebuilt by this worker, by ref (oldest dropped first past _KNOWN_MAX).
 _KNOWN: dict[str, AuthRocketSession] = {}
 _KNOWN_MAX = 4096
@@ -91,6 +93,7 @@ def remember(
     store[ENTRY_KEY] = entry
     _keep(entry[REF], session)
     setattr(request, _CACHE_ATTR, session)
+    setattr(request, _REMEMBERED_ATTR, True)  # the row has this request's key already
 
 
 def recall(request: HttpRequest) -> AuthRocketSession | None:
@@ -132,6 +135,28 @@ def refresh(request: HttpRequest, session: AuthRocketSession) -> bool:
     _keep(ref, session)
     setattr(request, _CACHE_ATTR, session)
     return True
+
+
+def key_changed(request: HttpRequest) -> bool:
+    """Whether this request gave an AuthRocket-logged-in session a new key (``cycle_key()`` in
+    a view, say) that the AuthRocketLogin row does not know yet. A number comparison and an
+    attribute read on the common path: nothing is looked up unless the session was modified."""
+    store = getattr(request, "session", None)
+    if store is None or not store.modified or getattr(request, _REMEMBERED_ATTR, False):
+        return False
+    if _entry(store) is None or isinstance(store, SignedCookieSession):
+        return False
+    arrived_with = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    return bool(arrived_with and store.session_key and store.session_key != arrived_with)
+
+
+def follow_key_change(request: HttpRequest) -> None:
+    """Point the AuthRocketLogin row at the session's new key, so single sign-out still finds
+    the session (call when :func:`key_changed`)."""
+    ref = login_ref(request)
+    key = server_side_key(request)
+    if ref and key:
+        AuthRocketLogin.objects.filter(ref=ref).update(session_key=key)
 
 
 def login_ref(request: HttpRequest) -> str | None:

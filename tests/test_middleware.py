@@ -278,6 +278,18 @@ def test_single_sign_out_ends_the_django_session(emulator, ada) -> None:
     assert not AuthRocketLogin.objects.exists()
 
 
+@pytest.mark.parametrize("path", ["/cycle/", "/async-cycle/"])
+def test_single_sign_out_follows_a_session_key_the_site_cycled(emulator, ada, path) -> None:
+    client = logged_in(emulator, ada)
+    sid = authrocket_session_id(client)
+    old_key = client.session.session_key
+    assert client.get(path).status_code == 200
+    assert client.session.session_key != old_key
+    assert AuthRocketLogin.objects.get().session_key == client.session.session_key
+    assert signout.end_sessions_for(sid) == 1
+    assert not is_logged_in(client)
+
+
 def test_logout_removes_the_single_sign_out_row(emulator, ada) -> None:
     client = logged_in(emulator, ada)
     client.post("/logout/")

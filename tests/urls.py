@@ -14,4 +14,6 @@ urlpatterns = [
     path("api/me/", views.api_me, name="api_me"),
     path("health/", views.health, name="health"),
     path("status/live/", views.health, name="status_live"),
+    path("cycle/", views.cycle_session, name="cycle_session"),
+    path("async-cycle/", views.async_cycle_session, name="async_cycle_session"),
 ]

@@ -49,3 +49,16 @@ def api_me(request: HttpRequest) -> HttpResponse:
 
 def health(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
+
+
+@login_required
+def cycle_session(request: HttpRequest) -> HttpResponse:
+    """A view that gives the session a new key, as a "confirm your password" step might."""
+    request.session.cycle_key()
+    return HttpResponse("cycled")
+
+
+@login_required
+async def async_cycle_session(request: HttpRequest) -> HttpResponse:
+    await request.session.acycle_key()
+    return HttpResponse("cycled")

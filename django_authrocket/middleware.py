@@ -119,7 +119,13 @@ class AuthRocketMiddleware:
         expires = state.expires_at(request)
         if expires is not None and now > expires + app_settings.JWT_LEEWAY:
             return self.end_session(request, "expired", _("Your login has expired."))
-        if app_settings.VERIFY == "api" and now >= (state.next_check_at(request) or 0):
+        if (
+            app_settings.VERIFY == "api"
+            and now >= (state.next_check_at(request) or 0)
+            # force_login() with this backend, or a login() of your own: no AuthRocket session
+            # to ask about, in either mode (request.authrocket stays None).
+            and state.has_entry(request)
+        ):
             response = self.ask_authrocket(request, now)
             if response is not None:
                 return response

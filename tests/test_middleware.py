@@ -269,6 +269,24 @@ def test_a_session_logged_in_by_another_backend_is_not_touched(emulator) -> None
     assert emulator.requests == []
 
 
+@pytest.mark.parametrize("verify", ["jwt", "api"])
+def test_force_login_with_this_backend_is_a_plain_login_in_either_mode(
+    settings, emulator, verify
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    settings.AUTHROCKET_VERIFY = verify
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("tester"))  # AuthRocketBackend
+    assert client.session["_auth_user_backend"].endswith("AuthRocketBackend")
+    emulator.clear_requests()
+    for _ in range(2):
+        response = client.get("/private/")
+        assert response.status_code == 200
+        assert response.json()["authrocket_session"] is None
+    assert emulator.requests == []
+
+
 def test_single_sign_out_ends_the_django_session(emulator, ada) -> None:
     client = logged_in(emulator, ada)
     sid = authrocket_session_id(client)

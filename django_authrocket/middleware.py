@@ -115,22 +115,24 @@ class AuthRocketMiddleware:
 
     def recheck(self, request: HttpRequest) -> Response:
         """End the Django session if its AuthRocket session is over; else set request.authrocket."""
+        if not state.has_entry(request):
+            if state.has_legacy_keys(request):
+                # Logged in by a development build that kept the identity in the session: no
+                # expiry or recheck can be read from it, so it must log in again.
+                return self.end_session(request, "invalid", _("Your login is no longer valid."))
+            # force_login() with this backend, or a login() of your own: no AuthRocket session
+            # to check, in either mode (request.authrocket stays None).
+            return None
         now = time.time()
         expires = state.expires_at(request)
         if expires is not None and now > expires + app_settings.JWT_LEEWAY:
             return self.end_session(request, "expired", _("Your login has expired."))
-        if (
-            app_settings.VERIFY == "api"
-            and now >= (state.next_check_at(request) or 0)
-            # force_login() with this backend, or a login() of your own: no AuthRocket session
-            # to ask about, in either mode (request.authrocket stays None).
-            and state.has_entry(request)
-        ):
+        if app_settings.VERIFY == "api" and now >= (state.next_check_at(request) or 0):
             response = self.ask_authrocket(request, now)
             if response is not None:
                 return response
         identity = state.recall(request)
-        if identity is None and state.has_entry(request):
+        if identity is None:
             # Its stored identity is gone (a logout elsewhere raced this request, or pruned).
             return self.end_session(request, "invalid", _("Your login is no longer valid."))
         request.authrocket = identity  # type: ignore[attr-defined]
@@ -175,7 +177,10 @@ class AuthRocketMiddleware:
                 fresh = AuthRocketSession.from_api(verdict.answer, generation=known.generation)
             except InvalidToken:
                 return None
-            if state.refresh(request, fresh):  # memberships or profile changed
+            outcome = state.refresh(request, fresh)  # memberships or profile may have changed
+            if outcome == "gone":  # logged out or signed out elsewhere meanwhile
+                return self.end_session(request, "ended", _("Your login session has ended."))
+            if outcome == "changed":
                 # Staff status follows the permission now, not at the next login: the admin
                 # looks only at is_staff.
                 user = request.user

@@ -119,8 +119,9 @@ class AuthRocketLogin(models.Model):
     """One login through AuthRocket: which AuthRocket session, which Django session, and the
     identity (user, orgs, permissions) that ``request.authrocket`` is rebuilt from.
 
-    Written at login, replaced when an api-mode recheck brings changed data, deleted at logout.
-    The Django session itself keeps only the row's ``ref`` and the expiry, so the session a
+    Written at login, its identity replaced when an api-mode recheck brings changed data,
+    deleted at logout. The Django session itself keeps only the row's ``ref``, a version of the
+    identity and the expiry, so the session a
     busy site decodes on every request stays as small as Django's own; ``end_sessions_for()``
     follows ``session_key`` to end the Django sessions of an AuthRocket session that ended
     elsewhere. ``session_key`` is empty with signed-cookie sessions (nothing to end there).
@@ -147,8 +148,7 @@ class AuthRocketLogin(models.Model):
         null=True,
         blank=True,
         help_text=_(
-            "A random name the Django session points here with; a new one whenever the "
-            "identity changes, so no worker keeps serving the old one."
+            "A random name the Django session points here with, fixed for the life of the login."
         ),
     )
     source = models.CharField(

@@ -13,16 +13,19 @@ worker's copy only spares the query; any session engine works, signed cookies in
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
 import secrets
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.backends.signed_cookies import SessionStore as SignedCookieSession
+from django.db import router
 from django.http import HttpRequest
 
 from .conf import app_settings
@@ -34,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 #: The one session entry: a dict with the members below.
 ENTRY_KEY = "_authrocket"
-REF = "ref"  # the AuthRocketLogin row holding the identity
+REF = "ref"  # the AuthRocketLogin row holding the identity (fixed for the life of the login)
+VERSION = "v"  # which version of that identity this session last saw (a digest of it)
 EXPIRES = "exp"  # when the AuthRocket session ends (epoch seconds), or None
 NEXT_CHECK = "next"  # api mode: when the middleware next asks AuthRocket
 CHECKED = "ok"  # api mode: when AuthRocket last confirmed the session
@@ -58,8 +62,10 @@ def remember(
     Call after :func:`django.contrib.auth.login`, which may flush the session.
     """
     store = request.session
+    data = _stored_form(session)
     entry: dict[str, Any] = {
         REF: _new_ref(),
+        VERSION: _version(data),
         EXPIRES: session.expires_at.timestamp() if session.expires_at else None,
     }
     if app_settings.VERIFY == "api":
@@ -78,7 +84,7 @@ def remember(
         expires_at=session.expires_at,
         ref=entry[REF],
         source=_source(session),
-        data=_stored_form(session),
+        data=data,
     )
     if row.session_key:
         # One INSERT ... ON CONFLICT: the login path stays at one write for this.
@@ -91,7 +97,7 @@ def remember(
     else:
         row.save(force_insert=True)
     store[ENTRY_KEY] = entry
-    _keep(entry[REF], session)
+    _keep(_memo_key(entry), session)
     setattr(request, _CACHE_ATTR, session)
     setattr(request, _REMEMBERED_ATTR, True)  # the row has this request's key already
 
@@ -107,7 +113,7 @@ def recall(request: HttpRequest) -> AuthRocketSession | None:
         cached: AuthRocketSession | None = getattr(request, _CACHE_ATTR)
         return cached
     entry = _entry(getattr(request, "session", None))
-    session = _load(entry[REF]) if entry is not None else None
+    session = _load(entry) if entry is not None else None
     setattr(request, _CACHE_ATTR, session)
     return session
 
@@ -117,24 +123,46 @@ def has_entry(request: HttpRequest) -> bool:
     return _entry(getattr(request, "session", None)) is not None
 
 
-def refresh(request: HttpRequest, session: AuthRocketSession) -> bool:
-    """Replace the identity after a recheck if it changed (a write only when it did); True when
-    it did."""
+#: Keys that pre-release development builds stored instead of the entry.
+_LEGACY_KEYS = ("_authrocket_sid", "_authrocket_exp", "_authrocket_data")
+
+
+def has_legacy_keys(request: HttpRequest) -> bool:
+    """Whether the session was written by a development build that kept the identity in it."""
+    store = getattr(request, "session", None)
+    return store is not None and any(key in store for key in _LEGACY_KEYS)
+
+
+Refreshed = Literal["same", "changed", "gone"]
+
+
+def refresh(request: HttpRequest, session: AuthRocketSession) -> Refreshed:
+    """Store the identity a recheck brought, if it changed (a write only when it did).
+
+    The row keeps its ``ref``; the session entry gets the new version, so a worker that knows
+    the old version reads the row again at its next request for this session. Concurrent
+    refreshes write the same data and version. ``"gone"``: the row was deleted meanwhile (a
+    logout or single sign-out elsewhere), so this login is over.
+    """
     entry = _entry(getattr(request, "session", None))
     if entry is None:
-        return False
-    current = recall(request)
+        return "same"
     data = _stored_form(session)
-    if current is not None and _stored_form(current) == data:
-        return False
-    ref = _new_ref()
-    AuthRocketLogin.objects.filter(ref=entry[REF]).update(
-        ref=ref, source=_source(session), data=data, expires_at=session.expires_at
+    version = _version(data)
+    if entry.get(VERSION) == version:
+        return "same"
+    updated = AuthRocketLogin.objects.filter(ref=entry[REF]).update(
+        source=_source(session), data=data, expires_at=session.expires_at
     )
-    request.session[ENTRY_KEY] = {**entry, REF: ref}
-    _keep(ref, session)
+    if not updated:
+        return "gone"
+    with _KNOWN_LOCK:
+        _KNOWN.pop(_memo_key(entry), None)
+    fresh = {**entry, VERSION: version}
+    request.session[ENTRY_KEY] = fresh
+    _keep(_memo_key(fresh), session)
     setattr(request, _CACHE_ATTR, session)
-    return True
+    return "changed"
 
 
 def key_changed(request: HttpRequest) -> bool:
@@ -264,20 +292,33 @@ def _source(session: AuthRocketSession) -> str:
     return f"api{session.generation}" if session.source == "api" else "token"
 
 
-def _keep(ref: str, session: AuthRocketSession) -> None:
+def _version(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _memo_key(entry: dict[str, Any]) -> str:
+    return f"{entry[REF]}:{entry.get(VERSION, '')}"
+
+
+def _keep(key: str, session: AuthRocketSession) -> None:
     # Under a lock: threaded workers (gthread, ASGI's thread pool) insert concurrently, and two
     # threads evicting at once would both pick the same oldest entry. Reads need no lock.
     with _KNOWN_LOCK:
         while len(_KNOWN) >= _KNOWN_MAX:
             del _KNOWN[next(iter(_KNOWN))]  # the oldest
-        _KNOWN[ref] = session
+        _KNOWN[key] = session
 
 
-def _load(ref: str) -> AuthRocketSession | None:
-    known = _KNOWN.get(ref)
+def _load(entry: dict[str, Any]) -> AuthRocketSession | None:
+    key = _memo_key(entry)
+    known = _KNOWN.get(key)
     if known is not None:
         return known
-    row = AuthRocketLogin.objects.filter(ref=ref).values_list("source", "data").first()
+    ref = entry[REF]
+    # From the database that was written to: a read replica may not have the row of a login
+    # made a moment ago.
+    rows = AuthRocketLogin.objects.using(router.db_for_write(AuthRocketLogin))
+    row = rows.filter(ref=ref).values_list("source", "data").first()
     if row is None:
         return None  # logged out elsewhere, or pruned: the middleware ends the session
     source, data = row
@@ -289,7 +330,7 @@ def _load(ref: str) -> AuthRocketSession | None:
     except InvalidClaims:
         logger.warning("Stored AuthRocket identity %s could not be read", ref)
         return None
-    _keep(ref, session)
+    _keep(key, session)
     return session
 
 

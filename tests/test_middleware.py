@@ -324,7 +324,7 @@ def test_the_session_carries_only_a_small_entry_the_identity_is_in_the_login_row
     ours = {k: v for k, v in client.session.items() if k.startswith("_authrocket")}
     assert set(ours) == {state.ENTRY_KEY}
     entry = ours[state.ENTRY_KEY]
-    assert set(entry) == {state.REF, state.EXPIRES}
+    assert set(entry) == {state.REF, state.VERSION, state.EXPIRES}
     row = AuthRocketLogin.objects.get(ref=entry[state.REF])
     assert row.session_key == client.session.session_key
     assert row.data["email"] == "ada@example.com" and row.source == "token"
@@ -360,23 +360,56 @@ def test_a_session_whose_login_row_is_gone_is_logged_out(emulator, ada) -> None:
     assert not is_logged_in(client)
 
 
-def test_a_changed_identity_gets_a_new_ref_so_no_worker_serves_the_old_one(
-    api_mode, emulator, ada
-) -> None:
-    client = logged_in(emulator, ada)
-    old_ref = client.session[state.ENTRY_KEY][state.REF]
-    emulator.update_user(ada["id"], first_name="Augusta")
+def _rename_at_authrocket_and_recheck(client, emulator, person, first_name: str):
+    emulator.update_user(person["id"], first_name=first_name)
     recheck_at_next_request(client)
-    assert client.get("/private/").status_code == 200
-    new_ref = client.session[state.ENTRY_KEY][state.REF]
-    assert new_ref != old_ref
-    assert not AuthRocketLogin.objects.filter(ref=old_ref).exists()
-    row = AuthRocketLogin.objects.get(ref=new_ref)
-    assert row.data["user"]["first_name"] == "Augusta"
+    return client.get("/private/")
+
+
+def test_a_changed_identity_keeps_its_row_and_reaches_every_worker(api_mode, emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    before = dict(client.session[state.ENTRY_KEY])
+    stale = state._KNOWN[state._memo_key(before)]
+    response = _rename_at_authrocket_and_recheck(client, emulator, ada, "Augusta")
+    assert response.json()["first_name"] == "Augusta"
+    after = client.session[state.ENTRY_KEY]
+    assert after[state.REF] == before[state.REF]  # the same row, rewritten
+    assert after[state.VERSION] != before[state.VERSION]
+    assert AuthRocketLogin.objects.get().data["user"]["first_name"] == "Augusta"
+    # Another worker remembers the old version: the session's new version is not in its memory,
+    # so it reads the row.
+    state._KNOWN.clear()
+    state._KNOWN[state._memo_key(before)] = stale
+    assert client.get("/private/").json()["first_name"] == "Augusta"
     # An unchanged answer writes nothing.
     recheck_at_next_request(client)
     assert client.get("/private/").status_code == 200
-    assert client.session[state.ENTRY_KEY][state.REF] == new_ref
+    assert client.session[state.ENTRY_KEY][state.VERSION] == after[state.VERSION]
+
+
+def test_a_concurrent_request_that_saves_the_old_entry_does_not_log_the_person_out(
+    api_mode, emulator, ada
+) -> None:
+    client = logged_in(emulator, ada)
+    old_entry = dict(client.session[state.ENTRY_KEY])
+    assert _rename_at_authrocket_and_recheck(client, emulator, ada, "Augusta").status_code == 200
+    # A request that loaded the session before the recheck saves it after: the old entry is back.
+    session = client.session
+    session[state.ENTRY_KEY] = {**old_entry, state.NEXT_CHECK: time.time() + 60}
+    session.save()
+    state._KNOWN.clear()  # a worker that never saw this login
+    response = client.get("/private/")
+    assert response.status_code == 200
+    assert response.json()["first_name"] == "Augusta"  # the row is the truth
+
+
+def test_a_recheck_that_finds_the_row_gone_ends_the_session(api_mode, emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    client.get("/private/")
+    AuthRocketLogin.objects.all().delete()  # signed out elsewhere while this worker remembers
+    response = _rename_at_authrocket_and_recheck(client, emulator, ada, "Augusta")
+    assert response.status_code == 302
+    assert not is_logged_in(client)
 
 
 def test_signed_cookie_sessions_keep_the_identity_out_of_the_cookie(settings, emulator) -> None:
@@ -593,14 +626,14 @@ def test_prune_expired_drops_only_rows_past_their_expiry(emulator, ada) -> None:
     assert AuthRocketLogin.objects.count() == 1
 
 
-def test_the_worker_memory_of_identities_is_bounded_and_safe_across_threads(
+def test_the_worker_memory_of_identities_is_bounded_and_evicted_logins_are_read_again(
     emulator, ada, monkeypatch
 ) -> None:
     import concurrent.futures
 
     client = logged_in(emulator, ada)
-    ref = client.session[state.ENTRY_KEY][state.REF]
-    identity = state._KNOWN[ref]
+    key = state._memo_key(client.session[state.ENTRY_KEY])
+    identity = state._KNOWN[key]
     monkeypatch.setattr(state, "_KNOWN_MAX", 50)
     monkeypatch.setattr(state, "_KNOWN", {})
 
@@ -609,8 +642,8 @@ def test_the_worker_memory_of_identities_is_bounded_and_safe_across_threads(
             state._keep(f"{n}-{i}", identity)
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        list(pool.map(keep, range(8)))  # raises if two evictions collide
+        list(pool.map(keep, range(8)))  # eight threads inserting and evicting at once
     assert len(state._KNOWN) == 50
     # The evicted login is read from its row again, once.
     assert client.get("/private/").json()["org"] is not None
-    assert ref in state._KNOWN
+    assert key in state._KNOWN

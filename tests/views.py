@@ -16,6 +16,7 @@ def private(request: HttpRequest) -> HttpResponse:
             "username": request.user.get_username(),
             "authrocket_session": session.id if session else None,
             "org": session.selected_org.id if session and session.selected_org else None,
+            "first_name": session.user.first_name if session else None,
         }
     )
 

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='authrocketlogin',
             name='ref',
-            field=models.CharField(blank=True, help_text='A random name the Django session points here with; a new one whenever the identity changes, so no worker keeps serving the old one.', max_length=64, null=True, unique=True, verbose_name='identity reference'),
+            field=models.CharField(blank=True, help_text='A random name the Django session points here with, fixed for the life of the login.', max_length=64, null=True, unique=True, verbose_name='identity reference'),
         ),
         migrations.AddField(
             model_name='authrocketlogin',

@@ -1,9 +1,9 @@
 """The admin for the local mirror of AuthRocket users, orgs and memberships.
 
 AuthRocket is the source of truth, so these pages are for looking, not editing: every field is
-read-only, nothing can be added here (people sign up and orgs are created at AuthRocket), and
-only superusers may delete a mirror row (the next login or sync writes it back if it still
-exists at AuthRocket).
+read-only, nothing can be added here (people sign up and orgs are created at AuthRocket), only
+superusers may delete an org or membership row (the next login or sync writes it back if it
+still exists at AuthRocket), and a person's row goes only with its local user.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -145,8 +145,21 @@ class AuthRocketUserAdmin(ResyncAction, MirrorAdmin):
     actions = ("resync_from_authrocket", "end_authrocket_sessions")
     readonly_fields = ("portal_link",)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    # Not has_delete_permission(): Django asks it too when a superuser deletes the local user,
+    # whose row must go along. Only the direct ways to delete a row are closed.
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        raise PermissionDenied(_("Delete the local user instead; this row goes with it."))
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        extra = {**(extra_context or {}), "show_delete": False}
+        return super().change_view(request, object_id, form_url, extra_context=extra)
 
     @admin.display(description=_("AuthRocket portal"))
     def portal_link(self, obj: AuthRocketUser) -> str:

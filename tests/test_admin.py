@@ -179,8 +179,21 @@ def test_no_one_deletes_a_person_row_it_would_orphan_the_local_user(admin_client
     response = admin_client.post(url("authrocketuser", "delete", ada.pk), {"post": "yes"})
     assert response.status_code == 403
     assert AuthRocketUser.objects.filter(pk=ada.pk).exists()
-    # Deleting the local user is the way, and takes the mirror with it.
-    ada.user.delete()
+    page = admin_client.get(url("authrocketuser", "change", ada.pk)).content.decode()
+    assert url("authrocketuser", "delete", ada.pk) not in page
+    changelist = admin_client.get(url("authrocketuser"))
+    assert "delete_selected" not in dict(changelist.context["action_form"].fields["action"].choices)
+
+
+def test_a_superuser_deletes_the_local_user_in_the_admin_and_the_row_goes_with_it(
+    admin_client, ada
+) -> None:
+    user_pk = ada.user.pk
+    delete = f"/admin/auth/user/{user_pk}/delete/"
+    assert admin_client.get(delete).status_code == 200
+    response = admin_client.post(delete, {"post": "yes"})
+    assert response.status_code == 302
+    assert not get_user_model().objects.filter(pk=user_pk).exists()
     assert not AuthRocketUser.objects.filter(pk=ada.pk).exists()
 
 

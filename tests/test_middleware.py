@@ -287,6 +287,18 @@ def test_force_login_with_this_backend_is_a_plain_login_in_either_mode(
     assert emulator.requests == []
 
 
+def test_a_session_from_a_development_build_must_log_in_again(emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    session = client.session
+    entry = session.pop(state.ENTRY_KEY)
+    session["_authrocket_sid"] = "kss_old"  # the identity was kept in the session then
+    session["_authrocket_exp"] = entry[state.EXPIRES]
+    session.save()
+    response = client.get("/private/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/private/"
+
+
 def test_single_sign_out_ends_the_django_session(emulator, ada) -> None:
     client = logged_in(emulator, ada)
     sid = authrocket_session_id(client)

@@ -230,7 +230,7 @@ class AuthRocketSession:
         user_id = _required_str(user_obj, "id")
         if _str(session, "user_id") not in (None, user_id):
             raise InvalidClaims("the Core API session object names two different users")
-        verification = _str(user_obj, "email_verification")
+        verification = email_verification_of(user_obj)
         user = AuthRocketUserInfo(
             id=user_id,
             email=_str(user_obj, "email"),
@@ -283,6 +283,17 @@ def _membership_from_api(item: Mapping[str, Any]) -> Membership:
 
 
 # --- strict readers ---------------------------------------------------------------------------
+
+
+#: The Core API's email verification states; anything else is treated as unknown.
+EMAIL_VERIFICATION_STATES = frozenset({"none", "requested", "verified"})
+
+
+def email_verification_of(user_obj: Mapping[str, Any]) -> str | None:
+    """A Core API user object's ``email_verification``, or None when absent or not one of
+    :data:`EMAIL_VERIFICATION_STATES` (it goes into a short column: never store the unknown)."""
+    value = user_obj.get("email_verification")
+    return value if isinstance(value, str) and value in EMAIL_VERIFICATION_STATES else None
 
 
 def _str(data: Mapping[str, Any], key: str) -> str | None:

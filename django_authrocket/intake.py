@@ -52,12 +52,13 @@ def log_in_with_token(request: HttpRequest, token: str) -> AuthRocketError | Non
     # AuthRocketLogin row): one commit instead of three. The token was verified above, outside
     # it: no transaction stays open across a call to AuthRocket.
     with transaction.atomic():
+        previous = state.login_ref(request)  # a second login or account switch replaces it
         if auth.SESSION_KEY in request.session:
             # Logged in already (an account switch, a second login): Django's login() keeps
             # the session key when the user is the same one. A login must always get a new key.
             request.session.cycle_key()
         auth.login(request, user)  # new session key and CSRF token: no session fixation
-        state.remember(request, session, token, user)  # also the single sign-out map
+        state.remember(request, session, token, user, replaces=previous)
     return None
 
 

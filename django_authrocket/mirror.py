@@ -14,7 +14,13 @@ from typing import Any
 
 from django.utils import timezone
 
-from .identity import AuthRocketSession, AuthRocketUserInfo, Membership, Org
+from .identity import (
+    AuthRocketSession,
+    AuthRocketUserInfo,
+    Membership,
+    Org,
+    email_verification_of,
+)
 from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 
@@ -135,7 +141,7 @@ def _upsert_orgs(memberships: list[Membership], now: datetime) -> dict[str, Auth
 
 def user_info_from_api(obj: Mapping[str, Any]) -> AuthRocketUserInfo:
     """The :class:`AuthRocketUserInfo` of a Core API user object (``GET /users/:id``)."""
-    verification = _api_str(obj, "email_verification")
+    verification = email_verification_of(obj)
     custom = obj.get("custom")
     return AuthRocketUserInfo(
         id=str(obj["id"]),

@@ -36,8 +36,9 @@ def unlink(sender: Any = None, request: HttpRequest | None = None, **kwargs: Any
         return
     ref = state.login_ref(request)
     key = state.server_side_key(request)
+    rows = (Q(ref=ref) if ref else Q()) | (Q(session_key=key) if key else Q())
     if ref or key:
-        AuthRocketLogin.objects.filter(Q(ref=ref) if ref else Q(session_key=key)).delete()
+        AuthRocketLogin.objects.filter(rows).delete()
 
 
 def end_sessions_for(authrocket_session_id: str) -> int:
@@ -58,7 +59,8 @@ def prune_expired(now: datetime | None = None) -> int:
 
 def _end(rows: Any) -> int:
     store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    keys = list(rows.values_list("session_key", flat=True))
+    # Rows of signed-cookie logins have no key: nothing on the server to end, so not counted.
+    keys = [key for key in rows.values_list("session_key", flat=True) if key]
     for key in keys:
         store_class(session_key=key).delete()
     rows.delete()

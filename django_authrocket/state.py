@@ -54,12 +54,19 @@ _KNOWN_LOCK = threading.Lock()
 
 
 def remember(
-    request: HttpRequest, session: AuthRocketSession, token: str, user: AbstractBaseUser
+    request: HttpRequest,
+    session: AuthRocketSession,
+    token: str,
+    user: AbstractBaseUser,
+    *,
+    replaces: str | None = None,
 ) -> None:
     """Store ``session`` for this Django session: the small entry in the session, the identity in
     its :class:`~django_authrocket.models.AuthRocketLogin` row (the single sign-out map too).
 
-    Call after :func:`django.contrib.auth.login`, which may flush the session.
+    Call after :func:`django.contrib.auth.login`, which may flush the session. ``replaces`` is
+    the ``ref`` of the login this one replaces in the same browser (read it with
+    :func:`login_ref` before logging in): its row goes.
     """
     store = request.session
     data = _stored_form(session)
@@ -96,6 +103,8 @@ def remember(
         )
     else:
         row.save(force_insert=True)
+    if replaces:
+        AuthRocketLogin.objects.filter(ref=replaces).delete()
     store[ENTRY_KEY] = entry
     _keep(_memo_key(entry), session)
     setattr(request, _CACHE_ATTR, session)
@@ -183,8 +192,10 @@ def follow_key_change(request: HttpRequest) -> None:
     the session (call when :func:`key_changed`)."""
     ref = login_ref(request)
     key = server_side_key(request)
-    if ref and key:
-        AuthRocketLogin.objects.filter(ref=ref).update(session_key=key)
+    if ref and key and not AuthRocketLogin.objects.filter(ref=ref).update(session_key=key):
+        # The row went while this request ran (single sign-out looked for the old key): the
+        # login is over, so the session under its new key must not outlive it.
+        request.session.flush()
 
 
 def login_ref(request: HttpRequest) -> str | None:

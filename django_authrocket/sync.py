@@ -373,7 +373,8 @@ def write_users(items: Sequence[Mapping[str, Any]], *, mark_seen: bool = False) 
         row.authrocket_id: row
         for row in AuthRocketUser.objects.filter(authrocket_id__in=[item["id"] for item in items])
     }
-    users_by_pk = user_model._default_manager.in_bulk([m.user_id for m in existing.values()])
+    # _base_manager: a default manager that filters rows must not hide a mirrored user here.
+    users_by_pk = user_model._base_manager.in_bulk([m.user_id for m in existing.values()])
     for mirrored in existing.values():
         mirrored.user = users_by_pk[mirrored.user_id]
     counts = Counts()

@@ -187,3 +187,16 @@ def test_get_session_answer_maps_like_a_token() -> None:
 def test_unusable_api_answers_are_invalid_claims(answer) -> None:
     with pytest.raises(InvalidClaims):
         AuthRocketSession.from_api(answer)
+
+
+@pytest.mark.parametrize("value", ["x" * 40, "", 3, ["verified"], None])
+def test_an_unknown_email_verification_from_the_api_is_unknown(value) -> None:
+    answer = {
+        "object": "session",
+        "id": "kss_1",
+        "user_id": "usr_1",
+        "user": {"id": "usr_1", "email": "a@example.com", "email_verification": value},
+    }
+    user = AuthRocketSession.from_api(answer).user
+    assert user.email_verification is None
+    assert user.email_verified is None

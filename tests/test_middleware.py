@@ -326,6 +326,18 @@ def test_logout_removes_the_single_sign_out_row(emulator, ada) -> None:
     assert not AuthRocketLogin.objects.exists()
 
 
+@pytest.mark.parametrize("second", ["same person", "account switch"])
+def test_a_second_login_in_the_same_browser_replaces_the_first_row(emulator, ada, second) -> None:
+    client = logged_in(emulator, ada)
+    other = ada if second == "same person" else emulator.create_user("grace@example.com")
+    response = client.get("/login/", {"token": emulator.mint_token(other["id"])})
+    assert response.status_code == 302
+    row = AuthRocketLogin.objects.get()  # one, not two
+    assert row.session_key == client.session.session_key
+    client.post("/logout/")
+    assert not AuthRocketLogin.objects.exists()
+
+
 # --- where the identity lives ------------------------------------------------------------------
 
 
@@ -436,8 +448,27 @@ def test_signed_cookie_sessions_keep_the_identity_out_of_the_cookie(settings, em
     assert len(cookie) < 400
     row = AuthRocketLogin.objects.get()
     assert row.session_key is None and len(row.data["orgs"]) == 20
+    # The testing helpers work on cookie sessions too.
+    assert authrocket_session_id(client) == row.authrocket_session_id
+    # Nothing on the server to end: single sign-out says so rather than counting it.
+    assert signout.end_sessions_for(row.authrocket_session_id) == 0
     client.post("/logout/")
     assert not AuthRocketLogin.objects.exists()
+
+
+def test_expire_login_works_on_signed_cookie_sessions(settings, emulator, ada) -> None:
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    client = logged_in(emulator, ada)
+    expire_login(client)
+    assert client.get("/private/").status_code == 302
+
+
+def test_a_session_cycled_while_it_was_signed_out_does_not_survive(emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    client.get("/private/")  # this worker now remembers the identity
+    AuthRocketLogin.objects.all().delete()  # single sign-out ran, finding the old key
+    assert client.get("/cycle/").status_code == 200
+    assert not is_logged_in(client)
 
 
 # --- Bearer tokens ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.test import Client
 
 # The app's modules are imported inside the helpers: this package loads before Django is set up
@@ -22,9 +23,11 @@ from django.test import Client
 def authrocket_session_id(client: Client) -> str | None:
     """The AuthRocket session id (``kss_...``) behind the client's Django session, if any."""
     from django_authrocket.models import AuthRocketLogin
+    from django_authrocket.state import ENTRY_KEY, REF
 
-    key = client.session.session_key
-    row = AuthRocketLogin.objects.filter(session_key=key).first() if key else None
+    entry = client.session.get(ENTRY_KEY)
+    ref = entry.get(REF) if isinstance(entry, dict) else None
+    row = AuthRocketLogin.objects.filter(ref=ref).first() if ref else None
     return row.authrocket_session_id if row is not None else None
 
 
@@ -51,3 +54,6 @@ def _update_entry(client: Client, changes: dict[str, Any]) -> None:
         raise ValueError("this client is not logged in through AuthRocket")
     session[ENTRY_KEY] = {**entry, **changes}
     session.save()
+    # Signed-cookie sessions live in the cookie: hand the client the new one.
+    if session.session_key:
+        client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key

@@ -4,11 +4,13 @@ Written once at login (:func:`remember`), read on every request, dropped at logo
 
 The Django session is decoded on every request, so it carries only what the common request path
 needs, in one small entry: the token's expiry (a number the middleware compares with the clock),
-in api mode the time of the next recheck, and ``ref``, the name of the
+in api mode the time of the next recheck, ``ref``, the name of the
 :class:`~django_authrocket.models.AuthRocketLogin` row that holds the identity (user, orgs,
-permissions). A worker rebuilds each identity once and keeps it by ``ref``; a changed identity
-gets a new ``ref``, so no worker serves the old one. The database row is the truth, the
-worker's copy only spares the query; any session engine works, signed cookies included.
+permissions), and ``v``, the version of that identity the session last saw. A worker rebuilds
+each identity once and keeps it by ``ref`` and ``v``; a recheck that changes the identity
+rewrites the row and the session's ``v``, so the other workers read the row again. The row is
+the truth, a worker's copy only spares the query; any session engine works, signed cookies
+included (where nothing server-side can end a copied cookie: see docs/middleware.md).
 """
 
 from __future__ import annotations

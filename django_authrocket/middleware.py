@@ -115,7 +115,8 @@ class AuthRocketMiddleware:
 
     def recheck(self, request: HttpRequest) -> Response:
         """End the Django session if its AuthRocket session is over; else set request.authrocket."""
-        if not state.has_entry(request):
+        entry = state.entry(request)
+        if entry is None:
             if state.has_legacy_keys(request):
                 # Logged in by a development build that kept the identity in the session: no
                 # expiry or recheck can be read from it, so it must log in again.
@@ -124,11 +125,11 @@ class AuthRocketMiddleware:
             # to check, in either mode (request.authrocket stays None).
             return None
         now = time.time()
-        expires = state.expires_at(request)
+        expires = state.expires_at(entry)
         if expires is not None and now > expires + app_settings.JWT_LEEWAY:
             return self.end_session(request, "expired", _("Your login has expired."))
-        if app_settings.VERIFY == "api" and now >= (state.next_check_at(request) or 0):
-            response = self.ask_authrocket(request, now)
+        if app_settings.VERIFY == "api" and now >= (state.next_check_at(entry) or 0):
+            response = self.ask_authrocket(request, entry, now)
             if response is not None:
                 return response
         identity = state.recall(request)
@@ -138,16 +139,17 @@ class AuthRocketMiddleware:
         request.authrocket = identity  # type: ignore[attr-defined]
         return None
 
-    def ask_authrocket(self, request: HttpRequest, now: float) -> Response:
+    def ask_authrocket(self, request: HttpRequest, entry: dict[str, Any], now: float) -> Response:
         """The api-mode recheck, at most once per interval per session (see recheck.py)."""
-        session_id = state.session_id(request)
-        if session_id is None:
+        known = state.recall(request)
+        if known is None:
             return self.end_session(request, "invalid", _("Your login is no longer valid."))
+        session_id = known.id
         interval = float(app_settings.RECHECK_INTERVAL)
         try:
             verdict = recheck.check_session(session_id, state.stored_token(request))
         except APIError as exc:
-            last_ok = state.last_checked_at(request) or 0
+            last_ok = state.last_checked_at(entry) or 0
             grace = float(app_settings.RECHECK_GRACE)
             # The last good answer was good for one interval; the grace extends it.
             if grace > 0 and now - last_ok <= interval + grace:
@@ -171,8 +173,7 @@ class AuthRocketMiddleware:
             at=verdict.checked_at,
             next_check=now + interval * random.uniform(0.9, 1.0),  # noqa: S311
         )
-        known = state.recall(request)
-        if verdict.answer is not None and known is not None and known.source == "api":
+        if verdict.answer is not None and known.source == "api":
             try:
                 fresh = AuthRocketSession.from_api(verdict.answer, generation=known.generation)
             except InvalidToken:

@@ -34,11 +34,15 @@ def unlink(sender: Any = None, request: HttpRequest | None = None, **kwargs: Any
     """Forget the row of a Django session that logged out (a ``user_logged_out`` receiver)."""
     if request is None:
         return
-    ref = state.login_ref(request)
-    key = state.server_side_key(request)
-    rows = (Q(ref=ref) if ref else Q()) | (Q(session_key=key) if key else Q())
-    if ref or key:
-        AuthRocketLogin.objects.filter(rows).delete()
+    # By ref (every engine) and by key (a row whose ref the session no longer carries). Never
+    # Q(ref=None): that would match every row written before refs existed.
+    match = Q()
+    if ref := state.login_ref(request):
+        match |= Q(ref=ref)
+    if key := state.server_side_key(request):
+        match |= Q(session_key=key)
+    if match:
+        AuthRocketLogin.objects.filter(match).delete()
 
 
 def end_sessions_for(authrocket_session_id: str) -> int:

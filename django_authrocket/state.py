@@ -129,9 +129,11 @@ def recall(request: HttpRequest) -> AuthRocketSession | None:
     return session
 
 
-def has_entry(request: HttpRequest) -> bool:
-    """Whether this Django session was logged in through AuthRocket by :func:`remember`."""
-    return _entry(getattr(request, "session", None)) is not None
+def entry(request: HttpRequest) -> dict[str, Any] | None:
+    """This Django session's AuthRocket entry (see the module docs), or ``None`` when
+    :func:`remember` did not log it in. Read it once per request and pass it to
+    :func:`expires_at`, :func:`next_check_at` and :func:`last_checked_at`."""
+    return _entry(getattr(request, "session", None))
 
 
 #: Keys that pre-release development builds stored instead of the entry.
@@ -231,16 +233,16 @@ def stored_token(request: HttpRequest) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def expires_at(request: HttpRequest) -> float | None:
-    return _number(request, EXPIRES)
+def expires_at(entry: dict[str, Any]) -> float | None:
+    return _number(entry, EXPIRES)
 
 
-def next_check_at(request: HttpRequest) -> float | None:
-    return _number(request, NEXT_CHECK)
+def next_check_at(entry: dict[str, Any]) -> float | None:
+    return _number(entry, NEXT_CHECK)
 
 
-def last_checked_at(request: HttpRequest) -> float | None:
-    return _number(request, CHECKED)
+def last_checked_at(entry: dict[str, Any]) -> float | None:
+    return _number(entry, CHECKED)
 
 
 def checked(request: HttpRequest, *, at: float, next_check: float) -> None:
@@ -255,15 +257,6 @@ def postpone_check(request: HttpRequest, next_check: float) -> None:
     entry = _entry(getattr(request, "session", None))
     if entry is not None:
         request.session[ENTRY_KEY] = {**entry, NEXT_CHECK: next_check}
-
-
-def forget(request: HttpRequest) -> None:
-    """Drop the stored AuthRocket entry (``auth.logout`` flushes it anyway)."""
-    store = getattr(request, "session", None)
-    if store is not None:
-        store.pop(ENTRY_KEY, None)
-        store.pop(TOKEN_KEY, None)
-    setattr(request, _CACHE_ATTR, None)
 
 
 _UNSET = object()
@@ -291,9 +284,8 @@ def _entry(store: Any) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) and isinstance(entry.get(REF), str) else None
 
 
-def _number(request: HttpRequest, member: str) -> float | None:
-    entry = _entry(getattr(request, "session", None))
-    value = entry.get(member) if entry is not None else None
+def _number(entry: dict[str, Any], member: str) -> float | None:
+    value = entry.get(member)
     return float(value) if isinstance(value, int | float) else None
 
 

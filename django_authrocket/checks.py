@@ -12,13 +12,16 @@ E006     AUTHROCKET_JWT_KEY cannot be read
 E007     LoginRocket URL is not https (and DEBUG is off)
 E008     Core API URL is not https (and DEBUG is off)
 E009     AuthRocketMiddleware placed before AuthenticationMiddleware
-E010     AuthRocketBackend missing from AUTHENTICATION_BACKENDS
+E010     AuthRocketBackend (or a subclass) missing from AUTHENTICATION_BACKENDS
 E011     AUTHROCKET_CACHE names a cache that is not in CACHES
 E012     a numeric setting is negative or not a number
-W001     AuthRocketMiddleware missing from MIDDLEWARE
+W001     AuthRocketMiddleware (or a subclass) missing from MIDDLEWARE
 W002     AUTHROCKET_CACHE is a per-process cache (LocMem/Dummy) and DEBUG is off
 W003     AUTHROCKET_URL does not end with /v1 or /v2
 ======== =====================================================================
+
+The middleware and backend checks accept subclasses (the documented way to extend them), as
+Django's admin checks do: each dotted path is imported and compared with ``issubclass``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from .conf import AppSettings, app_settings
 from .keys import load_static_key
@@ -154,18 +158,19 @@ def check_integration(
     """Middleware, backend and cache are wired in the way the app needs."""
     messages: list[CheckMessage] = []
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
-    if MIDDLEWARE_PATH not in middleware:
+    ours = _first_subclass(MIDDLEWARE_PATH, middleware)
+    auth = _first_subclass(AUTH_MIDDLEWARE_PATH, middleware)
+    if ours is None:
         messages.append(
             Warning(
                 "AuthRocketMiddleware is not in MIDDLEWARE: sessions ended at AuthRocket stay "
                 "logged in here and Bearer tokens are not accepted.",
-                hint=f"Add {MIDDLEWARE_PATH!r} after {AUTH_MIDDLEWARE_PATH!r}.",
+                hint=f"Add {MIDDLEWARE_PATH!r} (or your subclass of it) after "
+                f"{AUTH_MIDDLEWARE_PATH!r}.",
                 id="authrocket.W001",
             )
         )
-    elif AUTH_MIDDLEWARE_PATH in middleware and middleware.index(
-        MIDDLEWARE_PATH
-    ) < middleware.index(AUTH_MIDDLEWARE_PATH):
+    elif auth is not None and ours < auth:
         messages.append(
             Error(
                 "AuthRocketMiddleware comes before AuthenticationMiddleware.",
@@ -174,12 +179,12 @@ def check_integration(
             )
         )
     backends = list(getattr(settings, "AUTHENTICATION_BACKENDS", []))
-    if BACKEND_PATH not in backends:
+    if _first_subclass(BACKEND_PATH, backends) is None:
         messages.append(
             Error(
                 "AuthRocketBackend is not in AUTHENTICATION_BACKENDS.",
-                hint=f"Add {BACKEND_PATH!r} to AUTHENTICATION_BACKENDS (keep ModelBackend if "
-                "you also want password logins, e.g. for the admin).",
+                hint=f"Add {BACKEND_PATH!r} (or your subclass of it) to AUTHENTICATION_BACKENDS "
+                "(keep ModelBackend if you also want password logins, e.g. for the admin).",
                 id="authrocket.E010",
             )
         )
@@ -216,6 +221,24 @@ NUMERIC_SETTINGS = (
     "JWKS_MAX_AGE",
     "JWKS_MIN_REFETCH_INTERVAL",
 )
+
+
+def _first_subclass(base_path: str, paths: Sequence[Any]) -> int | None:
+    """The index of the first of ``paths`` naming ``base_path``'s class or a subclass of it.
+
+    Paths that cannot be imported are skipped: Django reports those itself when it loads them.
+    """
+    base = import_string(base_path)
+    for index, path in enumerate(paths):
+        if not isinstance(path, str):
+            continue
+        try:
+            candidate = import_string(path)
+        except ImportError:
+            continue
+        if isinstance(candidate, type) and issubclass(candidate, base):
+            return index
+    return None
 
 
 def _numeric_setting_errors() -> list[CheckMessage]:

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from django_authrocket.backends import AuthRocketBackend
+from django_authrocket.middleware import AuthRocketMiddleware
 
 MIDDLEWARE = "django_authrocket.middleware.AuthRocketMiddleware"
 BACKEND = "django_authrocket.backends.AuthRocketBackend"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class SiteBackend(AuthRocketBackend):
+    """A site's extension of the backend, the documented way to change its steps."""
+
+
+class SiteMiddleware(AuthRocketMiddleware):
+    """A site's extension of the middleware."""
+
+
+class SiteAuthenticationMiddleware(AuthenticationMiddleware):
+    """A site's extension of Django's AuthenticationMiddleware."""
+
+
+SITE_BACKEND = f"{__name__}.SiteBackend"
+SITE_MIDDLEWARE = f"{__name__}.SiteMiddleware"
+SITE_AUTH_MIDDLEWARE = f"{__name__}.SiteAuthenticationMiddleware"
 
 
 def check_ids() -> set[str]:
@@ -26,7 +52,7 @@ def good(settings, monkeypatch):
     settings.AUTHROCKET_URL = "https://api-e2.authrocket.com/v2"
     settings.AUTHROCKET_API_KEY = "ks_test"
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, MIDDLEWARE]
-    settings.AUTHENTICATION_BACKENDS = [BACKEND, "django.contrib.auth.backends.ModelBackend"]
+    settings.AUTHENTICATION_BACKENDS = [BACKEND, MODEL_BACKEND]
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "c"}
     }
@@ -132,8 +158,45 @@ def test_missing_middleware_is_w001(good) -> None:
 
 
 def test_missing_backend_is_e010(good) -> None:
-    good.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    good.AUTHENTICATION_BACKENDS = [MODEL_BACKEND]
     assert check_ids() == {"authrocket.E010"}
+    with pytest.raises(SystemCheckError, match=r"authrocket\.E010"):
+        call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+def replace_middleware(settings, old: str, new: str) -> None:
+    settings.MIDDLEWARE = [new if entry == old else entry for entry in settings.MIDDLEWARE]
+
+
+def test_subclasses_of_the_backend_and_middleware_pass_manage_py_check(good) -> None:
+    good.AUTHENTICATION_BACKENDS = [SITE_BACKEND, MODEL_BACKEND]
+    replace_middleware(good, MIDDLEWARE, SITE_MIDDLEWARE)
+
+    assert check_ids() == set()
+    # The whole check command, every app's checks: it raises SystemCheckError on any error.
+    call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+def test_a_middleware_subclass_before_authentication_middleware_is_e009(good) -> None:
+    good.MIDDLEWARE = [m for m in good.MIDDLEWARE if m != MIDDLEWARE]
+    index = good.MIDDLEWARE.index(AUTH_MIDDLEWARE)
+    good.MIDDLEWARE = [*good.MIDDLEWARE[:index], SITE_MIDDLEWARE, *good.MIDDLEWARE[index:]]
+    assert "authrocket.E009" in check_ids()
+
+
+def test_the_order_check_recognises_a_subclass_of_authentication_middleware(good) -> None:
+    replace_middleware(good, AUTH_MIDDLEWARE, SITE_AUTH_MIDDLEWARE)
+    assert check_ids() == set()
+    good.MIDDLEWARE = [m for m in good.MIDDLEWARE if m != MIDDLEWARE]
+    index = good.MIDDLEWARE.index(SITE_AUTH_MIDDLEWARE)
+    good.MIDDLEWARE = [*good.MIDDLEWARE[:index], SITE_MIDDLEWARE, *good.MIDDLEWARE[index:]]
+    assert check_ids() == {"authrocket.E009"}
+
+
+def test_unrelated_or_unimportable_entries_do_not_count(good) -> None:
+    good.AUTHENTICATION_BACKENDS = ["nowhere.Backend", "tests.test_checks.Nothing", MODEL_BACKEND]
+    replace_middleware(good, MIDDLEWARE, "nowhere.AuthRocketMiddleware")
+    assert check_ids() == {"authrocket.E010", "authrocket.W001"}
 
 
 def test_cache_alias_not_in_caches_is_e011(good) -> None:

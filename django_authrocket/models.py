@@ -145,8 +145,6 @@ class AuthRocketLogin(models.Model):
         _("identity reference"),
         max_length=64,
         unique=True,
-        null=True,
-        blank=True,
         help_text=_(
             "A random name the Django session points here with, fixed for the life of the login."
         ),

@@ -16,6 +16,10 @@ logout completed locally); grace where configured; nothing lost (the login token
 once AuthRocket is back, no half-written sync page, a failed webhook event is not recorded as
 processed and its redelivery works); ``Retry-After`` honoured; and no token, API key or webhook
 secret in anything logged. ``docs/faults.md`` is the table of what these tests prove.
+
+Each cell's test id names the call path, the fault and the outcome the cell expects, e.g.
+``test_fault[jwks_503-login_503_token_kept]``: the call path function checks exactly the outcome
+its id names.
 """
 
 from __future__ import annotations
@@ -118,6 +122,8 @@ class Cell:
     fault: Fault
     caplog: pytest.LogCaptureFixture
     user: dict[str, Any]
+    #: The outcome this cell proves (the last part of its test id); see ``CallPath.outcome``.
+    expected: str = ""
     secrets: list[str] = field(default_factory=list)
     restore: list[Callable[[], None]] = field(default_factory=list)
 
@@ -182,10 +188,10 @@ def cell_factory(settings, emulator, ada, caplog):
     caplog.set_level(logging.INFO, logger="django_authrocket.testing")
     cells: list[Cell] = []
 
-    def make(fault: Fault) -> Cell:
+    def make(fault: Fault, expected: str = "") -> Cell:
         if fault.rate_limited:
             settings.AUTHROCKET_HTTP_RETRIES = 1  # one retry: enough to see Retry-After honoured
-        cell = Cell(emulator, settings, fault, caplog, ada)
+        cell = Cell(emulator, settings, fault, caplog, ada, expected)
         cell.secrets += [emulator.api_key, SECRET]
         cells.append(cell)
         return cell
@@ -239,11 +245,12 @@ def jwks_fetch(cell: Cell) -> None:
     response = login(client, token, next="/private/")
 
     assert_bounded(started, cell)
-    if cell.fault.harmless_for_key_set:
+    if cell.expected == "login_succeeds":
         # The key set is parsed and checked as a key set; a proxy's text/plain label on the
         # right document changes nothing.
         assert response.status_code == 302 and is_logged_in(client)
         return
+    assert cell.expected == "login_503_token_kept"
     assert response.status_code == 503
     assert b"could not be reached" in response.content
     assert not is_logged_in(client)
@@ -465,37 +472,71 @@ def logout_revoke(cell: Cell) -> None:
     assert not is_logged_in(client) and not AuthRocketLogin.objects.exists()
     assert client.get("/private/").status_code == 302
     deletes = cell.emulator.count_requests(f"/api/v2/sessions/{session_id}", "DELETE")
-    if cell.fault.kind in BODY_FAULTS:
+    if cell.expected == "logout_completes_revoke_succeeds":
         # AuthRocket did end the session and its answer has no body to spoil: a success.
         assert not cell.warned("Could not revoke")
         assert deletes == 1
         return
+    assert cell.expected == "logout_completes_revoke_warned"
     assert cell.warned(f"Could not revoke AuthRocket session {session_id}")
     assert_retry_after_honoured(cell)
     if not cell.fault.rate_limited and cell.fault.kind is not None:
         assert deletes == 1  # not idempotent: never sent twice, even with retries configured
 
 
-PATHS: dict[str, Callable[[Cell], None]] = {
-    "jwks": jwks_fetch,
-    "login-api": get_session_at_login,
-    "recheck": recheck,
-    "recheck-json": recheck_api_client,
-    "recheck-grace": recheck_grace,
-    "bearer-api": bearer_api,
-    "sync": sync_page,
-    "webhook-refetch": webhook_refetch,
-    "webhook-read": webhook_read,
-    "logout-revoke": logout_revoke,
+@dataclass(frozen=True)
+class CallPath:
+    """One row of the matrix: the function that drives it, and what it expects under a fault."""
+
+    run: Callable[[Cell], None]
+    outcome: Callable[[Fault], str]
+
+
+def _always(outcome: str) -> Callable[[Fault], str]:
+    return lambda fault: outcome
+
+
+PATHS: dict[str, CallPath] = {
+    "jwks": CallPath(
+        jwks_fetch,
+        lambda fault: "login_succeeds" if fault.harmless_for_key_set else "login_503_token_kept",
+    ),
+    "login-api": CallPath(get_session_at_login, _always("login_503_token_kept")),
+    "recheck": CallPath(recheck, _always("session_ends_redirect_to_login")),
+    "recheck-json": CallPath(recheck_api_client, _always("session_ends_401_json")),
+    "recheck-grace": CallPath(recheck_grace, _always("session_kept_within_grace")),
+    "bearer-api": CallPath(bearer_api, _always("api_503_with_retry_after")),
+    "sync": CallPath(sync_page, _always("sync_stops_checkpoint_kept_then_resumes")),
+    "webhook-refetch": CallPath(webhook_refetch, _always("webhook_503_redelivery_applied")),
+    "webhook-read": CallPath(webhook_read, _always("webhook_503_redelivery_applied")),
+    "logout-revoke": CallPath(
+        logout_revoke,
+        lambda fault: (
+            "logout_completes_revoke_succeeds"
+            if fault.kind in BODY_FAULTS
+            else "logout_completes_revoke_warned"
+        ),
+    ),
 }
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.name)
-@pytest.mark.parametrize("path", list(PATHS), ids=str)
-def test_fault(cell_factory, path: str, fault: Fault) -> None:
-    cell = cell_factory(fault)
+def matrix_cells() -> list[Any]:
+    """Every (call path, fault) pair with the outcome it expects, ids like
+    ``jwks_503-login_503_token_kept``: the scenario, then the expectation."""
+    cells = []
+    for path, call in PATHS.items():
+        for fault in FAULTS:
+            expected = call.outcome(fault)
+            scenario = f"{path}_{fault.name}".replace("-", "_")
+            cells.append(pytest.param(path, fault, expected, id=f"{scenario}-{expected}"))
+    return cells
 
-    PATHS[path](cell)
+
+@pytest.mark.parametrize(("path", "fault", "expected"), matrix_cells())
+def test_fault(cell_factory, path: str, fault: Fault, expected: str) -> None:
+    cell = cell_factory(fault, expected)
+
+    PATHS[path].run(cell)
 
     assert_nothing_secret_logged(cell)
     assert not any(r.exc_info for r in cell.caplog.records if r.name.startswith("django"))
@@ -550,9 +591,21 @@ def test_a_key_set_retry_after_beyond_the_limit_is_not_waited_for(cell_factory, 
     assert emulator.count_requests("/connect/jwks") == 1
 
 
-@pytest.mark.parametrize("case", ["get", "basic-auth", "too-large", "not-json", "unknown-type"])
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        pytest.param(case, status, id=f"{case.replace('-', '_')}-refused_{status}")
+        for case, status in [
+            ("get", 405),
+            ("basic-auth", 401),
+            ("too-large", 413),
+            ("not-json", 400),
+            ("unknown-type", 400),
+        ]
+    ],
+)
 def test_webhook_refusals_log_the_reason_but_never_the_secret(
-    cell_factory, settings, case: str
+    cell_factory, settings, case: str, status: int
 ) -> None:
     cell = cell_factory(Fault("none", None))
     client = Client()
@@ -569,8 +622,7 @@ def test_webhook_refusals_log_the_reason_but_never_the_secret(
     else:
         response = client.post(WEBHOOK_URL, body, content_type="application/json")
 
-    expected = {"get": 405, "basic-auth": 401, "too-large": 413, "not-json": 400}
-    assert response.status_code == expected.get(case, 400)
+    assert response.status_code == status
     assert cell.warned("AuthRocket webhook refused")
     assert_nothing_secret_logged(cell)
     assert not AuthRocketWebhookEvent.objects.exists()

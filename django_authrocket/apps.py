@@ -28,7 +28,7 @@ class AuthRocketConfig(AppConfig):
 
         import logging
 
-        from .http import URLLIB3_LOGGER, redact_tokens
+        from .redaction import URLLIB3_LOGGER, redact_tokens
 
         # urllib3 logs each request URL at DEBUG; a Get Session by token has the token in it.
         logging.getLogger(URLLIB3_LOGGER).addFilter(redact_tokens)  # added once: same object

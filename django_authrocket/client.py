@@ -8,7 +8,8 @@ What every call does:
   ``X-Authrocket-Api-Key``);
 * has a timeout; retries with exponential backoff only when that is safe: idempotent calls
   (GET) on connection errors, 502, 503 and 504, and any call on 429 (AuthRocket did not act on
-  it), honouring ``Retry-After``. A POST or DELETE that timed out is never sent twice;
+  it), honouring ``Retry-After``. A POST or DELETE that timed out is never sent twice (the rule
+  lives in :mod:`~django_authrocket.transport`, shared with the key set fetch);
 * checks the status before reading the body, caps the body size, insists on JSON;
 * turns failures into :mod:`~django_authrocket.exceptions` ``APIError`` subclasses that carry the
   status and AuthRocket's ``X-Request-ID``, never the API key or a token.
@@ -32,7 +33,7 @@ import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import translation
 
-from .conf import app_settings
+from .conf import api_generation_of, app_settings
 from .exceptions import (
     APIError,
     APIUnavailable,
@@ -44,19 +45,16 @@ from .exceptions import (
     ServerError,
     ValidationFailed,
 )
-from .http import USER_AGENT, backoff, retry_after
+from .transport import MAX_RETRY_WAIT, USER_AGENT, Exchange, Retry, read_body, retry_after, send
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("django_authrocket.client")
 
 #: Largest response body read (a page of 1,000 users is well under this).
 MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
-#: Longest wait for a ``Retry-After`` before giving up instead.
-MAX_RETRY_WAIT: Final = 30.0
 #: Largest page the API serves.
 MAX_PAGE_SIZE: Final = 1000
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
-_RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +86,7 @@ class AuthRocketClient:
         max_retry_wait: float = MAX_RETRY_WAIT,
     ) -> None:
         self.api_url = api_url.rstrip("/")
-        self.generation = 1 if self.api_url.endswith("/v1") else 2
+        self.generation = api_generation_of(self.api_url)
         self.realm = realm
         self.timeout = float(timeout)
         self.retries = max(0, int(retries))
@@ -239,45 +237,44 @@ class AuthRocketClient:
         method = method.upper()
         url = f"{self.api_url}{path}"
         shown = _log_path(path)
-        idempotent = method in _IDEMPOTENT
         headers = {}
         language = translation.get_language()
         if language:
             headers["Accept-Language"] = language
-        attempt = 0
-        while True:
+
+        def attempt() -> Exchange:
             started = time.monotonic()
-            try:
-                response, body = self._send(method, url, params, json, headers)
-            except requests.RequestException as exc:
-                if idempotent and attempt < self.retries:
-                    attempt += 1
-                    self._pause(backoff(attempt), method, shown, exc.__class__.__name__)
-                    continue
-                raise APIUnavailable(
-                    f"AuthRocket could not be reached ({exc.__class__.__name__})",
-                    method=method,
-                    path=shown,
-                ) from None
-            status = response.status_code
-            request_id = response.headers.get("X-Request-ID")
+            exchange = self._send(method, url, params, json, headers)
             logger.debug(
                 "AuthRocket %s %s -> %s in %.0f ms (request id %s)",
                 method,
                 shown,
-                status,
+                exchange.status,
                 (time.monotonic() - started) * 1000,
-                request_id,
+                exchange.response.headers.get("X-Request-ID"),
             )
-            retryable = status == 429 or (idempotent and status in _RETRY_STATUSES)
-            if retryable and attempt < self.retries:
-                wait = retry_after(response) if status in (429, 503) else None
-                wait = backoff(attempt + 1) if wait is None else wait
-                if wait <= self.max_retry_wait:
-                    attempt += 1
-                    self._pause(wait, method, shown, f"HTTP {status}, request id {request_id}")
-                    continue
-            return self._decode(response, body, method, shown)
+            return exchange
+
+        def log_retry(retry: Retry) -> None:
+            logger.warning(
+                "AuthRocket %s %s: %s; retrying in %.2f s", method, shown, retry.cause, retry.wait
+            )
+
+        try:
+            exchange = send(
+                attempt,
+                retries=self.retries,
+                idempotent=method in _IDEMPOTENT,
+                max_retry_wait=self.max_retry_wait,
+                on_retry=log_retry,
+            )
+        except requests.RequestException as exc:
+            raise APIUnavailable(
+                f"AuthRocket could not be reached ({exc.__class__.__name__})",
+                method=method,
+                path=shown,
+            ) from None
+        return self._decode(exchange.response, exchange.body, method, shown)
 
     def _send(
         self,
@@ -286,7 +283,7 @@ class AuthRocketClient:
         params: Mapping[str, Any] | None,
         json: Any,
         headers: dict[str, str],
-    ) -> tuple[requests.Response, bytes | None]:
+    ) -> Exchange:
         """One HTTP exchange; the body is ``None`` when it is larger than the cap."""
         with self._http.request(
             method,
@@ -299,18 +296,8 @@ class AuthRocketClient:
             allow_redirects=False,
         ) as response:
             if response.status_code == 204 or method == "HEAD":
-                return response, b""
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-                return response, None
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    return response, None
-                chunks.append(chunk)
-            return response, b"".join(chunks)
+                return Exchange(response, b"")
+            return Exchange(response, read_body(response, MAX_RESPONSE_BYTES))
 
     def _decode(
         self, response: requests.Response, body: bytes | None, method: str, path: str
@@ -345,10 +332,6 @@ class AuthRocketClient:
         if status >= 500:
             raise ServerError(summary or "AuthRocket server error", **context)
         raise APIError(summary or f"unexpected HTTP {status}", **context)
-
-    def _pause(self, seconds: float, method: str, path: str, why: str) -> None:
-        logger.warning("AuthRocket %s %s: %s; retrying in %.2f s", method, path, why, seconds)
-        time.sleep(seconds)
 
 
 def _json_body(response: requests.Response, body: bytes | None, context: dict[str, Any]) -> Any:

@@ -306,8 +306,12 @@ class AppSettings:
     @property
     def api_generation(self) -> int:
         """1 when ``AUTHROCKET_URL`` ends with ``/v1``, else 2."""
-        url = self.URL
-        return 1 if url and url.rstrip("/").endswith("/v1") else 2
+        return api_generation_of(self.URL)
+
+
+def api_generation_of(url: str | None) -> int:
+    """The Core API generation a URL names: 1 when it ends with ``/v1``, else 2."""
+    return 1 if url and url.rstrip("/").endswith("/v1") else 2
 
 
 app_settings = AppSettings()

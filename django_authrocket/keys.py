@@ -35,10 +35,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .conf import app_settings
 from .exceptions import KeysUnavailable, UnknownKey
-from .http import USER_AGENT, backoff, retry_after
 from .jws import Algorithm
+from .transport import SERVER_ERRORS, USER_AGENT, Exchange, read_body, send
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("django_authrocket.keys")
 
 #: A key string longer than this is an RSA public key body, shorter is an HS256 secret
 #: (the rule the official AuthRocket libraries use).
@@ -49,8 +49,6 @@ MIN_RSA_BITS = 2048
 LOCAL_TTL = 60.0
 #: Largest key set document read from LoginRocket.
 MAX_JWKS_BYTES = 256 * 1024
-#: Longest ``Retry-After`` waited for before giving up instead (the API client's limit).
-MAX_RETRY_WAIT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,14 +198,6 @@ def _parse_jwk_cached(entry_json: str) -> rsa.RSAPublicKey:
     return rsa_key_from_jwk(json.loads(entry_json))
 
 
-class _RetryableStatus(Exception):
-    """A key set answer worth another try (429, 5xx), and the server's ``Retry-After``."""
-
-    def __init__(self, status: int, wait: float | None = None) -> None:
-        super().__init__(status)
-        self.wait = wait
-
-
 def forget_stores(**kwargs: object) -> None:
     """Drop every store's per-process state (connected to ``setting_changed``: tests, reloads)."""
     with KeyStore._stores_lock:
@@ -347,42 +337,35 @@ class KeyStore:
         self._load_shared()
 
     def _fetch(self) -> dict[str, Any]:
-        """GET the key set, retrying connection errors and 5xx/429 like the API client does."""
-        retries = max(0, int(app_settings.HTTP_RETRIES))
-        for attempt in range(retries + 1):
-            wait = None
-            try:
-                return self._fetch_once()
-            except requests.RequestException:
-                if attempt == retries:
-                    raise
-            except _RetryableStatus as exc:
-                if attempt == retries or (exc.wait is not None and exc.wait > MAX_RETRY_WAIT):
-                    raise ValueError("LoginRocket answered with a server error") from None
-                wait = exc.wait  # Retry-After, honoured like the API client does
-            time.sleep(backoff(attempt + 1) if wait is None else wait)
-        raise AssertionError("unreachable")
+        """GET the key set: retried on no answer, 429 and any 5xx, the API client's way.
 
-    def _fetch_once(self) -> dict[str, Any]:
-        timeout = float(app_settings.HTTP_TIMEOUT)
-        with self._http.get(self.jwks_url, timeout=timeout, stream=True) as response:
-            if response.status_code == 429 or response.status_code >= 500:
-                wait = retry_after(response) if response.status_code in (429, 503) else None
-                raise _RetryableStatus(response.status_code, wait)
-            if response.status_code != 200:
-                raise ValueError(f"HTTP {response.status_code}")
-            # iter_content, not raw.read: a connection reset or timeout mid-body must come out
-            # as a requests exception (urllib3's own would escape every handler above).
-            body = b""
-            for chunk in response.iter_content(64 * 1024):
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    break
-        if len(body) > MAX_JWKS_BYTES:
+        Raises :class:`requests.RequestException` when LoginRocket gave no answer, ``ValueError``
+        when its answer is not a usable key set.
+        """
+        exchange = send(
+            self._fetch_once,
+            retries=max(0, int(app_settings.HTTP_RETRIES)),
+            idempotent=True,
+            retry_statuses=SERVER_ERRORS,
+        )
+        status = exchange.status
+        if status == 429 or status >= 500:
+            raise ValueError("LoginRocket answered with a server error")
+        if status != 200:
+            raise ValueError(f"HTTP {status}")
+        if exchange.body is None:
             raise ValueError("key set document is too large")
         try:
-            document = json.loads(body)
+            document = json.loads(exchange.body)
         except RecursionError:
             raise ValueError("key set document is nested too deeply") from None
         parse_jwks(document)  # raises ValueError when it is not a key set
         return dict(document)
+
+    def _fetch_once(self) -> Exchange:
+        """One GET; only a 200's body is read (a reset mid-body is a retryable error)."""
+        timeout = float(app_settings.HTTP_TIMEOUT)
+        with self._http.get(self.jwks_url, timeout=timeout, stream=True) as response:
+            if response.status_code != 200:
+                return Exchange(response, b"")
+            return Exchange(response, read_body(response, MAX_JWKS_BYTES))

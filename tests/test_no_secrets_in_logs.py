@@ -13,7 +13,7 @@ import logging
 import pytest
 from django.test import Client
 
-from django_authrocket.http import URLLIB3_LOGGER, redact, redact_tokens
+from django_authrocket.redaction import URLLIB3_LOGGER
 from django_authrocket.signals import authrocket_event
 from tests.log_capture import API_KEY, JWT, SecretScanner, mask, scanner, secret_kinds
 
@@ -86,7 +86,7 @@ def test_api_mode_logins_log_no_token_even_in_urllib3s_debug_lines(
 
     assert_no_secrets(logs, good, ended, down, emulator.api_key)
     # The Core API takes the token in the path (GET /sessions/<token>); urllib3 logs each URL
-    # at DEBUG, and the app's filter (apps.py, http.redact_tokens) masks it there.
+    # at DEBUG, and the app's filter (apps.py, redaction.redact_tokens) masks it there.
     requests_logged = logged_by(logs, URLLIB3_LOGGER)
     assert any("/api/v2/sessions/<token>" in line for line in requests_logged), requests_logged
     # The emulator's request log (AuthRocket's side) masks it too.
@@ -208,44 +208,6 @@ def test_a_webhook_that_fails_unexpectedly_is_logged_without_the_secret(
     text = assert_no_secrets(logs, WEBHOOK_SECRET)
     assert "AuthRocket webhook failed" in text and "RuntimeError: receiver failed" in text
     assert not [r for r in logs.records if r.name == "django.request"]
-
-
-# --- the redaction helpers --------------------------------------------------------------------
-
-
-def test_redact_masks_tokens_and_leaves_ids_alone(emulator, ada) -> None:
-    token = emulator.mint_token(ada["id"])
-    assert redact(f"GET /v2/sessions/{token} HTTP/1.1") == "GET /v2/sessions/<token> HTTP/1.1"
-    assert redact(f"/login/?token={token}&next=/") == "/login/?token=<token>&next=/"
-    for harmless in ("GET /v2/sessions/kss_1234567890abcdef HTTP/1.1", "/static/app.min.js"):
-        assert redact(harmless) == harmless
-
-
-def test_the_urllib3_filter_masks_the_url_argument_only(emulator, ada) -> None:
-    token = emulator.mint_token(ada["id"])
-    record = logging.LogRecord(
-        URLLIB3_LOGGER,
-        logging.DEBUG,
-        __file__,
-        1,
-        '%s://%s:%s "%s %s %s" %s %s',
-        (
-            "https",
-            "eyeglasses-shop.example.com",
-            443,
-            "GET",
-            f"/v2/sessions/{token}",
-            "HTTP/1.1",
-            200,
-            10,
-        ),
-        None,
-    )
-    assert redact_tokens(record) is True
-    assert record.getMessage() == (
-        'https://eyeglasses-shop.example.com:443 "GET /v2/sessions/<token> HTTP/1.1" 200 10'
-    )
-    assert redact_tokens in logging.getLogger(URLLIB3_LOGGER).filters  # installed by apps.py
 
 
 # --- the suite-wide scan (tests/log_capture.py) -----------------------------------------------

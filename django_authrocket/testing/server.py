@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from django_authrocket.http import redact
+from django_authrocket.redaction import redact
 
 from .faults import Fault, FaultList
 from .ids import random_token

@@ -25,8 +25,8 @@ from django_authrocket.checks import PER_PROCESS_CACHES
 from django_authrocket.client import AuthRocketClient
 from django_authrocket.conf import AppSettings, Setting, app_settings
 from django_authrocket.exceptions import APIError
-from django_authrocket.http import USER_AGENT
 from django_authrocket.keys import KeyStore, load_static_key, parse_jwks
+from django_authrocket.transport import USER_AGENT
 
 Status = Literal["ok", "skipped", "error"]
 

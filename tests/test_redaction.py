@@ -1,0 +1,70 @@
+"""Token redaction in log lines: ``redact``, the urllib3 filter, and that the module is a leaf."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import logging
+from pathlib import Path
+
+from django_authrocket import redaction
+from django_authrocket.redaction import URLLIB3_LOGGER, redact, redact_tokens
+
+
+def test_redact_masks_tokens_and_leaves_ids_alone(emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"])
+    assert redact(f"GET /v2/sessions/{token} HTTP/1.1") == "GET /v2/sessions/<token> HTTP/1.1"
+    assert redact(f"/login/?token={token}&next=/") == "/login/?token=<token>&next=/"
+    for harmless in ("GET /v2/sessions/kss_1234567890abcdef HTTP/1.1", "/static/app.min.js"):
+        assert redact(harmless) == harmless
+
+
+def test_redact_masks_a_token_whose_header_json_starts_with_a_line_break() -> None:
+    def part(data: object) -> str:
+        text = json.dumps(data, indent=1)  # "{\n ...": base64url starts "ew", not "ey"
+        return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+    token = f"{part({'alg': 'RS256'})}.{part({'sub': 'usr_1'})}.c2lnbmF0dXJl"
+    assert token.startswith("ew")
+    assert redact(f"GET /v2/sessions/{token}") == "GET /v2/sessions/<token>"
+
+
+def test_the_urllib3_filter_masks_the_url_argument_only(emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"])
+    record = logging.LogRecord(
+        URLLIB3_LOGGER,
+        logging.DEBUG,
+        __file__,
+        1,
+        '%s://%s:%s "%s %s %s" %s %s',
+        (
+            "https",
+            "eyeglasses-shop.example.com",
+            443,
+            "GET",
+            f"/v2/sessions/{token}",
+            "HTTP/1.1",
+            200,
+            10,
+        ),
+        None,
+    )
+    assert redact_tokens(record) is True
+    assert record.getMessage() == (
+        'https://eyeglasses-shop.example.com:443 "GET /v2/sessions/<token> HTTP/1.1" 200 10'
+    )
+    assert redact_tokens in logging.getLogger(URLLIB3_LOGGER).filters  # installed by apps.py
+
+
+def test_redaction_is_a_leaf_module_that_imports_nothing_from_the_package() -> None:
+    tree = ast.parse(Path(redaction.__file__).read_text())
+    imported = [
+        node.module or "" if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    relative = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
+    assert not relative
+    assert not [name for name in imported if name.split(".")[0] == "django_authrocket"]

@@ -8,7 +8,6 @@ still exists at AuthRocket), and a person's row goes only with its local user.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from django.contrib import admin, messages
@@ -19,10 +18,10 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import recheck, resync, signout
+from . import resync, signout
 from .client import AuthRocketClient
 from .conf import app_settings
-from .exceptions import APIError, NotFound
+from .exceptions import APIError
 from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 
@@ -195,7 +194,7 @@ class AuthRocketUserAdmin(ResyncAction, MirrorAdmin):
         failed: list[str] = []
         for row in queryset.select_related("user"):
             try:
-                revoked += _revoke_sessions(client, row.authrocket_id)
+                revoked += signout.revoke_user_sessions(row.authrocket_id, client)
             except APIError as exc:
                 failed.append(f"{row} ({exc})")
             # Local sessions end even when the revoke failed: this site, at least, is safe.
@@ -271,13 +270,3 @@ class AuthRocketMembershipAdmin(MirrorAdmin):
     def permission_list(self, membership: AuthRocketMembership) -> str:
         granted = membership.permissions if isinstance(membership.permissions, list) else []
         return ", ".join(str(p) for p in granted)
-
-
-def _revoke_sessions(client: AuthRocketClient, authrocket_user_id: str) -> int:
-    """Delete every active session of the user at AuthRocket; returns how many."""
-    session_ids = [str(s["id"]) for s in client.iter_sessions(user_id=authrocket_user_id)]
-    for session_id in session_ids:
-        with contextlib.suppress(NotFound):  # it ended meanwhile
-            client.delete_session(session_id)
-        recheck.forget(session_id, ended=True)  # api-mode workers see it ended at once
-    return len(session_ids)

@@ -1,69 +1,82 @@
-"""``AuthRocketBackend``: a LoginRocket token in, a local Django user out.
+"""``AuthRocketBackend``: the steps from a verified LoginRocket token to a local Django user.
 
 Each step is a method a subclass can override on its own, in the order they run:
 
-``verify_token(token, max_age=...)``
-    signature check (``AUTHROCKET_VERIFY = "jwt"``) or Get Session call (``"api"``);
+``verify_token(token, max_age=..., single_use=...)`` / ``verify_bearer_token(token)``
+    the configured check (:mod:`django_authrocket.verification`: signature, or Get Session);
 ``verify_claims(session) -> bool``
     site policy: return False to refuse (say, only people of one org);
 ``filter_users(session)``
     the mirror rows of this AuthRocket user (matched on ``authrocket_id``, never on email);
-``get_username(session)`` / ``create_user(session)``
+``get_username(session)`` / ``create_user(session, username=...)``
     the first login of a person (when ``AUTHROCKET_CREATE_USERS`` is on);
+``update_mirror(user, session) -> bool``
+    every later login: the :class:`~django_authrocket.models.AuthRocketUser` row and the
+    memberships the session carries;
 ``update_user(user, session)``
-    every later login: mirror fields, local name/email, memberships, staff flag.
+    every later login: the local user's name and email, and ``is_staff``
+    (``apply_staff_permission``, also run when an api-mode recheck brings new permissions).
 
-Refusals never raise out of ``authenticate``: the reason is left on the request for the login
-view (:func:`login_failure`) and logged without the token.
+A site that subclasses the backend names its class in ``AUTHENTICATION_BACKENDS``;
+:func:`get_backend` returns that instance, and logins, Bearer requests, DRF and rechecks all go
+through it.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
-from . import mirror, replay
-from .client import AuthRocketClient
+from . import verification
 from .conf import app_settings
-from .exceptions import (
-    APIError,
-    AuthRocketError,
-    ExpiredToken,
-    InvalidClaims,
-    InvalidToken,
-    NotFound,
-    ReplayedToken,
-    TokenTooOld,
-    WrongRealm,
-)
+from .exceptions import APIError, AuthRocketError, InvalidClaims, InvalidToken
 from .identity import AuthRocketSession
-from .jws import parse as parse_jws
+from .mirror import fields as mirror_fields
+from .mirror import login as mirror_login
 from .models import AuthRocketUser
 from .signals import authrocket_login, authrocket_user_synced
 
-logger = logging.getLogger(__name__)
-
-_FAILURE_ATTR = "_authrocket_login_failure"
-_SESSION_ATTR = "authrocket_session"
+logger = logging.getLogger("django_authrocket.login")
 
 
-def login_failure(request: HttpRequest | None) -> AuthRocketError | None:
-    """Why the last ``authenticate(request, authrocket_token=...)`` on this request refused."""
-    return getattr(request, _FAILURE_ATTR, None)
+def get_backend() -> AuthRocketBackend:
+    """The configured AuthRocket backend: the first entry of ``AUTHENTICATION_BACKENDS`` that
+    is :class:`AuthRocketBackend` or a subclass of it (one instance per setting value).
+
+    Raises :class:`~django.core.exceptions.ImproperlyConfigured` when there is none.
+    """
+    return _configured(tuple(settings.AUTHENTICATION_BACKENDS))[1]
 
 
-def session_of(user: Any) -> AuthRocketSession | None:
-    """The AuthRocket session a user object was just authenticated with (set by the backend)."""
-    return getattr(user, _SESSION_ATTR, None)
+def backend_path() -> str:
+    """The dotted path of :func:`get_backend`'s class, as ``AUTHENTICATION_BACKENDS`` names it."""
+    return _configured(tuple(settings.AUTHENTICATION_BACKENDS))[0]
+
+
+@lru_cache(maxsize=64)
+def is_authrocket_backend(path: object) -> bool:
+    """Whether a dotted path (say, a session's ``BACKEND_SESSION_KEY``) names
+    :class:`AuthRocketBackend` or a subclass."""
+    if not isinstance(path, str):
+        return False
+    try:
+        backend = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(backend, type) and issubclass(backend, AuthRocketBackend)
 
 
 class AuthRocketBackend(ModelBackend):
@@ -79,37 +92,19 @@ class AuthRocketBackend(ModelBackend):
         single_use: bool = False,
         **kwargs: Any,
     ) -> AbstractBaseUser | None:
-        """Verify ``authrocket_token`` and return its local user, or None (reason left on the
-        request). ``single_use`` (the login view's intake) also refuses a token that already
-        logged someone in, before any user is touched.
+        """Django's entry point: the local user of ``authrocket_token``, or None.
+
+        Use :meth:`authenticate_token` to learn why a token was refused and which AuthRocket
+        session it carried.
         """
         if authrocket_token is None:
             return None  # not ours: username/password and other backends
         try:
-            session = self.verify_token(authrocket_token, max_age=max_age)
-            if not self.verify_claims(session):
-                raise InvalidClaims("refused by the site's verify_claims()", reason="refused")
-            replayed = (
-                single_use
-                and app_settings.PREVENT_TOKEN_REPLAY
-                and not replay.first_use(authrocket_token, session.expires_at)
+            user, _session = self.authenticate_token(
+                request, authrocket_token, max_age=max_age, single_use=single_use
             )
-            if replayed:
-                raise ReplayedToken("this login token was already used")
-            user, created = self.get_or_create_user(session)
-        except (InvalidToken, APIError) as exc:
-            self._refuse(request, exc)
+        except (InvalidToken, APIError):
             return None
-        if user is None:
-            self._refuse(request, InvalidToken("no local user", reason="no_local_user"))
-            return None
-        if not self.user_can_authenticate(user):  # type: ignore[arg-type]
-            self._refuse(request, InvalidToken("local user inactive", reason="inactive_user"))
-            return None
-        setattr(user, _SESSION_ATTR, session)
-        authrocket_login.send(
-            sender=type(self), user=user, session=session, request=request, created=created
-        )
         return user
 
     async def aauthenticate(  # type: ignore[override]
@@ -126,41 +121,51 @@ class AuthRocketBackend(ModelBackend):
             request, authrocket_token=authrocket_token, **kwargs
         )
 
+    @sensitive_variables("token")
+    def authenticate_token(
+        self,
+        request: HttpRequest | None,
+        token: str,
+        *,
+        max_age: int | None = None,
+        single_use: bool = False,
+    ) -> tuple[AbstractBaseUser, AuthRocketSession]:
+        """The local user of a login token and its AuthRocket session, after every step.
+
+        ``single_use`` (the login view) also refuses a token that already logged someone in,
+        before any user is touched. A refusal raises
+        :class:`~django_authrocket.exceptions.InvalidToken` (its ``reason`` says why) or
+        :class:`~django_authrocket.exceptions.APIError` (AuthRocket could not answer).
+        """
+        try:
+            session = self.verify_token(token, max_age=max_age, single_use=single_use)
+            self._check_claims(session)
+            user, created = self.get_or_create_user(session)
+            if user is None:
+                raise InvalidToken("no local user", reason="no_local_user")
+            if not self.user_can_authenticate(user):  # type: ignore[arg-type]
+                raise InvalidToken("local user inactive", reason="inactive_user")
+        except (InvalidToken, APIError) as exc:
+            _log_refusal(exc)
+            raise
+        authrocket_login.send(
+            sender=type(self), user=user, session=session, request=request, created=created
+        )
+        return user, session
+
     # --- step 1: is the token good? ---------------------------------------------------------
 
     @sensitive_variables("token")
-    def verify_token(self, token: str, *, max_age: int | None = None) -> AuthRocketSession:
-        """Check the token the configured way; raise InvalidToken or APIError."""
-        if app_settings.VERIFY == "api":
-            return self.verify_with_api(token, max_age=max_age)
-        from .tokens import verify_token
-
-        return verify_token(token, max_age=max_age)
+    def verify_token(
+        self, token: str, *, max_age: int | None = None, single_use: bool = False
+    ) -> AuthRocketSession:
+        """Check a login token the configured way; raise InvalidToken or APIError."""
+        return verification.verify_login_token(token, max_age=max_age, single_use=single_use)
 
     @sensitive_variables("token")
-    def verify_with_api(self, token: str, *, max_age: int | None = None) -> AuthRocketSession:
-        """Ask the Core API about the session behind ``token`` (Get Session with the token)."""
-        parse_jws(token)  # garbage never reaches the API (size cap, shape)
-        client = AuthRocketClient.from_settings()
-        try:
-            answer = client.get_session(token)
-        except NotFound:
-            raise InvalidToken(
-                "AuthRocket does not know this session: it ended or the token is invalid",
-                reason="session_not_found",
-            ) from None
-        session = AuthRocketSession.from_api(answer, generation=2 if client.generation == 2 else 1)
-        now = timezone.now()
-        leeway = app_settings.JWT_LEEWAY
-        if session.expires_at and (now - session.expires_at).total_seconds() > leeway:
-            raise ExpiredToken("the AuthRocket session has expired")
-        age = (now - session.issued_at).total_seconds() if session.issued_at else 0.0
-        if max_age is not None and age > max_age + leeway:
-            raise TokenTooOld(f"the login is more than {max_age} seconds old; log in again")
-        realm = app_settings.REALM
-        if realm and session.user.realm_id and session.user.realm_id != realm:
-            raise WrongRealm("the session belongs to another realm than AUTHROCKET_REALM")
-        return session
+    def verify_bearer_token(self, token: str) -> AuthRocketSession:
+        """Check an ``Authorization: Bearer`` token the configured way."""
+        return verification.verify_bearer_token(token)
 
     def verify_claims(self, session: AuthRocketSession) -> bool:
         """Site policy on a verified session. Return False to refuse the login."""
@@ -178,29 +183,20 @@ class AuthRocketBackend(ModelBackend):
         """The local user for ``session``, and whether it was created now."""
         row = self.filter_users(session).first()
         if row is not None:
-            return self.update_user(row.user, session), False
+            return self._returning(row, session), False
         if not app_settings.CREATE_USERS:
             return None, False
-        username = self.get_username(session)
-        for attempt in (username, session.user.id):
+        for username in (self.get_username(session), session.user.id):
             try:
                 with transaction.atomic():
-                    user = self.create_user(session, username=attempt)
-                    row = AuthRocketUser.objects.create(
-                        user=user,  # type: ignore[misc]
-                        authrocket_id=session.user.id,
-                        last_login_at=timezone.now(),
-                        synced_at=timezone.now(),
-                        **mirror.user_fields(session.user),
-                    )
-                    if session.memberships:
-                        mirror.sync_memberships_from_session(row, session)
+                    user = self.create_user(session, username=username)
+                    row = mirror_login.create_user_row(user, session, now=timezone.now())
             except IntegrityError:
                 # Either a concurrent first login of the same person won the race (use its
                 # rows), or someone else holds this username (try the AuthRocket id instead).
                 row = self.filter_users(session).first()
                 if row is not None:
-                    return self.update_user(row.user, session), False
+                    return self._returning(row, session), False
                 continue
             self.apply_staff_permission(user, session)
             authrocket_user_synced.send(
@@ -216,18 +212,19 @@ class AuthRocketBackend(ModelBackend):
         user who may not authenticate (inactive) and raises InvalidClaims when
         ``verify_claims`` refuses the session, as a login would.
         """
-        if not self.verify_claims(session):
-            raise InvalidClaims("refused by the site's verify_claims()", reason="refused")
+        self._check_claims(session)
         row = self.filter_users(session).first()
         user = row.user if row is not None else self.get_or_create_user(session)[0]
         if user is None or not self.user_can_authenticate(user):  # type: ignore[arg-type]
             return None
         return user
 
+    # --- step 3: a first login ------------------------------------------------------------
+
     def get_username(self, session: AuthRocketSession) -> str:
         """A free username for a new local user: ``preferred_username``, else the AuthRocket id."""
         user_model = get_user_model()
-        candidates = mirror.username_candidates(session.user, user_model)
+        candidates = mirror_fields.username_candidates(session.user, user_model)
         manager = user_model._default_manager
         for candidate in candidates:
             if not manager.filter(**{user_model.USERNAME_FIELD: candidate}).exists():
@@ -238,41 +235,29 @@ class AuthRocketBackend(ModelBackend):
         """Create the local user (with an unusable password: AuthRocket does the logging in)."""
         user_model = get_user_model()
         user = user_model(**{user_model.USERNAME_FIELD: username})
-        self._assign_local_fields(user, session)
+        mirror_fields.assign_changed(
+            user, mirror_fields.local_user_fields(session.user, user_model)
+        )
         user.set_unusable_password()
         user.save()
         return user
 
-    def update_user(self, user: AbstractBaseUser, session: AuthRocketSession) -> AbstractBaseUser:
-        """Refresh the mirror, the local user's name/email and the memberships at each login."""
-        now = timezone.now()
+    # --- step 4: every later login ----------------------------------------------------------
+
+    def update_mirror(self, user: AbstractBaseUser, session: AuthRocketSession) -> bool:
+        """Refresh the user's AuthRocket mirror row and memberships; True when they changed."""
         row: AuthRocketUser = user.authrocket  # type: ignore[attr-defined]
-        changed = mirror.assign_changed(
-            row, mirror.user_fields(session.user, known_verification=row.email_verification)
-        )
-        row.last_login_at = now
+        return mirror_login.update_user_row(row, session, now=timezone.now())
+
+    def update_user(self, user: AbstractBaseUser, session: AuthRocketSession) -> AbstractBaseUser:
+        """Refresh the local user's name, email and staff flag (one write, when they changed)."""
+        fields = mirror_fields.local_user_fields(session.user, get_user_model())
+        changed = mirror_fields.assign_changed(user, fields)
+        if self.apply_staff_permission(user, session, save=False):
+            changed.append("is_staff")
         if changed:
-            row.synced_at = now
-        row.save(update_fields=[*changed, "last_login_at", *(["synced_at"] if changed else [])])
-        if session.memberships or _carries_membership_list(session):
-            changed_memberships = mirror.sync_memberships_from_session(row, session, now=now)
-        else:
-            changed_memberships = False
-        local_changed = self._assign_local_fields(user, session)
-        staff_changed = self.apply_staff_permission(user, session, save=False)
-        if local_changed or staff_changed:
-            user.save(update_fields=[*local_changed, *(["is_staff"] if staff_changed else [])])
-        if changed or changed_memberships or local_changed:
-            authrocket_user_synced.send(
-                sender=type(self), user=user, authrocket_user=row, created=False
-            )
+            user.save(update_fields=changed)
         return user
-
-    # --- helpers ----------------------------------------------------------------------------
-
-    def _assign_local_fields(self, user: AbstractBaseUser, session: AuthRocketSession) -> list[str]:
-        fields = mirror.local_user_fields(session.user, get_user_model())
-        return mirror.assign_changed(user, fields)
 
     def apply_staff_permission(
         self, user: AbstractBaseUser, session: AuthRocketSession, *, save: bool = True
@@ -291,19 +276,35 @@ class AuthRocketBackend(ModelBackend):
             user.save(update_fields=["is_staff"])  # type: ignore[misc]
         return True
 
-    def _refuse(self, request: HttpRequest | None, exc: AuthRocketError) -> None:
-        if request is not None:
-            setattr(request, _FAILURE_ATTR, exc)
-        if isinstance(exc, APIError):
-            logger.warning("AuthRocket login could not be checked: %s", exc)
-        else:
-            logger.info("AuthRocket login refused (%s): %s", getattr(exc, "reason", "?"), exc)
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _check_claims(self, session: AuthRocketSession) -> None:
+        if not self.verify_claims(session):
+            raise InvalidClaims("refused by the site's verify_claims()", reason="refused")
+
+    def _returning(self, row: AuthRocketUser, session: AuthRocketSession) -> AbstractBaseUser:
+        user: AbstractBaseUser = row.user  # type: ignore[assignment]
+        if self.update_mirror(user, session):
+            authrocket_user_synced.send(
+                sender=type(self), user=user, authrocket_user=row, created=False
+            )
+        return self.update_user(user, session)
 
 
-def _carries_membership_list(session: AuthRocketSession) -> bool:
-    """Whether the token/answer lists memberships at all (an empty list means: none left)."""
-    claims = session.claims
-    if session.source == "api":
-        user = claims.get("user")
-        return isinstance(user, dict) and "memberships" in user
-    return "orgs" in claims or "m" in claims
+@lru_cache(maxsize=8)
+def _configured(paths: tuple[str, ...]) -> tuple[str, AuthRocketBackend]:
+    for path in paths:
+        if is_authrocket_backend(path):
+            backend: AuthRocketBackend = import_string(path)()
+            return path, backend
+    raise ImproperlyConfigured(
+        "No AuthRocket backend in AUTHENTICATION_BACKENDS: add "
+        "'django_authrocket.backends.AuthRocketBackend' (or your subclass of it)."
+    )
+
+
+def _log_refusal(exc: AuthRocketError) -> None:
+    if isinstance(exc, APIError):
+        logger.warning("AuthRocket login could not be checked: %s", exc)
+    else:
+        logger.info("AuthRocket login refused (%s): %s", getattr(exc, "reason", "?"), exc)

@@ -21,7 +21,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from .state import current as current_session
+from .logins import current_session
 
 __all__ = ["authrocket", "current_session"]
 

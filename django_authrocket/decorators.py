@@ -38,7 +38,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import resolve_url
 
 from .identity import AuthRocketSession
-from .state import current as current_session
+from .logins import current_session
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 _SessionTest = Callable[[AuthRocketSession], bool]

@@ -21,7 +21,6 @@ there is nothing to look at).
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -37,16 +36,15 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
 from django.urls import Resolver404, resolve, reverse
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from . import bearer, intake, links, recheck, state
-from .backends import AuthRocketBackend
+from . import bearer, logins, recheck, redirects, token_login, verification
+from .backends import get_backend, is_authrocket_backend
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
-from .identity import AuthRocketSession
+from .logins import LoginEntry
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("django_authrocket.recheck")
 
 #: Query parameters LoginRocket appends that must not stay in the address bar.
 LOGINROCKET_PARAMS = ("token", "account", "session")
@@ -71,8 +69,8 @@ class AuthRocketMiddleware:
         if response is not None:
             return response
         response = self.get_response(request)
-        if state.key_changed(request):
-            state.follow_key_change(request)
+        if logins.key_changed(request):
+            logins.follow_key_change(request)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
@@ -85,8 +83,8 @@ class AuthRocketMiddleware:
             return response
         get_response: Callable[[HttpRequest], Awaitable[HttpResponse]] = self.get_response
         response = await get_response(request)
-        if state.key_changed(request):
-            await sync_to_async(state.follow_key_change)(request)
+        if logins.key_changed(request):
+            await sync_to_async(logins.follow_key_change)(request)
         return response
 
     # --- the one logic path -------------------------------------------------------------------
@@ -94,9 +92,10 @@ class AuthRocketMiddleware:
     def process(self, request: HttpRequest) -> Response:
         """Everything the middleware does before the view; a response ends the request early."""
         request.authrocket = None  # type: ignore[attr-defined]
-        token = bearer.token_from_header(request.META.get("HTTP_AUTHORIZATION"))
-        if token is not None:
-            return self.authenticate_bearer(request, token)
+        if "HTTP_AUTHORIZATION" in request.META:
+            response = self.authenticate_bearer(request)
+            if response is not None or request.authrocket is not None:  # type: ignore[attr-defined]
+                return response  # a Bearer request: no session to look at
         if (
             "token=" in request.META.get("QUERY_STRING", "")  # cheap: no QueryDict parsing
             and "token" in request.GET
@@ -106,93 +105,90 @@ class AuthRocketMiddleware:
         ):
             return self.take_token(request, request.GET["token"])
         session = getattr(request, "session", None)
-        if session is None or not _is_ours(session.get(BACKEND_SESSION_KEY)):
+        if session is None or not is_authrocket_backend(session.get(BACKEND_SESSION_KEY)):
             return None
         if _is_exempt(request.path_info):
-            request.authrocket = state.recall(request)  # type: ignore[attr-defined]
+            request.authrocket = logins.recall(request)  # type: ignore[attr-defined]
             return None
         return self.recheck(request)
 
     def recheck(self, request: HttpRequest) -> Response:
-        """End the Django session if its AuthRocket session is over; else set request.authrocket."""
-        entry = state.entry(request)
+        """End the Django session if its AuthRocket session is over; else set request.authrocket.
+
+        A session that :func:`~django_authrocket.logins.remember` did not record (``force_login()``
+        with this backend, a ``login()`` of your own) has nothing to check, in either mode.
+        """
+        entry = LoginEntry.of(request.session)
         if entry is None:
-            if state.has_legacy_keys(request):
-                # Logged in by a development build that kept the identity in the session: no
-                # expiry or recheck can be read from it, so it must log in again.
-                return self.end_session(request, "invalid", _("Your login is no longer valid."))
-            # force_login() with this backend, or a login() of your own: no AuthRocket session
-            # to check, in either mode (request.authrocket stays None).
             return None
         now = time.time()
-        expires = state.expires_at(entry)
-        if expires is not None and now > expires + app_settings.JWT_LEEWAY:
+        if entry.expired(now):
             return self.end_session(request, "expired", _("Your login has expired."))
-        if app_settings.VERIFY == "api" and now >= (state.next_check_at(entry) or 0):
+        if app_settings.VERIFY == "api" and entry.check_due(now):
             response = self.ask_authrocket(request, entry, now)
             if response is not None:
                 return response
-        identity = state.recall(request)
+        identity = logins.recall(request, entry)
         if identity is None:
             # Its stored identity is gone (a logout elsewhere raced this request, or pruned).
             return self.end_session(request, "invalid", _("Your login is no longer valid."))
         request.authrocket = identity  # type: ignore[attr-defined]
         return None
 
-    def ask_authrocket(self, request: HttpRequest, entry: dict[str, Any], now: float) -> Response:
+    def ask_authrocket(self, request: HttpRequest, entry: LoginEntry, now: float) -> Response:
         """The api-mode recheck, at most once per interval per session (see recheck.py)."""
-        known = state.recall(request)
+        known = logins.recall(request, entry)
         if known is None:
             return self.end_session(request, "invalid", _("Your login is no longer valid."))
-        session_id = known.id
-        interval = float(app_settings.RECHECK_INTERVAL)
         try:
-            verdict = recheck.check_session(session_id, state.stored_token(request))
+            verdict = recheck.check_session(known.id, logins.stored_token(request))
         except APIError as exc:
-            last_ok = state.last_checked_at(entry) or 0
-            grace = float(app_settings.RECHECK_GRACE)
-            # The last good answer was good for one interval; the grace extends it.
-            if grace > 0 and now - last_ok <= interval + grace:
-                logger.warning(
-                    "AuthRocket unreachable; keeping session %s within its grace (%s)",
-                    session_id,
-                    exc,
-                )
-                state.postpone_check(request, now + min(interval, 15.0))
-                return None
-            logger.warning("AuthRocket unreachable; ending session %s (%s)", session_id, exc)
-            return self.end_session(
-                request,
-                "unreachable",
-                _("Your login could not be confirmed. Please log in again."),
-            )
+            return self.authrocket_unreachable(request, entry, now, exc)
         if not verdict.alive:
             return self.end_session(request, "ended", _("Your login session has ended."))
-        state.checked(
-            request,
-            at=verdict.checked_at,
-            next_check=now + interval * random.uniform(0.9, 1.0),  # noqa: S311
-        )
-        if verdict.answer is not None and known.source == "api":
-            try:
-                fresh = AuthRocketSession.from_api(verdict.answer, generation=known.generation)
-            except InvalidToken:
-                return None
-            outcome = state.refresh(request, fresh)  # memberships or profile may have changed
-            if outcome == "gone":  # logged out or signed out elsewhere meanwhile
-                return self.end_session(request, "ended", _("Your login session has ended."))
-            if outcome == "changed":
-                # Staff status follows the permission now, not at the next login: the admin
-                # looks only at is_staff.
-                user = request.user
-                if user.is_authenticated:
-                    AuthRocketBackend().apply_staff_permission(user, fresh)
+        entry = entry.confirmed(verdict.checked_at, next_check=logins.next_check_time(now))
+        entry.save(request.session)
+        if verdict.answer is None or known.source != "api":
+            return None
+        try:
+            fresh = verification.session_from_api(verdict.answer)
+        except InvalidToken as exc:
+            logger.warning("AuthRocket session %s: unreadable recheck answer (%s)", known.id, exc)
+            return None
+        outcome = logins.refresh(request, entry, fresh)  # memberships or profile may have changed
+        if outcome == "gone":  # logged out or signed out elsewhere meanwhile
+            return self.end_session(request, "ended", _("Your login session has ended."))
+        if outcome == "changed" and request.user.is_authenticated:
+            # Staff status follows the permission now, not at the next login: the admin looks
+            # only at is_staff.
+            get_backend().apply_staff_permission(request.user, fresh)
         return None
+
+    def authrocket_unreachable(
+        self, request: HttpRequest, entry: LoginEntry, now: float, error: APIError
+    ) -> Response:
+        """Keep the session within ``AUTHROCKET_RECHECK_GRACE`` of its last good answer (which
+        was good for one interval), else end it: fail closed."""
+        interval = float(app_settings.RECHECK_INTERVAL)
+        grace = float(app_settings.RECHECK_GRACE)
+        session_id = logins.session_id(request)
+        if grace > 0 and now - (entry.checked_at or 0) <= interval + grace:
+            logger.warning(
+                "AuthRocket unreachable; keeping session %s within its grace (%s)",
+                session_id,
+                error,
+            )
+            entry.postponed(now + min(interval, 15.0)).save(request.session)
+            return None
+        logger.warning("AuthRocket unreachable; ending session %s (%s)", session_id, error)
+        return self.end_session(
+            request, "unreachable", _("Your login could not be confirmed. Please log in again.")
+        )
 
     def end_session(self, request: HttpRequest, reason: str, message: str) -> HttpResponse:
         """Log out, then send a browser to log in again, or tell an API client with a 401."""
         logger.info(
-            "Ending Django session: AuthRocket session %s (%s)", state.session_id(request), reason
+            "Ending Django session: AuthRocket session %s (%s)", logins.session_id(request), reason
         )
         next_path = request.get_full_path()
         auth.logout(request)
@@ -201,27 +197,26 @@ class AuthRocketMiddleware:
             return redirect_to_login(next_path, login_url)
         return _unauthorized(reason, message, login_url, scheme='Session realm="authrocket"')
 
-    def authenticate_bearer(self, request: HttpRequest, token: str) -> Response:
-        """Run this request as the bearer token's user, or answer 401/503 JSON."""
+    def authenticate_bearer(self, request: HttpRequest) -> Response:
+        """Run this request as its Bearer token's user, or answer 401/503 JSON (nothing for
+        another Authorization scheme)."""
         try:
-            session = bearer.verify_bearer(token)
-            user = bearer.user_for(session)
+            result = bearer.authenticate(request)
         except KeysUnavailable as exc:
             return _unavailable(exc)
         except InvalidToken as exc:
             logger.info("Bearer token refused (%s)", exc.reason)
-            return _unauthorized(
-                exc.reason, _("The bearer token is not valid."), None, scheme=_bearer_challenge(exc)
+            message = (
+                _("This account is disabled.")
+                if exc.reason == "inactive_user"
+                else _("The bearer token is not valid.")
             )
+            return _unauthorized(exc.reason, message, None, scheme=_bearer_challenge(exc))
         except APIError as exc:
             return _unavailable(exc)
-        if user is None:
-            return _unauthorized(
-                "inactive_user",
-                _("This account is disabled."),
-                None,
-                scheme=_bearer_challenge(None),
-            )
+        if result is None:
+            return None
+        user, session = result
         request.user = user  # type: ignore[assignment]
         request._cached_user = user  # type: ignore[attr-defined]
 
@@ -238,10 +233,11 @@ class AuthRocketMiddleware:
     def take_token(self, request: HttpRequest, token: str) -> HttpResponse:
         """``?token=`` on any GET path: log in, then the same path without LoginRocket's params."""
         target = _without_loginrocket_params(request)
-        error: AuthRocketError | None = intake.log_in_with_token(request, token)
-        if error is not None:
+        try:
+            token_login.log_in_with_token(request, token)
+        except (InvalidToken, APIError) as error:
             # Rendered here: Django renders a TemplateResponse only when a view returns it.
-            return intake.failure_response(request, error, target).render()
+            return token_login.failure_response(request, error, target).render()
         response = HttpResponseRedirect(target)
         response["Referrer-Policy"] = "no-referrer"
         return response
@@ -256,19 +252,6 @@ def _needs_look(request: HttpRequest, cookie_name: str) -> bool:
         or "HTTP_AUTHORIZATION" in request.META
         or ("token=" in request.META.get("QUERY_STRING", "") and app_settings.TOKEN_ANYWHERE)
     )
-
-
-@lru_cache(maxsize=32)
-def _is_our_backend(path: str) -> bool:
-    try:
-        backend = import_string(path)
-    except ImportError:
-        return False
-    return isinstance(backend, type) and issubclass(backend, AuthRocketBackend)
-
-
-def _is_ours(backend_path: object) -> bool:
-    return isinstance(backend_path, str) and _is_our_backend(backend_path)
 
 
 def _login_path() -> str:
@@ -354,4 +337,4 @@ def _without_loginrocket_params(request: HttpRequest) -> str:
         for value in values
     ]
     target = f"{path}?{urlencode(kept)}" if kept else path
-    return links.safe_next(request, target) or "/"
+    return redirects.safe_next(request, target) or "/"

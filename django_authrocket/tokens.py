@@ -83,26 +83,57 @@ def check_claims(
     now: float | None = None,
 ) -> None:
     """Apply the time, issuer and realm rules to verified claims (rules 5-7 above)."""
-    now = time.time() if now is None else now
-    exp = _required_number(claims, "exp")
-    iat = _required_number(claims, "iat")
-    nbf = _number(claims, "nbf")
-    if now > exp + leeway:
-        raise ExpiredToken("token has expired")
-    if nbf is not None and now + leeway < nbf:
-        raise ImmatureToken("token is not valid yet (nbf is in the future)")
-    if now + leeway < iat:
-        raise ImmatureToken("token was issued in the future (iat)")
-    if max_age is not None and now - iat > max_age + leeway:
-        raise TokenTooOld(f"token was issued more than {max_age} seconds ago; log in again")
-
+    check_lifetime(
+        expires=_required_number(claims, "exp"),
+        issued=_required_number(claims, "iat"),
+        not_before=_number(claims, "nbf"),
+        leeway=leeway,
+        max_age=max_age,
+        now=now,
+    )
     is_ar2 = "sub" in claims or "sid" in claims
     if is_ar2 or "iss" in claims:
         iss = claims.get("iss")
         if iss != AUTHROCKET_ISSUER:
             raise InvalidIssuer(f"token issuer is not {AUTHROCKET_ISSUER}")
+    check_realm(claims.get("rid" if is_ar2 else "aud"))
+
+
+def check_lifetime(
+    *,
+    expires: float | None,
+    issued: float | None,
+    not_before: float | None = None,
+    leeway: float,
+    max_age: int | None = None,
+    now: float | None = None,
+) -> None:
+    """The time rules (rule 5), shared by tokens and Get Session answers (``"api"`` mode).
+
+    ``None`` is a time the caller does not have: a token always has ``exp`` and ``iat``
+    (:func:`check_claims` requires them); a Get Session answer may lack one.
+    """
+    now = time.time() if now is None else now
+    if expires is not None and now > expires + leeway:
+        raise ExpiredToken("token has expired")
+    if not_before is not None and now + leeway < not_before:
+        raise ImmatureToken("token is not valid yet (nbf is in the future)")
+    if issued is not None and now + leeway < issued:
+        raise ImmatureToken("token was issued in the future (iat)")
+    if max_age is not None and issued is not None and now - issued > max_age + leeway:
+        raise TokenTooOld(f"token was issued more than {max_age} seconds ago; log in again")
+
+
+def check_realm(realm_id: object, *, absent_ok: bool = False) -> None:
+    """With ``AUTHROCKET_REALM`` set, ``realm_id`` must be that realm (rule 7).
+
+    ``absent_ok``: a Get Session answer without a realm id came through the site's own API
+    key, which AuthRocket scopes to its realm; a token without one proves nothing.
+    """
     realm = app_settings.REALM
-    if realm and claims.get("rid" if is_ar2 else "aud") != realm:
+    if not realm or (absent_ok and realm_id is None):
+        return
+    if realm_id != realm:
         raise WrongRealm("token was issued for another realm than AUTHROCKET_REALM")
 
 

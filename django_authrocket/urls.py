@@ -9,7 +9,7 @@ from . import views, webhooks
 app_name = "authrocket"
 
 urlpatterns = [
-    path("login/", views.login, name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout, name="logout"),
     path("signup/", views.signup, name="signup"),
     path("profile/", views.profile, name="profile"),

@@ -1,49 +1,76 @@
 """The views a site includes with ``path("", include("django_authrocket.urls"))``.
 
-``login`` is where LoginRocket sends people back with ``?token=``: it verifies the token, logs
-the person in (new session key, new CSRF token), remembers the AuthRocket session, and redirects
-to the safe ``next`` with the token gone from the address bar. Without a token it sends the
-person to LoginRocket. The other views are redirects to LoginRocket's pages, and logout.
+:class:`LoginView` is where LoginRocket sends people back with ``?token=``: it verifies the token,
+logs the person in (new session key, new CSRF token), records the login, and redirects to the
+safe ``next`` with the token gone from the address bar. Without a token it sends the person to
+LoginRocket. The other views are redirects to LoginRocket's pages, and logout.
 """
 
 from __future__ import annotations
 
-import logging
+from typing import Any
 
 from django.contrib import auth
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.utils.decorators import method_decorator
+from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
-from . import intake, links, state
-from .client import AuthRocketClient
+from . import logins, redirects, signout, token_login
 from .conf import app_settings
-from .exceptions import APIError
+from .exceptions import APIError, AuthRocketError, InvalidToken
+from .identity import AuthRocketSession
 
-logger = logging.getLogger(__name__)
 
+@method_decorator([never_cache, login_not_required], name="dispatch")
+class LoginView(View):
+    """Finish a LoginRocket login (``?token=``), or start one.
 
-@sensitive_variables("token")
-@never_cache
-@login_not_required
-@require_GET
-def login(request: HttpRequest) -> HttpResponse:
-    """Finish a LoginRocket login (``?token=``), or start one."""
-    next_url = links.next_from(request)
-    token = request.GET.get("token")
-    if not token:
-        return HttpResponseRedirect(
-            links.loginrocket_url("login", redirect_uri=links.login_view_url(request, next_url))
-        )
-    error = intake.log_in_with_token(request, token)
-    if error is not None:
-        return intake.failure_response(request, error, next_url)
-    response = HttpResponseRedirect(next_url or links.after_login_url(request))
-    response["Referrer-Policy"] = "no-referrer"  # the token must not leak to the next page
-    return response
+    Override a hook to change one thing, as with Django's own ``LoginView``:
+    :meth:`get_success_url` (where to go after a login), :meth:`login_succeeded` (the response
+    after a login) and :meth:`login_failed` (the response to a refused token).
+    """
+
+    http_method_names = ["get"]  # a HEAD must not spend a login token
+
+    @method_decorator(sensitive_variables("token"))
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        token = request.GET.get("token")
+        if not token:
+            return self.start_login()
+        try:
+            user, session = token_login.log_in_with_token(request, token)
+        except (InvalidToken, APIError) as error:
+            return self.login_failed(error)
+        return self.login_succeeded(user, session)
+
+    def get_next_url(self) -> str | None:
+        """The safe ``next`` of this request, or None."""
+        return redirects.next_from(self.request)
+
+    def get_success_url(self) -> str:
+        """Where a person goes after logging in: the safe ``next``, else LOGIN_REDIRECT_URL."""
+        return redirects.after_login_url(self.request)
+
+    def start_login(self) -> HttpResponse:
+        """No token: send the person to LoginRocket, which comes back here with one."""
+        return_to = redirects.login_view_url(self.request, self.get_next_url())
+        return HttpResponseRedirect(redirects.loginrocket_url("login", redirect_uri=return_to))
+
+    def login_succeeded(self, user: AbstractBaseUser, session: AuthRocketSession) -> HttpResponse:
+        """The response after a login: a redirect to :meth:`get_success_url`."""
+        response = HttpResponseRedirect(self.get_success_url())
+        response["Referrer-Policy"] = "no-referrer"  # the token must not leak to the next page
+        return response
+
+    def login_failed(self, error: AuthRocketError) -> HttpResponse:
+        """The response to a refused token: a page that says why, with a way to try again."""
+        return token_login.failure_response(self.request, error, self.get_next_url())
 
 
 @never_cache
@@ -51,10 +78,10 @@ def login(request: HttpRequest) -> HttpResponse:
 @require_GET
 def signup(request: HttpRequest) -> HttpResponse:
     """Send the person to LoginRocket's sign-up page; they come back through ``login``."""
-    return_to = links.login_view_url(request, links.next_from(request))
+    return_to = redirects.login_view_url(request, redirects.next_from(request))
     invitation = request.GET.get("invitation")
     return HttpResponseRedirect(
-        links.loginrocket_url("signup", redirect_uri=return_to, invitation=invitation)
+        redirects.loginrocket_url("signup", redirect_uri=return_to, invitation=invitation)
     )
 
 
@@ -63,9 +90,11 @@ def signup(request: HttpRequest) -> HttpResponse:
 @require_GET
 def profile(request: HttpRequest) -> HttpResponse:
     """Send the person to LoginRocket's profile page, and back to ``next`` afterwards."""
-    return_to = request.build_absolute_uri(links.after_login_url(request))
+    return_to = request.build_absolute_uri(redirects.after_login_url(request))
     return HttpResponseRedirect(
-        links.loginrocket_url("profile", redirect_uri=return_to, session=state.session_id(request))
+        redirects.loginrocket_url(
+            "profile", redirect_uri=return_to, session=logins.session_id(request)
+        )
     )
 
 
@@ -75,12 +104,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 def accounts(request: HttpRequest, org_id: str | None = None) -> HttpResponse:
     """LoginRocket's account switcher (or one org's page); a switch comes back with a new token."""
     page = f"accounts/{org_id}" if org_id else "accounts"
-    return_to = links.login_view_url(request, links.next_from(request))
+    return_to = redirects.login_view_url(request, redirects.next_from(request))
     return HttpResponseRedirect(
-        links.loginrocket_url(
+        redirects.loginrocket_url(
             page,
             redirect_uri=return_to,
-            session=state.session_id(request),
+            session=logins.session_id(request),
             force="1" if request.GET.get("force") else None,
         )
     )
@@ -94,25 +123,15 @@ def logout(request: HttpRequest) -> HttpResponse:
     allowed = ["POST", "GET"] if app_settings.LOGOUT_ALLOW_GET else ["POST"]
     if request.method not in allowed:
         return HttpResponseNotAllowed(allowed)
-    after = links.after_logout_url(request)
-    session_id = state.session_id(request)
+    after = redirects.after_logout_url(request)
+    session_id = logins.session_id(request)
     if session_id and app_settings.LOGOUT_REVOKE:
-        _revoke(session_id)
+        signout.revoke_session(session_id)
     auth.logout(request)
     if not session_id:
         return HttpResponseRedirect(after)
     return HttpResponseRedirect(
-        links.loginrocket_url(
+        redirects.loginrocket_url(
             "logout", session=session_id, redirect_uri=request.build_absolute_uri(after)
         )
     )
-
-
-def _revoke(session_id: str) -> None:
-    """End the session at AuthRocket too; a failure is logged and the logout goes on."""
-    try:
-        AuthRocketClient.from_settings().delete_session(session_id)
-    except APIError as exc:
-        logger.warning("Could not revoke AuthRocket session %s: %s", session_id, exc)
-    except Exception:  # a logout must never fail on the revoke step
-        logger.exception("Could not revoke AuthRocket session %s", session_id)

@@ -10,27 +10,37 @@ from django.contrib.auth import aauthenticate, authenticate, get_user_model
 from django.db import connection
 from django.test import RequestFactory
 
-from django_authrocket.backends import AuthRocketBackend, login_failure, session_of
+from django_authrocket.backends import AuthRocketBackend, get_backend
+from django_authrocket.exceptions import ExpiredToken, InvalidClaims
 from django_authrocket.models import AuthRocketUser
 
 User = get_user_model()
 
 
 @pytest.mark.django_db
-def test_authenticate_returns_the_user_with_its_authrocket_session(emulator, ada) -> None:
+def test_authenticate_returns_the_user(emulator, ada) -> None:
     request = RequestFactory().get("/")
     user = authenticate(request, authrocket_token=emulator.mint_token(ada["id"]))
     assert user is not None and user.username == "ada"
-    assert session_of(user).user.id == ada["id"]
-    assert login_failure(request) is None
 
 
 @pytest.mark.django_db
-def test_a_refusal_leaves_its_reason_on_the_request(emulator, ada) -> None:
+def test_authenticate_token_returns_the_user_and_its_authrocket_session(emulator, ada) -> None:
+    request = RequestFactory().get("/")
+    user, session = get_backend().authenticate_token(request, emulator.mint_token(ada["id"]))
+    assert user.username == "ada"
+    assert session.user.id == ada["id"]
+
+
+@pytest.mark.django_db
+def test_a_refusal_is_a_typed_error_with_its_reason(emulator, ada) -> None:
     request = RequestFactory().get("/")
     token = emulator.mint_token(ada["id"], issued_at=1_700_000_000, ttl=10)
     assert authenticate(request, authrocket_token=token) is None
-    assert login_failure(request).reason == "expired"
+    with pytest.raises(ExpiredToken) as caught:
+        get_backend().authenticate_token(request, token)
+    assert caught.value.reason == "expired"
+    assert not hasattr(request, "_authrocket_login_failure")  # nothing stuck on the request
 
 
 @pytest.mark.django_db
@@ -81,7 +91,9 @@ def test_verify_claims_can_refuse_a_login(emulator, ada, settings) -> None:
     request = RequestFactory().get("/")
     outsider = emulator.create_user("eve@example.com")
     assert authenticate(request, authrocket_token=emulator.mint_token(outsider["id"])) is None
-    assert login_failure(request).reason == "refused"
+    with pytest.raises(InvalidClaims) as caught:
+        get_backend().authenticate_token(request, emulator.mint_token(outsider["id"]))
+    assert caught.value.reason == "refused"
     assert authenticate(request, authrocket_token=emulator.mint_token(ada["id"])) is not None
 
 

@@ -4,7 +4,7 @@ The property everywhere: a defined answer or a correct result, never an unhandle
 never a 500, never an off-site redirect.
 
 * ``next`` values given to a successful login, to the login redirect and to logout, and
-  ``links.safe_next`` itself: every redirect lands on this site;
+  ``redirects.safe_next`` itself: every redirect lands on this site;
 * paths carrying ``?token=`` with ``AUTHROCKET_TOKEN_ANYWHERE``: the clean-up redirect stays here;
 * webhook bodies (JSON values, event-shaped objects, raw bytes): 2xx or 4xx, and the mirror
   changes only for a valid known event;
@@ -30,7 +30,7 @@ from django.test import Client, RequestFactory
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from django_authrocket import links
+from django_authrocket import redirects
 from django_authrocket.client import AuthRocketClient
 from django_authrocket.exceptions import APIError, InvalidResponse
 from django_authrocket.keys import KeyStore, parse_jwks
@@ -185,7 +185,7 @@ def test_logout_next_never_leaves_the_site(emulator, ada, value: str) -> None:
 def test_safe_next_answers_the_value_itself_or_none(value: str, secure: bool) -> None:
     request = RequestFactory().get("/", secure=secure)
 
-    safe = links.safe_next(request, value)
+    safe = redirects.safe_next(request, value)
 
     assert safe is None or safe == value.strip()  # the value checked is the value used
     if safe is not None:

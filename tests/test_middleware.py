@@ -9,7 +9,8 @@ import pytest
 from django.db import connection
 from django.test import AsyncClient, Client
 
-from django_authrocket import signout, state
+from django_authrocket import logins, signout
+from django_authrocket.logins import LoginEntry
 from django_authrocket.models import AuthRocketLogin
 from django_authrocket.testing import (
     authrocket_session_id,
@@ -287,57 +288,6 @@ def test_force_login_with_this_backend_is_a_plain_login_in_either_mode(
     assert emulator.requests == []
 
 
-def test_a_session_from_a_development_build_must_log_in_again(emulator, ada) -> None:
-    client = logged_in(emulator, ada)
-    session = client.session
-    entry = session.pop(state.ENTRY_KEY)
-    session["_authrocket_sid"] = "kss_old"  # the identity was kept in the session then
-    session["_authrocket_exp"] = entry[state.EXPIRES]
-    session.save()
-    response = client.get("/private/")
-    assert response.status_code == 302
-    assert response["Location"] == "/login/?next=/private/"
-
-
-def test_single_sign_out_ends_the_django_session(emulator, ada) -> None:
-    client = logged_in(emulator, ada)
-    sid = authrocket_session_id(client)
-    assert AuthRocketLogin.objects.filter(authrocket_session_id=sid).count() == 1
-    assert signout.end_sessions_for(sid) == 1
-    assert not is_logged_in(client)
-    assert not AuthRocketLogin.objects.exists()
-
-
-@pytest.mark.parametrize("path", ["/cycle/", "/async-cycle/"])
-def test_single_sign_out_follows_a_session_key_the_site_cycled(emulator, ada, path) -> None:
-    client = logged_in(emulator, ada)
-    sid = authrocket_session_id(client)
-    old_key = client.session.session_key
-    assert client.get(path).status_code == 200
-    assert client.session.session_key != old_key
-    assert AuthRocketLogin.objects.get().session_key == client.session.session_key
-    assert signout.end_sessions_for(sid) == 1
-    assert not is_logged_in(client)
-
-
-def test_logout_removes_the_single_sign_out_row(emulator, ada) -> None:
-    client = logged_in(emulator, ada)
-    client.post("/logout/")
-    assert not AuthRocketLogin.objects.exists()
-
-
-@pytest.mark.parametrize("second", ["same person", "account switch"])
-def test_a_second_login_in_the_same_browser_replaces_the_first_row(emulator, ada, second) -> None:
-    client = logged_in(emulator, ada)
-    other = ada if second == "same person" else emulator.create_user("grace@example.com")
-    response = client.get("/login/", {"token": emulator.mint_token(other["id"])})
-    assert response.status_code == 302
-    row = AuthRocketLogin.objects.get()  # one, not two
-    assert row.session_key == client.session.session_key
-    client.post("/logout/")
-    assert not AuthRocketLogin.objects.exists()
-
-
 # --- where the identity lives ------------------------------------------------------------------
 
 
@@ -346,10 +296,10 @@ def test_the_session_carries_only_a_small_entry_the_identity_is_in_the_login_row
 ) -> None:
     client = logged_in(emulator, ada)
     ours = {k: v for k, v in client.session.items() if k.startswith("_authrocket")}
-    assert set(ours) == {state.ENTRY_KEY}
-    entry = ours[state.ENTRY_KEY]
-    assert set(entry) == {state.REF, state.VERSION, state.EXPIRES}
-    row = AuthRocketLogin.objects.get(ref=entry[state.REF])
+    assert set(ours) == {logins.ENTRY_KEY}
+    entry = ours[logins.ENTRY_KEY]
+    assert set(entry) == {"ref", "v", "exp"}
+    row = AuthRocketLogin.objects.get(ref=entry["ref"])
     assert row.session_key == client.session.session_key
     assert row.data["email"] == "ada@example.com" and row.source == "token"
 
@@ -367,7 +317,7 @@ def test_a_worker_that_never_saw_the_login_reads_the_row_once(
     emulator, ada, django_assert_num_queries
 ) -> None:
     client = logged_in(emulator, ada)
-    state._KNOWN.clear()  # as on another worker, or after a restart
+    logins._KNOWN.clear()  # as on another worker, or after a restart
     with django_assert_num_queries(3):
         assert client.get("/private/").json()["org"] is not None
     with django_assert_num_queries(2):
@@ -377,7 +327,7 @@ def test_a_worker_that_never_saw_the_login_reads_the_row_once(
 def test_a_session_whose_login_row_is_gone_is_logged_out(emulator, ada) -> None:
     client = logged_in(emulator, ada)
     AuthRocketLogin.objects.all().delete()  # ended elsewhere, or pruned
-    state._KNOWN.clear()
+    logins._KNOWN.clear()
     response = client.get("/private/")
     assert response.status_code == 302
     assert response["Location"] == "/login/?next=/private/"
@@ -392,36 +342,36 @@ def _rename_at_authrocket_and_recheck(client, emulator, person, first_name: str)
 
 def test_a_changed_identity_keeps_its_row_and_reaches_every_worker(api_mode, emulator, ada) -> None:
     client = logged_in(emulator, ada)
-    before = dict(client.session[state.ENTRY_KEY])
-    stale = state._KNOWN[state._memo_key(before)]
+    before = dict(client.session[logins.ENTRY_KEY])
+    stale = logins._KNOWN[LoginEntry.of({logins.ENTRY_KEY: before})._memo_key]
     response = _rename_at_authrocket_and_recheck(client, emulator, ada, "Augusta")
     assert response.json()["first_name"] == "Augusta"
-    after = client.session[state.ENTRY_KEY]
-    assert after[state.REF] == before[state.REF]  # the same row, rewritten
-    assert after[state.VERSION] != before[state.VERSION]
+    after = client.session[logins.ENTRY_KEY]
+    assert after["ref"] == before["ref"]  # the same row, rewritten
+    assert after["v"] != before["v"]
     assert AuthRocketLogin.objects.get().data["user"]["first_name"] == "Augusta"
     # Another worker remembers the old version: the session's new version is not in its memory,
     # so it reads the row.
-    state._KNOWN.clear()
-    state._KNOWN[state._memo_key(before)] = stale
+    logins._KNOWN.clear()
+    logins._KNOWN[LoginEntry.of({logins.ENTRY_KEY: before})._memo_key] = stale
     assert client.get("/private/").json()["first_name"] == "Augusta"
     # An unchanged answer writes nothing.
     recheck_at_next_request(client)
     assert client.get("/private/").status_code == 200
-    assert client.session[state.ENTRY_KEY][state.VERSION] == after[state.VERSION]
+    assert client.session[logins.ENTRY_KEY]["v"] == after["v"]
 
 
 def test_a_concurrent_request_that_saves_the_old_entry_does_not_log_the_person_out(
     api_mode, emulator, ada
 ) -> None:
     client = logged_in(emulator, ada)
-    old_entry = dict(client.session[state.ENTRY_KEY])
+    old_entry = dict(client.session[logins.ENTRY_KEY])
     assert _rename_at_authrocket_and_recheck(client, emulator, ada, "Augusta").status_code == 200
     # A request that loaded the session before the recheck saves it after: the old entry is back.
     session = client.session
-    session[state.ENTRY_KEY] = {**old_entry, state.NEXT_CHECK: time.time() + 60}
+    session[logins.ENTRY_KEY] = {**old_entry, "next": time.time() + 60}
     session.save()
-    state._KNOWN.clear()  # a worker that never saw this login
+    logins._KNOWN.clear()  # a worker that never saw this login
     response = client.get("/private/")
     assert response.status_code == 200
     assert response.json()["first_name"] == "Augusta"  # the row is the truth
@@ -675,18 +625,18 @@ def test_the_worker_memory_of_identities_is_bounded_and_evicted_logins_are_read_
     import concurrent.futures
 
     client = logged_in(emulator, ada)
-    key = state._memo_key(client.session[state.ENTRY_KEY])
-    identity = state._KNOWN[key]
-    monkeypatch.setattr(state, "_KNOWN_MAX", 50)
-    monkeypatch.setattr(state, "_KNOWN", {})
+    key = LoginEntry.of(client.session)._memo_key
+    identity = logins._KNOWN[key]
+    monkeypatch.setattr(logins, "_KNOWN_MAX", 50)
+    monkeypatch.setattr(logins, "_KNOWN", {})
 
     def keep(n: int) -> None:
         for i in range(200):
-            state._keep(f"{n}-{i}", identity)
+            logins._keep(f"{n}-{i}", identity)
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(keep, range(8)))  # eight threads inserting and evicting at once
-    assert len(state._KNOWN) == 50
+    assert len(logins._KNOWN) == 50
     # The evicted login is read from its row again, once.
     assert client.get("/private/").json()["org"] is not None
-    assert key in state._KNOWN
+    assert key in logins._KNOWN

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from django_authrocket.state import recall
+from django_authrocket.logins import recall
 
 
 @login_required

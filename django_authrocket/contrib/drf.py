@@ -24,13 +24,14 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from django_authrocket import bearer, state
+from django_authrocket import bearer
 from django_authrocket.exceptions import APIError, InvalidToken, KeysUnavailable
 from django_authrocket.identity import AuthRocketSession
+from django_authrocket.logins import current_session
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -45,33 +46,22 @@ class AuthRocketAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[Any, AuthRocketSession] | None:
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword.lower().encode():
-            return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(_("Invalid bearer header."))
-        try:
-            token = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed(_("Invalid bearer token.")) from None
         django_request = request._request
         known = getattr(django_request, "authrocket", None)
-        if isinstance(known, AuthRocketSession):
+        if isinstance(known, AuthRocketSession) and "HTTP_AUTHORIZATION" in django_request.META:
             current = getattr(django_request, "user", None)
             if current is not None and current.is_authenticated:
                 return current, known  # the middleware already verified this very header
         try:
-            session = bearer.verify_bearer(token)
-            user = bearer.user_for(session)
+            return bearer.authenticate(django_request)
         except KeysUnavailable:
             raise ServiceUnavailable from None
         except InvalidToken as exc:
+            if exc.reason == "inactive_user":
+                raise exceptions.AuthenticationFailed(_("User inactive or deleted.")) from None
             raise exceptions.AuthenticationFailed(str(exc), code=exc.reason) from None
         except APIError:
             raise ServiceUnavailable from None
-        if user is None:
-            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        return user, session
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="authrocket"'
@@ -96,7 +86,7 @@ class HasAuthRocketPermission(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         session = request.auth if isinstance(request.auth, AuthRocketSession) else None
-        session = session or state.current(request._request)
+        session = session or current_session(request._request)
         if session is None:
             return False
         return all(session.has_perm(p, org_id=self.org_id) for p in self.permissions)

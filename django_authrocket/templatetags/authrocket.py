@@ -29,16 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 from django import template
-from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.template.context import Context
 from django.urls import reverse
 from django.utils.translation import gettext
 
 from django_authrocket.identity import AuthRocketSession, Membership
 from django_authrocket.models import AuthRocketMembership
+from django_authrocket.redirects import url_with_next
 
 register = template.Library()
 
@@ -104,10 +103,7 @@ def _url_with_next(
     *,
     next: str | None,
 ) -> str:
-    url = reverse(viewname, args=args)
     if next is None:
         request = context.get("request")
         next = request.get_full_path() if request is not None else None
-    if next:
-        url = f"{url}?{urlencode({REDIRECT_FIELD_NAME: next})}"
-    return url
+    return url_with_next(viewname, next, args)

@@ -1,7 +1,7 @@
 """Helpers for tests that drive a logged-in Django test ``Client`` through time.
 
-The Django session keeps a small AuthRocket entry (see :mod:`django_authrocket.state`); these
-read and move it so a test need not know its layout:
+The Django session keeps a small AuthRocket entry (:class:`django_authrocket.logins.LoginEntry`);
+these read and move it through that class, so a test need not know its layout:
 
 >>> client.get("/login/", {"token": authrocket_emulator.mint_token(user["id"])})  # doctest: +SKIP
 >>> authrocket_emulator.end_session(authrocket_session_id(client))              # doctest: +SKIP
@@ -11,6 +11,8 @@ read and move it so a test need not know its layout:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -22,37 +24,31 @@ from django.test import Client
 
 def authrocket_session_id(client: Client) -> str | None:
     """The AuthRocket session id (``kss_...``) behind the client's Django session, if any."""
-    from django_authrocket.models import AuthRocketLogin
-    from django_authrocket.state import ENTRY_KEY, REF
+    from django_authrocket.logins import LoginEntry, identity_of
 
-    entry = client.session.get(ENTRY_KEY)
-    ref = entry.get(REF) if isinstance(entry, dict) else None
-    row = AuthRocketLogin.objects.filter(ref=ref).first() if ref else None
-    return row.authrocket_session_id if row is not None else None
+    entry = LoginEntry.of(client.session)
+    session = identity_of(entry) if entry is not None else None
+    return session.id if session is not None else None
 
 
 def expire_login(client: Client, *, seconds_ago: float = 3600) -> None:
     """Pretend the login token expired ``seconds_ago``: the next request ends the session."""
-    from django_authrocket.state import EXPIRES
-
-    _update_entry(client, {EXPIRES: time.time() - seconds_ago})
+    _update_entry(client, lambda entry: replace(entry, expires_at=time.time() - seconds_ago))
 
 
 def recheck_at_next_request(client: Client) -> None:
     """api mode: make the client's next request ask AuthRocket about the session."""
-    from django_authrocket.state import NEXT_CHECK
-
-    _update_entry(client, {NEXT_CHECK: 0})
+    _update_entry(client, lambda entry: entry.postponed(0))
 
 
-def _update_entry(client: Client, changes: dict[str, Any]) -> None:
-    from django_authrocket.state import ENTRY_KEY
+def _update_entry(client: Client, change: Callable[[Any], Any]) -> None:
+    from django_authrocket.logins import LoginEntry
 
     session = client.session
-    entry = session.get(ENTRY_KEY)
-    if not isinstance(entry, dict):
+    entry = LoginEntry.of(session)
+    if entry is None:
         raise ValueError("this client is not logged in through AuthRocket")
-    session[ENTRY_KEY] = {**entry, **changes}
+    change(entry).save(session)
     session.save()
     # Signed-cookie sessions live in the cookie: hand the client the new one.
     if session.session_key:

@@ -8,9 +8,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from django_authrocket import state
 from django_authrocket.decorators import permission_required
 from django_authrocket.identity import AuthRocketSession
+from django_authrocket.logins import current_session
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -22,7 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Who you are at AuthRocket: user, session, selected org and its permissions."""
     # The AuthRocket session remembered at login; None for a password login (say, the admin).
-    session = state.recall(request)
+    session = current_session(request)
     selected = session.selected_membership if session else None
     others = [m for m in session.memberships if m is not selected] if session else []
     return render(
@@ -35,7 +35,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @permission_required("ar:admin")
 def admin_area(request: HttpRequest) -> HttpResponse:
     """Only for admins of the selected org; others get templates/403.html (a 403)."""
-    session = state.current(request)
+    session = current_session(request)
     return render(
         request,
         "demo_site/admin_area.html",
@@ -78,7 +78,7 @@ except ImportError:  # no DRF (the `drf` extra): the same answer from a plain Dj
     def api_me(request: HttpRequest) -> HttpResponse:
         """``Authorization: Bearer <LoginRocket token>`` (or the browser's session) -> JSON."""
         # The middleware verified a Bearer token (a bad one is already a 401) or the session.
-        session = state.current(request)
+        session = current_session(request)
         if not request.user.is_authenticated:
             return JsonResponse(
                 {"detail": "Authentication credentials were not provided."},
@@ -101,6 +101,6 @@ else:
         def get(self, request: Request) -> Response:
             if isinstance(request.auth, AuthRocketSession):
                 return Response(describe(request.user, request.auth, "bearer"))
-            return Response(describe(request.user, state.current(request._request), "session"))
+            return Response(describe(request.user, current_session(request._request), "session"))
 
     api_me = Me.as_view()

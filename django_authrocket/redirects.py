@@ -1,4 +1,4 @@
-"""Where to send people: LoginRocket's hosted pages and safe return addresses.
+"""Where to send people: safe return addresses, this site's login view and LoginRocket's pages.
 
 Every redirect target that comes from the request (``next``) goes through :func:`safe_next`
 (Django's ``url_has_allowed_host_and_scheme`` against this host, https required on secure
@@ -7,6 +7,7 @@ requests); anything else falls back to a configured URL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -52,11 +53,17 @@ def after_logout_url(request: HttpRequest) -> str:
     return next_from(request) or resolve_url(settings.LOGOUT_REDIRECT_URL or "/")
 
 
-def login_view_url(request: HttpRequest, next_url: str | None, *, absolute: bool = True) -> str:
-    """This site's login view, carrying ``next`` (the return address LoginRocket goes back to)."""
-    url = reverse("authrocket:login")
+def url_with_next(viewname: str, next_url: str | None, args: Sequence[str] = ()) -> str:
+    """The path of one of this site's views, carrying ``?next=`` when there is one."""
+    url = reverse(viewname, args=args)
     if next_url:
         url = f"{url}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
+    return url
+
+
+def login_view_url(request: HttpRequest, next_url: str | None, *, absolute: bool = True) -> str:
+    """This site's login view, carrying ``next`` (the return address LoginRocket goes back to)."""
+    url = url_with_next("authrocket:login", next_url)
     return request.build_absolute_uri(url) if absolute else url
 
 

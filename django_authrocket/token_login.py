@@ -1,24 +1,26 @@
-"""Taking in LoginRocket's ``?token=``: verify, log in, remember. Used by the login view and by
-the middleware when ``AUTHROCKET_TOKEN_ANYWHERE`` is on, so both behave exactly alike.
+"""Logging a browser in with LoginRocket's ``?token=``: verify, log in, record the login.
+
+Used by :class:`~django_authrocket.views.LoginView` and by the middleware when
+``AUTHROCKET_TOKEN_ANYWHERE`` is on, so both behave exactly alike.
 """
 
 from __future__ import annotations
 
-import logging
-
 from django.contrib import auth
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from . import links, state
-from .backends import login_failure, session_of
+from . import logins, redirects
+from .backends import backend_path, get_backend
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
-
-logger = logging.getLogger(__name__)
+from .identity import AuthRocketSession
+from .logins import LoginEntry
 
 FAILURE_TEMPLATE = "authrocket/login_failed.html"
 
@@ -33,33 +35,41 @@ _MESSAGES = {
 
 
 @sensitive_variables("token")
-def log_in_with_token(request: HttpRequest, token: str) -> AuthRocketError | None:
-    """Verify ``token`` and log the request in with it; return why not, or None on success.
+def log_in_with_token(
+    request: HttpRequest, token: str
+) -> tuple[AbstractBaseUser, AuthRocketSession]:
+    """Verify ``token`` through the configured backend and log the request in with it.
 
-    On success the session key and CSRF token are new (``auth.login``), the AuthRocket session
-    is remembered in the Django session and linked for single sign-out.
+    Returns the user and the AuthRocket session; a refusal raises
+    :class:`~django_authrocket.exceptions.InvalidToken` or
+    :class:`~django_authrocket.exceptions.APIError` (and sends Django's ``user_login_failed``).
+    On success the session key and CSRF token are new (``auth.login``) and the login is
+    recorded (:func:`django_authrocket.logins.remember`) for rechecks and single sign-out.
     """
-    user = auth.authenticate(
-        request,
-        authrocket_token=token,
-        max_age=app_settings.LOGIN_MAX_AGE,
-        single_use=True,
-    )
-    session = session_of(user)
-    if user is None or session is None:
-        return login_failure(request) or InvalidToken("login refused")
+    backend = get_backend()
+    try:
+        user, session = backend.authenticate_token(
+            request, token, max_age=app_settings.LOGIN_MAX_AGE, single_use=True
+        )
+    except (InvalidToken, APIError):
+        user_login_failed.send(
+            sender=__name__,
+            credentials={"authrocket_token": "********************"},
+            request=request,
+        )
+        raise
     # One transaction for the login's writes (the old session's deletion, last_login, the
     # AuthRocketLogin row): one commit instead of three. The token was verified above, outside
     # it: no transaction stays open across a call to AuthRocket.
     with transaction.atomic():
-        previous = state.login_ref(request)  # a second login or account switch replaces it
+        previous = LoginEntry.of(request.session)  # a second login or account switch replaces it
         if auth.SESSION_KEY in request.session:
             # Logged in already (an account switch, a second login): Django's login() keeps
             # the session key when the user is the same one. A login must always get a new key.
             request.session.cycle_key()
-        auth.login(request, user)  # new session key and CSRF token: no session fixation
-        state.remember(request, session, token, user, replaces=previous)
-    return None
+        auth.login(request, user, backend=backend_path())  # new key and CSRF token
+        logins.remember(request, session, token, user, replaces=previous.ref if previous else None)
+    return user, session
 
 
 def failure_response(
@@ -78,7 +88,7 @@ def failure_response(
         {
             "reason": reason,
             "message": message,
-            "retry_url": links.login_view_url(request, next_url, absolute=False),
+            "retry_url": redirects.login_view_url(request, next_url, absolute=False),
         },
         status=503 if upstream else 401,
     )

@@ -1,20 +1,23 @@
-"""What a Django session remembers of the AuthRocket session that logged it in.
+"""The login record: what a Django session remembers of the AuthRocket session that logged it in.
 
-Written once at login (:func:`remember`), read on every request, dropped at logout.
+Written once at login (:func:`remember`), read on every request, ended by
+:mod:`django_authrocket.signout`. Every write to
+:class:`~django_authrocket.models.AuthRocketLogin` happens here.
 
 The Django session is decoded on every request, so it carries only what the common request path
-needs, in one small entry: the token's expiry (a number the middleware compares with the clock),
-in api mode the time of the next recheck, ``ref``, the name of the
-:class:`~django_authrocket.models.AuthRocketLogin` row that holds the identity (user, orgs,
-permissions), and ``v``, the version of that identity the session last saw. A worker rebuilds
-each identity once and keeps it by ``ref`` and ``v``; a recheck that changes the identity
-rewrites the row and the session's ``v``, so the other workers read the row again. The row is
-the truth, a worker's copy only spares the query; any session engine works, signed cookies
-included (where nothing server-side can end a copied cookie: see docs/middleware.md).
+needs, in one small entry (:class:`LoginEntry`): the token's expiry (a number compared with the
+clock), in api mode when AuthRocket last confirmed the session and when to ask next, ``ref``,
+the name of the :class:`~django_authrocket.models.AuthRocketLogin` row that holds the identity
+(user, orgs, permissions), and ``v``, the version of that identity the session last saw. A
+worker rebuilds each identity once and keeps it by ``ref`` and ``v``; a recheck that changes the
+identity rewrites the row and the session's ``v``, so the other workers read the row again. The
+row is the truth, a worker's copy only spares the query; any session engine works, signed
+cookies included (where nothing server-side can end a copied cookie: see docs/middleware.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,6 +25,7 @@ import random
 import secrets
 import threading
 import time
+from collections.abc import MutableMapping
 from typing import Any, Literal
 
 from django.conf import settings
@@ -35,24 +39,88 @@ from .exceptions import InvalidClaims
 from .identity import AuthRocketSession
 from .models import AuthRocketLogin
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("django_authrocket.recheck")
 
 #: The one session entry: a dict with the members below.
 ENTRY_KEY = "_authrocket"
-REF = "ref"  # the AuthRocketLogin row holding the identity (fixed for the life of the login)
-VERSION = "v"  # which version of that identity this session last saw (a digest of it)
-EXPIRES = "exp"  # when the AuthRocket session ends (epoch seconds), or None
-NEXT_CHECK = "next"  # api mode: when the middleware next asks AuthRocket
-CHECKED = "ok"  # api mode: when AuthRocket last confirmed the session
 #: The login token, kept only where an api-mode recheck needs it (see _needs_token_for_rechecks).
 TOKEN_KEY = "_authrocket_token"
 
 _CACHE_ATTR = "_authrocket_session_cache"
 _REMEMBERED_ATTR = "_authrocket_remembered"
-#: Identities rebuilt by this worker, by ref (oldest dropped first past _KNOWN_MAX).
+#: Identities rebuilt by this worker, by ref and version (oldest dropped first past _KNOWN_MAX).
 _KNOWN: dict[str, AuthRocketSession] = {}
 _KNOWN_MAX = 4096
 _KNOWN_LOCK = threading.Lock()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LoginEntry:
+    """This Django session's AuthRocket entry: a value, read once per request.
+
+    The methods that change it return a new entry; :meth:`save` puts it in the session.
+    """
+
+    #: The AuthRocketLogin row holding the identity (fixed for the life of the login).
+    ref: str
+    #: Which version of that identity this session last saw (a digest of it).
+    version: str
+    #: When the AuthRocket session ends (epoch seconds), or None.
+    expires_at: float | None
+    #: api mode: when the middleware next asks AuthRocket.
+    next_check_at: float | None = None
+    #: api mode: when AuthRocket last confirmed the session.
+    checked_at: float | None = None
+
+    @classmethod
+    def of(cls, store: MutableMapping[str, Any] | None) -> LoginEntry | None:
+        """The entry of a session store (``request.session``, a test client's ``session``), or
+        None when AuthRocket did not log it in."""
+        raw = store.get(ENTRY_KEY) if store is not None else None
+        if not isinstance(raw, dict) or not isinstance(raw.get("ref"), str):
+            return None
+        return cls(
+            ref=raw["ref"],
+            version=str(raw.get("v", "")),
+            expires_at=_number(raw.get("exp")),
+            next_check_at=_number(raw.get("next")),
+            checked_at=_number(raw.get("ok")),
+        )
+
+    def expired(self, now: float) -> bool:
+        """Whether the AuthRocket session is over by the clock (with the configured leeway)."""
+        return self.expires_at is not None and now > self.expires_at + app_settings.JWT_LEEWAY
+
+    def check_due(self, now: float) -> bool:
+        """api mode: whether it is time to ask AuthRocket whether the session still exists."""
+        return now >= (self.next_check_at or 0)
+
+    def confirmed(self, at: float, *, next_check: float) -> LoginEntry:
+        """AuthRocket confirmed the session ``at``; ask again at ``next_check``."""
+        return dataclasses.replace(self, checked_at=at, next_check_at=next_check)
+
+    def postponed(self, next_check: float) -> LoginEntry:
+        """Ask again at ``next_check``, with no confirmation (AuthRocket unreachable, in grace)."""
+        return dataclasses.replace(self, next_check_at=next_check)
+
+    def save(self, store: MutableMapping[str, Any]) -> None:
+        """Put this entry in the session store (the session is saved with the response)."""
+        raw: dict[str, Any] = {"ref": self.ref, "v": self.version, "exp": self.expires_at}
+        if self.next_check_at is not None:
+            raw["next"] = self.next_check_at
+        if self.checked_at is not None:
+            raw["ok"] = self.checked_at
+        store[ENTRY_KEY] = raw
+
+    @property
+    def _memo_key(self) -> str:
+        return f"{self.ref}:{self.version}"
+
+
+def next_check_time(now: float) -> float:
+    """When to ask AuthRocket next: one interval away, less up to 10% so that sessions that
+    started together do not recheck together."""
+    return now + float(app_settings.RECHECK_INTERVAL) * random.uniform(0.9, 1.0)  # noqa: S311
 
 
 def remember(
@@ -62,36 +130,32 @@ def remember(
     user: AbstractBaseUser,
     *,
     replaces: str | None = None,
-) -> None:
-    """Store ``session`` for this Django session: the small entry in the session, the identity in
-    its :class:`~django_authrocket.models.AuthRocketLogin` row (the single sign-out map too).
+) -> LoginEntry:
+    """Record a login: the small entry in the Django session, the identity in its
+    :class:`~django_authrocket.models.AuthRocketLogin` row (the single sign-out map too).
 
     Call after :func:`django.contrib.auth.login`, which may flush the session. ``replaces`` is
-    the ``ref`` of the login this one replaces in the same browser (read it with
-    :func:`login_ref` before logging in): its row goes.
+    the ``ref`` of the login this one replaces in the same browser (an account switch, a second
+    login): its row goes.
     """
-    store = request.session
     data = _stored_form(session)
-    entry: dict[str, Any] = {
-        REF: _new_ref(),
-        VERSION: _version(data),
-        EXPIRES: session.expires_at.timestamp() if session.expires_at else None,
-    }
+    entry = LoginEntry(
+        ref=secrets.token_urlsafe(16),
+        version=_version(data),
+        expires_at=session.expires_at.timestamp() if session.expires_at else None,
+    )
     if app_settings.VERIFY == "api":
+        # The login itself was a check: the first recheck is one interval away.
         now = time.time()
-        entry[CHECKED] = now
-        # The login itself was a check: the first recheck is one interval away (with jitter,
-        # so sessions that started together do not recheck together).
-        interval = float(app_settings.RECHECK_INTERVAL)
-        entry[NEXT_CHECK] = now + interval * random.uniform(0.9, 1.0)  # noqa: S311
+        entry = entry.confirmed(now, next_check=next_check_time(now))
     if _needs_token_for_rechecks(session):
-        store[TOKEN_KEY] = token
+        request.session[TOKEN_KEY] = token
     row = AuthRocketLogin(
         session_key=server_side_key(request, create=True),
         authrocket_session_id=session.id,
         user_id=user.pk,
         expires_at=session.expires_at,
-        ref=entry[REF],
+        ref=entry.ref,
         source=_source(session),
         data=data,
     )
@@ -107,49 +171,76 @@ def remember(
         row.save(force_insert=True)
     if replaces:
         AuthRocketLogin.objects.filter(ref=replaces).delete()
-    store[ENTRY_KEY] = entry
-    _keep(_memo_key(entry), session)
+    entry.save(request.session)
+    _keep(entry._memo_key, session)
     setattr(request, _CACHE_ATTR, session)
     setattr(request, _REMEMBERED_ATTR, True)  # the row has this request's key already
+    return entry
 
 
-def recall(request: HttpRequest) -> AuthRocketSession | None:
+def recall(request: HttpRequest, entry: LoginEntry | None = None) -> AuthRocketSession | None:
     """The AuthRocket session behind this request's Django session, or ``None``.
 
     At most one database query per worker and login (none once this worker has seen it), and
     never one per request; never verifies anything (the login did, and the middleware
-    rechecks).
+    rechecks). Pass the ``entry`` when you have read it already.
     """
     if hasattr(request, _CACHE_ATTR):
         cached: AuthRocketSession | None = getattr(request, _CACHE_ATTR)
         return cached
-    entry = _entry(getattr(request, "session", None))
-    session = _load(entry) if entry is not None else None
+    if entry is None:
+        entry = LoginEntry.of(getattr(request, "session", None))
+    session = identity_of(entry) if entry is not None else None
     setattr(request, _CACHE_ATTR, session)
     return session
 
 
-def entry(request: HttpRequest) -> dict[str, Any] | None:
-    """This Django session's AuthRocket entry (see the module docs), or ``None`` when
-    :func:`remember` did not log it in. Read it once per request and pass it to
-    :func:`expires_at`, :func:`next_check_at` and :func:`last_checked_at`."""
-    return _entry(getattr(request, "session", None))
+_UNSET = object()
 
 
-#: Keys that pre-release development builds stored instead of the entry.
-_LEGACY_KEYS = ("_authrocket_sid", "_authrocket_exp", "_authrocket_data")
+def current_session(request: HttpRequest) -> AuthRocketSession | None:
+    """The AuthRocket session of this request, or ``None``: the one place views, decorators,
+    templates and DRF permissions ask.
+
+    ``request.authrocket`` when the middleware set it (it also knows Bearer tokens), otherwise
+    the session remembered at login.
+    """
+    value = getattr(request, "authrocket", _UNSET)
+    if value is _UNSET:
+        return recall(request)
+    # isinstance also sees through a lazy request.authrocket, and answers None for a lazy None.
+    return value if isinstance(value, AuthRocketSession) else None
 
 
-def has_legacy_keys(request: HttpRequest) -> bool:
-    """Whether the session was written by a development build that kept the identity in it."""
-    store = getattr(request, "session", None)
-    return store is not None and any(key in store for key in _LEGACY_KEYS)
+def identity_of(entry: LoginEntry) -> AuthRocketSession | None:
+    """The identity an entry names (this worker's copy, else its row); None when the row is
+    gone (logged out elsewhere, or pruned)."""
+    known = _KNOWN.get(entry._memo_key)
+    if known is not None:
+        return known
+    # From the database that was written to: a read replica may not have the row of a login
+    # made a moment ago.
+    rows = AuthRocketLogin.objects.using(router.db_for_write(AuthRocketLogin))
+    row = rows.filter(ref=entry.ref).values_list("source", "data").first()
+    if row is None:
+        return None
+    source, data = row
+    try:
+        if source in ("api1", "api2"):
+            session = AuthRocketSession.from_api(data, generation=1 if source == "api1" else 2)
+        else:
+            session = AuthRocketSession.from_claims(data)
+    except InvalidClaims:
+        logger.warning("Stored AuthRocket identity %s could not be read", entry.ref)
+        return None
+    _keep(entry._memo_key, session)
+    return session
 
 
 Refreshed = Literal["same", "changed", "gone"]
 
 
-def refresh(request: HttpRequest, session: AuthRocketSession) -> Refreshed:
+def refresh(request: HttpRequest, entry: LoginEntry, session: AuthRocketSession) -> Refreshed:
     """Store the identity a recheck brought, if it changed (a write only when it did).
 
     The row keeps its ``ref``; the session entry gets the new version, so a worker that knows
@@ -157,23 +248,20 @@ def refresh(request: HttpRequest, session: AuthRocketSession) -> Refreshed:
     refreshes write the same data and version. ``"gone"``: the row was deleted meanwhile (a
     logout or single sign-out elsewhere), so this login is over.
     """
-    entry = _entry(getattr(request, "session", None))
-    if entry is None:
-        return "same"
     data = _stored_form(session)
     version = _version(data)
-    if entry.get(VERSION) == version:
+    if entry.version == version:
         return "same"
-    updated = AuthRocketLogin.objects.filter(ref=entry[REF]).update(
+    updated = AuthRocketLogin.objects.filter(ref=entry.ref).update(
         source=_source(session), data=data, expires_at=session.expires_at
     )
     if not updated:
         return "gone"
     with _KNOWN_LOCK:
-        _KNOWN.pop(_memo_key(entry), None)
-    fresh = {**entry, VERSION: version}
-    request.session[ENTRY_KEY] = fresh
-    _keep(_memo_key(fresh), session)
+        _KNOWN.pop(entry._memo_key, None)
+    fresh = dataclasses.replace(entry, version=version)
+    fresh.save(request.session)
+    _keep(fresh._memo_key, session)
     setattr(request, _CACHE_ATTR, session)
     return "changed"
 
@@ -185,7 +273,7 @@ def key_changed(request: HttpRequest) -> bool:
     store = getattr(request, "session", None)
     if store is None or not store.modified or getattr(request, _REMEMBERED_ATTR, False):
         return False
-    if _entry(store) is None or isinstance(store, SignedCookieSession):
+    if LoginEntry.of(store) is None or isinstance(store, SignedCookieSession):
         return False
     arrived_with = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     return bool(arrived_with and store.session_key and store.session_key != arrived_with)
@@ -194,18 +282,12 @@ def key_changed(request: HttpRequest) -> bool:
 def follow_key_change(request: HttpRequest) -> None:
     """Point the AuthRocketLogin row at the session's new key, so single sign-out still finds
     the session (call when :func:`key_changed`)."""
-    ref = login_ref(request)
+    entry = LoginEntry.of(getattr(request, "session", None))
     key = server_side_key(request)
-    if ref and key and not AuthRocketLogin.objects.filter(ref=ref).update(session_key=key):
+    if entry and key and not AuthRocketLogin.objects.filter(ref=entry.ref).update(session_key=key):
         # The row went while this request ran (single sign-out looked for the old key): the
         # login is over, so the session under its new key must not outlive it.
         request.session.flush()
-
-
-def login_ref(request: HttpRequest) -> str | None:
-    """The ``ref`` of this Django session's AuthRocketLogin row, if AuthRocket logged it in."""
-    entry = _entry(getattr(request, "session", None))
-    return entry[REF] if entry is not None else None
 
 
 def server_side_key(request: HttpRequest, *, create: bool = False) -> str | None:
@@ -228,69 +310,17 @@ def session_id(request: HttpRequest) -> str | None:
 
 
 def stored_token(request: HttpRequest) -> str | None:
+    """The login token, where an api-mode recheck needs it (AuthRocket 1 sessions)."""
     store = getattr(request, "session", None)
     value = store.get(TOKEN_KEY) if store is not None else None
     return value if isinstance(value, str) else None
 
 
-def expires_at(entry: dict[str, Any]) -> float | None:
-    return _number(entry, EXPIRES)
-
-
-def next_check_at(entry: dict[str, Any]) -> float | None:
-    return _number(entry, NEXT_CHECK)
-
-
-def last_checked_at(entry: dict[str, Any]) -> float | None:
-    return _number(entry, CHECKED)
-
-
-def checked(request: HttpRequest, *, at: float, next_check: float) -> None:
-    """Record a recheck: AuthRocket confirmed the session ``at``; the next one at ``next_check``."""
-    entry = _entry(getattr(request, "session", None))
-    if entry is not None:
-        request.session[ENTRY_KEY] = {**entry, CHECKED: at, NEXT_CHECK: next_check}
-
-
-def postpone_check(request: HttpRequest, next_check: float) -> None:
-    """Move the next recheck without a confirmation (AuthRocket unreachable, within grace)."""
-    entry = _entry(getattr(request, "session", None))
-    if entry is not None:
-        request.session[ENTRY_KEY] = {**entry, NEXT_CHECK: next_check}
-
-
-_UNSET = object()
-
-
-def current(request: HttpRequest) -> AuthRocketSession | None:
-    """The AuthRocket session of this request, or ``None``: the one place views, decorators and
-    templates ask.
-
-    ``request.authrocket`` when the middleware set it (it also knows Bearer tokens), otherwise
-    the session remembered at login.
-    """
-    value = getattr(request, "authrocket", _UNSET)
-    if value is _UNSET:
-        return recall(request)
-    # isinstance also sees through a lazy request.authrocket, and answers None for a lazy None.
-    return value if isinstance(value, AuthRocketSession) else None
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _entry(store: Any) -> dict[str, Any] | None:
-    entry = store.get(ENTRY_KEY) if store is not None else None
-    return entry if isinstance(entry, dict) and isinstance(entry.get(REF), str) else None
-
-
-def _number(entry: dict[str, Any], member: str) -> float | None:
-    value = entry.get(member)
-    return float(value) if isinstance(value, int | float) else None
-
-
-def _new_ref() -> str:
-    return secrets.token_urlsafe(16)
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _source(session: AuthRocketSession) -> str:
@@ -301,10 +331,6 @@ def _version(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _memo_key(entry: dict[str, Any]) -> str:
-    return f"{entry[REF]}:{entry.get(VERSION, '')}"
-
-
 def _keep(key: str, session: AuthRocketSession) -> None:
     # Under a lock: threaded workers (gthread, ASGI's thread pool) insert concurrently, and two
     # threads evicting at once would both pick the same oldest entry. Reads need no lock.
@@ -312,31 +338,6 @@ def _keep(key: str, session: AuthRocketSession) -> None:
         while len(_KNOWN) >= _KNOWN_MAX:
             del _KNOWN[next(iter(_KNOWN))]  # the oldest
         _KNOWN[key] = session
-
-
-def _load(entry: dict[str, Any]) -> AuthRocketSession | None:
-    key = _memo_key(entry)
-    known = _KNOWN.get(key)
-    if known is not None:
-        return known
-    ref = entry[REF]
-    # From the database that was written to: a read replica may not have the row of a login
-    # made a moment ago.
-    rows = AuthRocketLogin.objects.using(router.db_for_write(AuthRocketLogin))
-    row = rows.filter(ref=ref).values_list("source", "data").first()
-    if row is None:
-        return None  # logged out elsewhere, or pruned: the middleware ends the session
-    source, data = row
-    try:
-        if source in ("api1", "api2"):
-            session = AuthRocketSession.from_api(data, generation=1 if source == "api1" else 2)
-        else:
-            session = AuthRocketSession.from_claims(data)
-    except InvalidClaims:
-        logger.warning("Stored AuthRocket identity %s could not be read", ref)
-        return None
-    _keep(key, session)
-    return session
 
 
 def _needs_token_for_rechecks(session: AuthRocketSession) -> bool:

@@ -1,0 +1,134 @@
+"""Verify a LoginRocket token the configured way: by signature (jwt) or by Get Session (api).
+
+The one place that knows ``AUTHROCKET_VERIFY``. Both modes apply the same rules:
+
+* the token's shape is checked first (:func:`django_authrocket.jws.parse`: size cap, ASCII,
+  compact JWS, strict base64url and JSON), so garbage never costs a signature check or an API
+  call;
+* the time and realm rules are :func:`django_authrocket.tokens.check_lifetime` and
+  :func:`~django_authrocket.tokens.check_realm`, for a token's claims and for a Get Session
+  answer alike;
+* a login token is single use (``AUTHROCKET_PREVENT_TOKEN_REPLAY``): the first login marks its
+  digest in ``AUTHROCKET_CACHE`` until it expires, and every worker then refuses it.
+
+:func:`verify_login_token` serves the login view (and ``?token=`` anywhere);
+:func:`verify_bearer_token` serves ``Authorization: Bearer``, where api mode shares the recheck
+cache so one token costs one Get Session call per interval, not one per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import caches
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from . import recheck
+from .client import AuthRocketClient
+from .conf import app_settings
+from .exceptions import ExpiredToken, InvalidToken, NotFound, ReplayedToken
+from .identity import AuthRocketSession
+from .jws import parse
+from .tokens import check_lifetime, check_realm, verify_token
+
+#: How long a replay mark lives when the session says nothing about its expiry.
+REPLAY_MARK_LIFETIME = 3600.0
+
+
+@sensitive_variables("token")
+def verify_login_token(
+    token: str, *, max_age: int | None = None, single_use: bool = False
+) -> AuthRocketSession:
+    """The session behind a login token, checked the configured way.
+
+    ``max_age`` refuses a login older than that many seconds. ``single_use`` refuses a token
+    that already logged a browser in, and marks this one. Raises
+    :class:`~django_authrocket.exceptions.InvalidToken` (or a subclass) for a bad token and
+    :class:`~django_authrocket.exceptions.APIError` when AuthRocket cannot answer.
+    """
+    parse(token)
+    if app_settings.VERIFY == "api":
+        session = _ask_authrocket(token, max_age=max_age)
+    else:
+        session = verify_token(token, max_age=max_age)
+    if single_use and app_settings.PREVENT_TOKEN_REPLAY and not _first_use(token, session):
+        raise ReplayedToken("this login token was already used")
+    return session
+
+
+@sensitive_variables("token")
+def verify_bearer_token(token: str) -> AuthRocketSession:
+    """The session behind an ``Authorization: Bearer`` token, checked the configured way.
+
+    In ``"api"`` mode the Get Session answer is shared through the recheck cache, keyed by the
+    token itself: never by a session id read from its (unverified) claims, so a forged token
+    naming someone's session cannot find that session's answer.
+    """
+    if not token:
+        raise InvalidToken("empty bearer token", reason="malformed")
+    parse(token)
+    if app_settings.VERIFY != "api":
+        return verify_token(token)
+    verdict = recheck.check_session(token, token)
+    if not verdict.alive or verdict.answer is None:
+        if verdict.reason == "expired":
+            raise ExpiredToken("the AuthRocket session has expired")
+        raise InvalidToken("AuthRocket says this session has ended", reason="session_not_found")
+    return session_from_api(verdict.answer)
+
+
+def session_from_api(answer: Any, *, max_age: int | None = None) -> AuthRocketSession:
+    """An :class:`AuthRocketSession` from a Get Session answer of the configured API, with a
+    token's time and realm rules applied; raises InvalidToken (or a subclass) otherwise."""
+    generation = 1 if app_settings.api_generation == 1 else 2
+    session = AuthRocketSession.from_api(answer, generation=generation)
+    try:
+        check_lifetime(
+            expires=_seconds(session.expires_at),
+            issued=_seconds(session.issued_at),
+            leeway=app_settings.JWT_LEEWAY,
+            max_age=max_age,
+        )
+    except ExpiredToken:
+        raise ExpiredToken("the AuthRocket session has expired") from None
+    check_realm(session.user.realm_id, absent_ok=True)
+    return session
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+@sensitive_variables("token")
+def _ask_authrocket(token: str, *, max_age: int | None) -> AuthRocketSession:
+    """Get Session with the token: AuthRocket itself says whether it is good."""
+    try:
+        answer = AuthRocketClient.from_settings().get_session(token)
+    except NotFound:
+        raise InvalidToken(
+            "AuthRocket does not know this session: it ended or the token is invalid",
+            reason="session_not_found",
+        ) from None
+    return session_from_api(answer, max_age=max_age)
+
+
+def _seconds(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+@sensitive_variables("token")
+def _first_use(token: str, session: AuthRocketSession) -> bool:
+    """Mark ``token`` as used until it expires; False when it already was (a replay).
+
+    The mark is the token's digest, never the token. Keyed by the token rather than by session
+    id and issue time: LoginRocket issues new tokens for one session (an account switch), and
+    those are new logins, not replays.
+    """
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    lifetime = REPLAY_MARK_LIFETIME
+    if session.expires_at is not None:
+        lifetime = (session.expires_at - timezone.now()).total_seconds()
+    timeout = max(1, int(lifetime) + app_settings.JWT_LEEWAY + 1)
+    return bool(caches[app_settings.CACHE].add(f"authrocket:used:{digest}", 1, timeout=timeout))

@@ -31,7 +31,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import mirror, replay
+from . import replay
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import (
@@ -47,6 +47,8 @@ from .exceptions import (
 )
 from .identity import AuthRocketSession
 from .jws import parse as parse_jws
+from .mirror.fields import assign_changed, local_user_fields, username_candidates
+from .mirror.login import create_user_row, update_user_row
 from .models import AuthRocketUser
 from .signals import authrocket_login, authrocket_user_synced
 
@@ -186,15 +188,7 @@ class AuthRocketBackend(ModelBackend):
             try:
                 with transaction.atomic():
                     user = self.create_user(session, username=attempt)
-                    row = AuthRocketUser.objects.create(
-                        user=user,  # type: ignore[misc]
-                        authrocket_id=session.user.id,
-                        last_login_at=timezone.now(),
-                        synced_at=timezone.now(),
-                        **mirror.user_fields(session.user),
-                    )
-                    if session.memberships:
-                        mirror.sync_memberships_from_session(row, session)
+                    row = create_user_row(user, session, now=timezone.now())
             except IntegrityError:
                 # Either a concurrent first login of the same person won the race (use its
                 # rows), or someone else holds this username (try the AuthRocket id instead).
@@ -227,7 +221,7 @@ class AuthRocketBackend(ModelBackend):
     def get_username(self, session: AuthRocketSession) -> str:
         """A free username for a new local user: ``preferred_username``, else the AuthRocket id."""
         user_model = get_user_model()
-        candidates = mirror.username_candidates(session.user, user_model)
+        candidates = username_candidates(session.user, user_model)
         manager = user_model._default_manager
         for candidate in candidates:
             if not manager.filter(**{user_model.USERNAME_FIELD: candidate}).exists():
@@ -245,24 +239,13 @@ class AuthRocketBackend(ModelBackend):
 
     def update_user(self, user: AbstractBaseUser, session: AuthRocketSession) -> AbstractBaseUser:
         """Refresh the mirror, the local user's name/email and the memberships at each login."""
-        now = timezone.now()
         row: AuthRocketUser = user.authrocket  # type: ignore[attr-defined]
-        changed = mirror.assign_changed(
-            row, mirror.user_fields(session.user, known_verification=row.email_verification)
-        )
-        row.last_login_at = now
-        if changed:
-            row.synced_at = now
-        row.save(update_fields=[*changed, "last_login_at", *(["synced_at"] if changed else [])])
-        if session.memberships or _carries_membership_list(session):
-            changed_memberships = mirror.sync_memberships_from_session(row, session, now=now)
-        else:
-            changed_memberships = False
+        mirror_changed = update_user_row(row, session, now=timezone.now())
         local_changed = self._assign_local_fields(user, session)
         staff_changed = self.apply_staff_permission(user, session, save=False)
         if local_changed or staff_changed:
             user.save(update_fields=[*local_changed, *(["is_staff"] if staff_changed else [])])
-        if changed or changed_memberships or local_changed:
+        if mirror_changed or local_changed:
             authrocket_user_synced.send(
                 sender=type(self), user=user, authrocket_user=row, created=False
             )
@@ -271,8 +254,8 @@ class AuthRocketBackend(ModelBackend):
     # --- helpers ----------------------------------------------------------------------------
 
     def _assign_local_fields(self, user: AbstractBaseUser, session: AuthRocketSession) -> list[str]:
-        fields = mirror.local_user_fields(session.user, get_user_model())
-        return mirror.assign_changed(user, fields)
+        fields = local_user_fields(session.user, get_user_model())
+        return assign_changed(user, fields)
 
     def apply_staff_permission(
         self, user: AbstractBaseUser, session: AuthRocketSession, *, save: bool = True
@@ -298,12 +281,3 @@ class AuthRocketBackend(ModelBackend):
             logger.warning("AuthRocket login could not be checked: %s", exc)
         else:
             logger.info("AuthRocket login refused (%s): %s", getattr(exc, "reason", "?"), exc)
-
-
-def _carries_membership_list(session: AuthRocketSession) -> bool:
-    """Whether the token/answer lists memberships at all (an empty list means: none left)."""
-    claims = session.claims
-    if session.source == "api":
-        user = claims.get("user")
-        return isinstance(user, dict) and "memberships" in user
-    return "orgs" in claims or "m" in claims

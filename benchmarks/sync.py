@@ -67,32 +67,32 @@ def naive_write(items: list[dict[str, Any]], *, atomic: bool = True) -> None:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from django_authrocket import mirror
+    from django_authrocket.mirror import fields
     from django_authrocket.models import AuthRocketUser
 
     user_model = get_user_model()
     with transaction.atomic() if atomic else contextlib.nullcontext():
         for item in items:
-            info = mirror.user_info_from_api(item)
+            info = fields.user_info_from_api(item)
             user, created = user_model.objects.update_or_create(
-                username=info.id, defaults=mirror.local_user_fields(info, user_model)
+                username=info.id, defaults=fields.local_user_fields(info, user_model)
             )
             if created:
                 user.set_unusable_password()
                 user.save(update_fields=["password"])
             AuthRocketUser.objects.update_or_create(
                 authrocket_id=info.id,
-                defaults={"user": user, **mirror.user_fields_from_api(item)},
+                defaults={"user": user, **fields.user_fields_from_api(item)},
             )
 
 
 def bulk_write(items: list[dict[str, Any]]) -> None:
     from django.db import transaction
 
-    from django_authrocket.sync import write_users
+    from django_authrocket.mirror import pages
 
     with transaction.atomic():
-        write_users(items)
+        pages.write("users", items)
 
 
 def speed(count: int) -> dict[str, float]:

@@ -4,8 +4,8 @@
 :func:`fetch_user`, :func:`fetch_org` and :func:`fetch_membership` read what AuthRocket says
 now about one object (and whatever it needs that the mirror lacks: a user's memberships, an
 org not mirrored yet) into a :class:`Snapshot`; :func:`apply` writes a snapshot in a single
-transaction through :mod:`django_authrocket.sync`'s page writers, so a webhook and a full sync
-write rows the same way.
+transaction through :mod:`django_authrocket.mirror.pages`, the sync engine's writer, so a
+webhook and a full sync write rows the same way.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 
 from .client import AuthRocketClient
 from .exceptions import NotFound
-from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
-from .sync import Counts, Resource, deactivate_users, write_memberships, write_orgs, write_users
+from .mirror import pages
+from .mirror.pages import Counts, Resource
+from .models import AuthRocketOrg, AuthRocketUser
 
 
 @dataclass
@@ -106,26 +106,17 @@ def apply(snapshot: Snapshot) -> dict[Resource, Counts]:
     """Write a :class:`Snapshot` into the mirror in one transaction; counts per resource."""
     with transaction.atomic():
         result: dict[Resource, Counts] = {
-            "orgs": write_orgs(snapshot.orgs),
-            "users": write_users(snapshot.users),
-            "memberships": write_memberships(snapshot.memberships),
+            "orgs": pages.write("orgs", snapshot.orgs),
+            "users": pages.write("users", snapshot.users),
+            "memberships": pages.write("memberships", snapshot.memberships),
         }
-        result["users"].deactivated += deactivate_users(snapshot.gone_users)
-        result["memberships"].removed += _remove_memberships(snapshot)
+        result["users"].deactivated += pages.deactivate_users(snapshot.gone_users)
+        result["memberships"].removed += pages.remove_memberships(
+            ids=snapshot.gone_memberships,
+            of_users=snapshot.members_of,
+            keep=[str(m["id"]) for m in snapshot.memberships],
+        )
     return result
-
-
-def _remove_memberships(snapshot: Snapshot) -> int:
-    current = [str(m["id"]) for m in snapshot.memberships]
-    stale = Q(authrocket_id__in=snapshot.gone_memberships)
-    if snapshot.members_of:
-        # Rows of an AuthRocket 1 login have no id (NULL): NOT IN keeps nulls out, so say so.
-        not_current = ~Q(authrocket_id__in=current) | Q(authrocket_id__isnull=True)
-        stale |= Q(user__authrocket_id__in=snapshot.members_of) & not_current
-    if not snapshot.members_of and not snapshot.gone_memberships:
-        return 0
-    removed, _ = AuthRocketMembership.objects.filter(stale).delete()
-    return removed
 
 
 def resync_users(

@@ -1,54 +1,38 @@
-"""The sync engine: AuthRocket users, orgs and memberships into the local mirror.
+"""The sync engine: list AuthRocket users, orgs and memberships page by page, with checkpoints.
 
-Two ways in, one way of writing:
+:func:`sync` lists whole resources from the Core API (``manage.py authrocket_sync``) and hands
+each page (up to 1,000 objects) to :func:`django_authrocket.mirror.pages.write`, in **one
+transaction** together with the checkpoint, so the queries per page do not depend on how many
+rows changed or how big the realm is, and an unchanged page writes nothing but the checkpoint.
+The checkpoint (:class:`~django_authrocket.models.AuthRocketSyncCheckpoint`) names the last
+committed page, so a run that crashed or was killed resumes where it stopped. After a complete
+listing, ``deactivate_missing`` deactivates the local users (never deletes them) and removes the
+memberships that were not listed.
 
-* :func:`sync` lists whole resources from the Core API (``manage.py authrocket_sync``). Each
-  page (up to 1,000 objects) is written in **one transaction** with a number of queries that
-  does not depend on how many rows changed or how big the realm is: reads of the rows the page
-  names (and their local users), one read of taken usernames, bulk inserts/upserts, and the
-  checkpoint. Rows are compared before writing, so an unchanged page writes nothing. The checkpoint
-  (:class:`~django_authrocket.models.AuthRocketSyncCheckpoint`) names the last committed page,
-  so a run that crashed or was killed resumes where it stopped.
-* :mod:`django_authrocket.resync` reads single objects (for the webhook endpoint and the admin's
-  resync action) and writes them in one transaction through this module's page writers.
-
-Objects are matched on their AuthRocket ids, never on email. Local users are created the way
-the login backend creates them (same username rule, unusable password) and their names and
-email follow AuthRocket. Users missing upstream are deactivated (``is_active=False``), never
-deleted.
+Single objects (the webhook endpoint, the admin's resync action) go through
+:mod:`django_authrocket.resync`, which writes through the same :mod:`~django_authrocket.mirror`.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, get_args
+from typing import Final
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from . import mirror
 from .client import MAX_PAGE_SIZE, AuthRocketClient, Page
 from .exceptions import APIError, AuthRocketError
-from .identity import AuthRocketUserInfo
-from .models import (
-    AuthRocketMembership,
-    AuthRocketOrg,
-    AuthRocketSyncCheckpoint,
-    AuthRocketUser,
-)
-from .signals import authrocket_user_synced
+from .mirror import pages
+from .mirror.pages import Counts, Resource
+from .models import AuthRocketSyncCheckpoint
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("django_authrocket.sync")
 
-Resource = Literal["users", "orgs", "memberships"]
 #: Every resource, in the order a full sync lists them (memberships need their users and orgs).
-RESOURCES: Final[tuple[Resource, ...]] = get_args(Resource)
+RESOURCES: Final[tuple[Resource, ...]] = ("users", "orgs", "memberships")
 DEFAULT_BATCH_SIZE: Final = MAX_PAGE_SIZE
 #: A page that hit a unique constraint (a concurrent login created the same user or username
 #: meanwhile) is read and written again this many times before the run stops.
@@ -59,31 +43,6 @@ _PATHS: Final[dict[Resource, str]] = {
     "orgs": "/orgs",
     "memberships": "/memberships",
 }
-_USER_FIELDS: Final = (
-    "realm_id",
-    "email",
-    "username",
-    "name",
-    "first_name",
-    "last_name",
-    "state",
-    "email_verification",
-    "reference",
-    "custom",
-    "created_at",
-    "last_login_at",
-    "synced_at",
-)
-_ORG_FIELDS: Final = (
-    "realm_id",
-    "name",
-    "state",
-    "reference",
-    "custom",
-    "created_at",
-    "synced_at",
-)
-_MEMBERSHIP_FIELDS: Final = ("authrocket_id", "permissions", "selected", "expires_at", "synced_at")
 
 
 class SyncAborted(AuthRocketError):
@@ -96,37 +55,6 @@ class SyncAborted(AuthRocketError):
 
 
 # --- results --------------------------------------------------------------------------------
-
-
-@dataclass
-class Counts:
-    """What writing some objects did."""
-
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    #: Memberships whose user or org is not in the mirror (sync users and orgs first).
-    skipped: int = 0
-    #: Local users set inactive (gone upstream) / memberships removed (gone upstream).
-    deactivated: int = 0
-    removed: int = 0
-
-    def add(self, other: Counts) -> None:
-        for name in ("created", "updated", "unchanged", "skipped", "deactivated", "removed"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    @property
-    def seen(self) -> int:
-        """Objects read from AuthRocket."""
-        return self.created + self.updated + self.unchanged + self.skipped
-
-    def describe(self) -> str:
-        parts = [f"{self.created} created", f"{self.updated} updated"]
-        parts.append(f"{self.unchanged} unchanged")
-        for name in ("skipped", "deactivated", "removed"):
-            if getattr(self, name):
-                parts.append(f"{getattr(self, name)} {name}")
-        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -192,21 +120,6 @@ def sync(
     return report
 
 
-def sync_users(**options: Any) -> SyncReport:
-    """:func:`sync` of users only."""
-    return sync(["users"], **options)
-
-
-def sync_orgs(**options: Any) -> SyncReport:
-    """:func:`sync` of orgs only."""
-    return sync(["orgs"], **options)
-
-
-def sync_memberships(**options: Any) -> SyncReport:
-    """:func:`sync` of memberships only."""
-    return sync(["memberships"], **options)
-
-
 class _Listing:
     """One resource listed from start (or checkpoint) to end."""
 
@@ -236,12 +149,12 @@ class _Listing:
     def run(self) -> Counts:
         total = Counts()
         after = None if self.dry_run else self._start()
-        pages = self.client.iter_pages(
+        listed = self.client.iter_pages(
             _PATHS[self.resource], {}, page_size=self.batch_size, after=after
         )
         number = 0
         while True:
-            page = self._next_page(pages, after)
+            page = self._next_page(listed, after)
             if page is None:
                 break
             number += 1
@@ -273,9 +186,9 @@ class _Listing:
         checkpoint.save()
         return None
 
-    def _next_page(self, pages: Iterator[Page], after: str | None) -> Page | None:
+    def _next_page(self, listed: Iterator[Page], after: str | None) -> Page | None:
         try:
-            return next(pages)
+            return next(listed)
         except StopIteration:
             return None
         except APIError as exc:
@@ -291,7 +204,7 @@ class _Listing:
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             try:
                 with transaction.atomic():
-                    counts = _WRITERS[self.resource](page.items, mark_seen=self.mark_seen)
+                    counts = pages.write(self.resource, page.items, mark_seen=self.mark_seen)
                     if self.dry_run:
                         transaction.set_rollback(True)
                     else:
@@ -328,264 +241,5 @@ class _Listing:
 
     def _prune(self) -> Counts:
         if self.dry_run:
-            return _count_unseen(self.resource, self.seen_in_dry_run)
-        unseen = Q(synced_at__lt=self.started_at) | Q(synced_at__isnull=True)
-        if self.resource == "users":
-            return Counts(deactivated=_deactivate(AuthRocketUser.objects.filter(unseen)))
-        removed, _ = AuthRocketMembership.objects.filter(unseen).delete()
-        return Counts(removed=removed)
-
-
-def _count_unseen(resource: Resource, seen: set[str]) -> Counts:
-    """What pruning would do, for a dry run (whose stamps were rolled back)."""
-    if resource == "users":
-        users = AuthRocketUser.objects.filter(user__is_active=True)
-        ids: Iterator[str | None] = users.values_list("authrocket_id", flat=True).iterator(2000)
-        return Counts(deactivated=sum(1 for i in ids if i not in seen))
-    memberships = AuthRocketMembership.objects.values_list("authrocket_id", flat=True)
-    return Counts(removed=sum(1 for i in memberships.iterator(2000) if i not in seen))
-
-
-def checkpoints() -> list[AuthRocketSyncCheckpoint]:
-    """The stored checkpoints (for reports: which listings would resume, and where)."""
-    return list(AuthRocketSyncCheckpoint.objects.order_by("resource"))
-
-
-def forget_checkpoints() -> int:
-    """Delete every checkpoint: the next run lists everything from the start."""
-    deleted, _ = AuthRocketSyncCheckpoint.objects.all().delete()
-    return deleted
-
-
-# --- page writers ---------------------------------------------------------------------------
-
-
-def write_users(items: Sequence[Mapping[str, Any]], *, mark_seen: bool = False) -> Counts:
-    """Upsert Core API user objects into the mirror and the local users; a constant number of
-    queries whatever the number of items. Call inside a transaction."""
-    now = timezone.now()
-    user_model = get_user_model()
-    items = _unique_by_id(items)
-    # Two reads (mirror rows, then their users), not one join: with the statistics of a table
-    # that just grew (a first sync, or all of it in one transaction) PostgreSQL can plan the join
-    # as a nested loop over sequential scans, seconds per page at 100,000 users.
-    existing = {
-        row.authrocket_id: row
-        for row in AuthRocketUser.objects.filter(authrocket_id__in=[item["id"] for item in items])
-    }
-    # _base_manager: a default manager that filters rows must not hide a mirrored user here.
-    users_by_pk = user_model._base_manager.in_bulk([m.user_id for m in existing.values()])
-    for mirrored in existing.values():
-        mirrored.user = users_by_pk[mirrored.user_id]
-    counts = Counts()
-    upserts: list[AuthRocketUser] = []
-    changed_users: list[Any] = []
-    changed_user_fields: set[str] = set()
-    seen: list[int] = []
-    created: list[tuple[AuthRocketUserInfo, dict[str, Any]]] = []
-    for item in items:
-        info = mirror.user_info_from_api(item)
-        fields = mirror.user_fields_from_api(item)
-        row = existing.get(info.id)
-        if row is None:
-            created.append((info, fields))
-            continue
-        changed = mirror.assign_changed(row, fields)
-        local = mirror.assign_changed(row.user, mirror.local_user_fields(info, user_model))
-        if changed:
-            row.synced_at = now
-            upserts.append(row)
-        else:
-            seen.append(row.pk)
-        if local:
-            changed_users.append(row.user)
-            changed_user_fields.update(local)
-        if changed or local:
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
-    local_users = _create_local_users([info for info, _ in created], user_model)
-    for (info, fields), user in zip(created, local_users, strict=True):
-        upserts.append(AuthRocketUser(user=user, authrocket_id=info.id, synced_at=now, **fields))
-    counts.created = len(created)
-    if upserts:
-        AuthRocketUser.objects.bulk_create(
-            upserts,
-            update_conflicts=True,
-            unique_fields=["authrocket_id"],
-            update_fields=list(_USER_FIELDS),
-        )
-    if changed_users:
-        user_model._default_manager.bulk_update(changed_users, sorted(changed_user_fields))
-    if mark_seen and seen:
-        AuthRocketUser.objects.filter(pk__in=seen).update(synced_at=now)
-    if authrocket_user_synced.has_listeners():
-        for row in upserts:
-            authrocket_user_synced.send(
-                sender=AuthRocketUser,
-                user=row.user,
-                authrocket_user=row,
-                created=row.authrocket_id not in existing,
-            )
-    return counts
-
-
-def write_orgs(items: Sequence[Mapping[str, Any]], *, mark_seen: bool = False) -> Counts:
-    """Upsert Core API org objects into the mirror (constant queries). Orgs are never pruned:
-    AuthRocket closes them rather than deleting them."""
-    now = timezone.now()
-    items = _unique_by_id(items)
-    existing = {
-        row.authrocket_id: row
-        for row in AuthRocketOrg.objects.filter(authrocket_id__in=[item["id"] for item in items])
-    }
-    counts = Counts()
-    upserts: list[AuthRocketOrg] = []
-    for item in items:
-        fields = mirror.org_fields_from_api(item)
-        row = existing.get(str(item["id"]))
-        if row is None:
-            upserts.append(AuthRocketOrg(authrocket_id=str(item["id"]), synced_at=now, **fields))
-            counts.created += 1
-        elif mirror.assign_changed(row, fields):
-            row.synced_at = now
-            upserts.append(row)
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
-    if upserts:
-        AuthRocketOrg.objects.bulk_create(
-            upserts,
-            update_conflicts=True,
-            unique_fields=["authrocket_id"],
-            update_fields=list(_ORG_FIELDS),
-        )
-    return counts
-
-
-def write_memberships(items: Sequence[Mapping[str, Any]], *, mark_seen: bool = False) -> Counts:
-    """Upsert Core API membership objects (constant queries). A membership whose user or org
-    is not mirrored yet is skipped and counted as such."""
-    now = timezone.now()
-    items = _unique_by_id(items)
-    users = dict(
-        AuthRocketUser.objects.filter(
-            authrocket_id__in={str(item.get("user_id")) for item in items}
-        ).values_list("authrocket_id", "pk")
-    )
-    orgs = dict(
-        AuthRocketOrg.objects.filter(
-            authrocket_id__in={str(item.get("org_id")) for item in items}
-        ).values_list("authrocket_id", "pk")
-    )
-    # Matched on the (user, org) pair: rows written by an AuthRocket 1 login have no id.
-    existing = {
-        (row.user_id, row.org_id): row
-        for row in AuthRocketMembership.objects.filter(
-            user_id__in=users.values(), org_id__in=orgs.values()
-        )
-    }
-    counts = Counts()
-    upserts: list[AuthRocketMembership] = []
-    seen: list[int] = []
-    for item in items:
-        user_pk, org_pk = users.get(str(item.get("user_id"))), orgs.get(str(item.get("org_id")))
-        if user_pk is None or org_pk is None:
-            counts.skipped += 1
-            continue
-        fields = mirror.membership_fields_from_api(item)
-        row = existing.get((user_pk, org_pk))
-        if row is None:
-            upserts.append(
-                AuthRocketMembership(user_id=user_pk, org_id=org_pk, synced_at=now, **fields)
-            )
-            counts.created += 1
-        elif mirror.assign_changed(row, fields):
-            row.synced_at = now
-            upserts.append(row)
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
-            seen.append(row.pk)
-    if upserts:
-        AuthRocketMembership.objects.bulk_create(
-            upserts,
-            update_conflicts=True,
-            unique_fields=["user", "org"],
-            update_fields=list(_MEMBERSHIP_FIELDS),
-        )
-    if mark_seen and seen:
-        AuthRocketMembership.objects.filter(pk__in=seen).update(synced_at=now)
-    return counts
-
-
-_WRITERS: Final[dict[Resource, Callable[..., Counts]]] = {
-    "users": write_users,
-    "orgs": write_orgs,
-    "memberships": write_memberships,
-}
-
-
-def deactivate_users(authrocket_ids: Iterable[str]) -> int:
-    """Set ``is_active=False`` on the local users of these AuthRocket users; never deletes.
-    Returns how many were active."""
-    return _deactivate(AuthRocketUser.objects.filter(authrocket_id__in=list(authrocket_ids)))
-
-
-def _deactivate(rows: Any) -> int:
-    user_model = get_user_model()
-    if not any(f.name == "is_active" for f in user_model._meta.concrete_fields):
-        return 0  # a user model without the column cannot be deactivated here
-    users = user_model._default_manager.filter(pk__in=rows.values("user_id"), is_active=True)
-    deactivated: int = users.update(is_active=False)
-    if deactivated:
-        logger.info("Deactivated %d local user(s) missing at AuthRocket", deactivated)
-    return deactivated
-
-
-# --- local users ----------------------------------------------------------------------------
-
-
-def _create_local_users(infos: Sequence[AuthRocketUserInfo], user_model: type[Any]) -> list[Any]:
-    """Create the local users of new AuthRocket users: one read for taken usernames, one
-    bulk insert. Passwords are unusable: AuthRocket does the logging in."""
-    if not infos:
-        return []
-    username_field = user_model.USERNAME_FIELD
-    manager = user_model._default_manager
-    candidates = [mirror.username_candidates(info, user_model) for info in infos]
-    taken = set(
-        manager.filter(
-            **{f"{username_field}__in": {name for names in candidates for name in names}}
-        ).values_list(username_field, flat=True)
-    )
-    users = []
-    for info, names in zip(infos, candidates, strict=True):
-        username = next((name for name in names if name not in taken), names[-1])
-        taken.add(username)
-        user = user_model(
-            **{username_field: username}, **mirror.local_user_fields(info, user_model)
-        )
-        user.password = _unusable_password()
-        users.append(user)
-    manager.bulk_create(users)
-    if any(user.pk is None for user in users):  # databases that return no ids from a bulk insert
-        pks = dict(
-            manager.filter(
-                **{f"{username_field}__in": [getattr(u, username_field) for u in users]}
-            ).values_list(username_field, "pk")
-        )
-        for user in users:
-            user.pk = pks[getattr(user, username_field)]
-    return users
-
-
-def _unusable_password() -> str:
-    """What ``set_unusable_password()`` stores (the ``!`` prefix and random characters), made
-    with one call to the OS's random source instead of 40: it is a quarter of a page's time."""
-    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
-
-
-def _unique_by_id(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The items, the last one winning when an id repeats (bulk upserts need unique keys)."""
-    return list({str(item["id"]): item for item in items}.values())
+            return pages.count_unlisted(self.resource, self.seen_in_dry_run)
+        return pages.prune_unseen(self.resource, self.started_at)

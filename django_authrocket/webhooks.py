@@ -37,10 +37,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 
-from . import mirror, recheck, resync, signout
+from . import recheck, resync, signout
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import APIError, NotFound
+from .mirror.fields import api_datetime
 from .models import AuthRocketWebhookEvent
 from .signals import authrocket_event
 
@@ -272,7 +273,7 @@ def _process(event: Event, snapshot: resync.Snapshot | None) -> HttpResponse:
                 record = AuthRocketWebhookEvent.objects.create(
                     event_id=event.id,
                     event_type=event.type,
-                    event_at=mirror.api_datetime(event.data.get("event_at")),
+                    event_at=api_datetime(event.data.get("event_at")),
                 )
         except IntegrityError:  # the same event, delivered twice at once: the other one won
             return _replayed(event)

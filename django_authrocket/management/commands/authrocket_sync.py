@@ -16,15 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_authrocket.client import MAX_PAGE_SIZE
-from django_authrocket.sync import (
-    DEFAULT_BATCH_SIZE,
-    RESOURCES,
-    Counts,
-    PageResult,
-    Resource,
-    SyncAborted,
-    sync,
-)
+from django_authrocket.mirror.pages import Counts, Resource
+from django_authrocket.sync import DEFAULT_BATCH_SIZE, RESOURCES, PageResult, SyncAborted, sync
 
 
 class Progress(Protocol):

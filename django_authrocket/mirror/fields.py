@@ -1,0 +1,198 @@
+"""How AuthRocket users, orgs and memberships map onto the mirror's fields (and the local user's).
+
+Two kinds of input: a verified login (:class:`~django_authrocket.identity.AuthRocketSession`,
+already type-checked strictly by :mod:`django_authrocket.identity`) and Core API objects, read
+here by one lenient reader: a value of the wrong type counts as absent, strings lose NUL (the one
+character PostgreSQL's text type cannot store), and a timestamp that is not a finite number of
+seconds in range (NaN, 1e300) is no date. A sync page or a webhook never fails on one odd field.
+
+Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from django_authrocket.identity import AuthRocketUserInfo, Membership, Org, email_verification_of
+
+# --- logins: token claims and Get Session answers ---------------------------------------------
+
+
+def user_fields(info: AuthRocketUserInfo, *, known_verification: str = "") -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketUser` carried by a token or Get Session answer.
+
+    ``known_verification`` is the mirror's current ``email_verification``: a token's
+    ``email_verified: false`` does not turn a known ``requested`` into ``none``.
+    """
+    fields: dict[str, Any] = {
+        "username": info.username or "",
+        "name": info.name or "",
+        "first_name": info.first_name or "",
+        "last_name": info.last_name or "",
+        "reference": info.reference or "",
+        "custom": dict(info.custom),
+    }
+    if info.email is not None:  # AuthRocket 1 tokens carry no email: keep the known one
+        fields["email"] = info.email.lower()
+    if info.realm_id:
+        fields["realm_id"] = info.realm_id
+    if info.email_verification is not None:
+        fields["email_verification"] = info.email_verification
+    elif info.email_verified:
+        fields["email_verification"] = "verified"
+    elif info.email_verified is False:
+        fields["email_verification"] = "requested" if known_verification == "requested" else "none"
+    return fields
+
+
+def org_fields(org: Org) -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketOrg` carried by a login: only what it carries (a token
+    names the org; its reference and custom attributes only sometimes)."""
+    fields: dict[str, Any] = {"name": org.name}
+    if org.reference is not None:
+        fields["reference"] = org.reference
+    if org.custom:
+        fields["custom"] = dict(org.custom)
+    return fields
+
+
+def membership_fields(membership: Membership) -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketMembership` carried by a login (without ``user`` and
+    ``org``). AuthRocket 1 tokens carry no membership id: the row then keeps the one it has."""
+    fields: dict[str, Any] = {
+        "permissions": list(membership.permissions),
+        "selected": membership.selected,
+    }
+    if membership.id:
+        fields["authrocket_id"] = membership.id
+    return fields
+
+
+# --- Core API objects (sync, webhooks, the admin's resync) --------------------------------------
+
+
+def user_info_from_api(obj: Mapping[str, Any]) -> AuthRocketUserInfo:
+    """The :class:`AuthRocketUserInfo` of a Core API user object (``GET /users/:id``)."""
+    verification = email_verification_of(obj)
+    return AuthRocketUserInfo(
+        id=str(obj["id"]),
+        email=_text(obj, "email"),
+        email_verified=None if verification is None else verification == "verified",
+        email_verification=verification,
+        name=_text(obj, "name") or "",
+        first_name=_text(obj, "first_name") or "",
+        last_name=_text(obj, "last_name") or "",
+        username=_text(obj, "username"),
+        reference=_text(obj, "reference"),
+        custom=_object(obj, "custom"),
+        realm_id=_text(obj, "realm_id"),
+    )
+
+
+def user_fields_from_api(
+    obj: Mapping[str, Any], info: AuthRocketUserInfo | None = None
+) -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketUser` from a Core API user object.
+
+    The login mapping (:func:`user_fields`) plus what only the API carries: the state, the
+    exact email verification, and the dates. ``info``: the object's
+    :func:`user_info_from_api`, when the caller has it already.
+    """
+    fields = user_fields(info or user_info_from_api(obj))
+    fields["state"] = _text(obj, "state") or "active"
+    fields["created_at"] = api_datetime(obj.get("created_at"))
+    fields["last_login_at"] = api_datetime(obj.get("last_login_at"))
+    return fields
+
+
+def org_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketOrg` from a Core API org object."""
+    return {
+        "realm_id": _text(obj, "realm_id") or "",
+        "name": _text(obj, "name") or "",
+        "state": _text(obj, "state") or "active",
+        "reference": _text(obj, "reference") or "",
+        "custom": _object(obj, "custom"),
+        "created_at": api_datetime(obj.get("created_at")),
+    }
+
+
+def membership_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Mirror fields of :class:`AuthRocketMembership` from a Core API membership object
+    (without ``user`` and ``org``, which the caller resolves from ``user_id``/``org_id``)."""
+    return {
+        "authrocket_id": str(obj["id"]),
+        "permissions": _strings(obj, "permissions"),
+        "selected": obj.get("selected") is True,
+        "expires_at": api_datetime(obj.get("expires_at")),
+    }
+
+
+def api_datetime(value: Any) -> datetime | None:
+    """An API timestamp (unix seconds, int or float) as an aware datetime; None if absent,
+    not a number, or not a date (NaN, out of range)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    return value.replace("\x00", "") if isinstance(value, str) else None
+
+
+def _object(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = obj.get(key)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _strings(obj: Mapping[str, Any], key: str) -> list[str]:
+    value = obj.get(key)
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+# --- the local user ---------------------------------------------------------------------------
+
+
+def local_user_fields(info: AuthRocketUserInfo, user_model: type[Any]) -> dict[str, Any]:
+    """Fields of the local ``AUTH_USER_MODEL`` user that follow AuthRocket (names, email).
+
+    Only fields the model has, and never its ``USERNAME_FIELD`` (that is chosen once, at
+    creation).
+    """
+    wanted: dict[str, Any] = {"first_name": info.first_name, "last_name": info.last_name}
+    if info.email is not None:
+        wanted["email"] = info.email.lower()
+    names = {f.name for f in user_model._meta.get_fields()}
+    return {k: v for k, v in wanted.items() if k in names and k != user_model.USERNAME_FIELD}
+
+
+def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list[str]:
+    """The usernames a new local user may get, best first (a login and a sync share this rule):
+    the email when it is the user model's username, else ``preferred_username``, then
+    ``preferred_username-<end of id>``, then the AuthRocket id."""
+    username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+    max_length = getattr(username_field, "max_length", None) or 150
+    if user_model.USERNAME_FIELD == "email" and info.email:
+        candidates = [info.email.lower()]
+    else:
+        candidates = [info.username] if info.username else []
+        if info.username:
+            candidates.append(f"{info.username}-{info.id[-8:]}")
+    candidates.append(info.id)
+    return list(dict.fromkeys(candidate[:max_length] for candidate in candidates))
+
+
+def assign_changed(instance: Any, fields: Mapping[str, Any]) -> list[str]:
+    """Set the fields whose value differs; return their names (for ``save(update_fields=...)``)."""
+    changed = []
+    for name, value in fields.items():
+        if getattr(instance, name) != value:
+            setattr(instance, name, value)
+            changed.append(name)
+    return changed

@@ -1,0 +1,136 @@
+"""Record a login in the mirror: the person's AuthRocketUser row and their session's memberships.
+
+The login backend calls :func:`create_user_row` at a person's first login and
+:func:`update_user_row` at every later one. Values come from the verified session (token claims
+or a Get Session answer) and are written only when they changed, so a repeat login of an
+unchanged person costs reads and one ``last_login_at`` update. The local user (names, email,
+staff flag) is the backend's business.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django_authrocket.identity import AuthRocketSession, Membership, Org
+from django_authrocket.mirror.fields import (
+    assign_changed,
+    membership_fields,
+    org_fields,
+    user_fields,
+)
+from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
+
+
+def create_user_row(user: Any, session: AuthRocketSession, *, now: datetime) -> AuthRocketUser:
+    """Create the mirror row of a newly created local ``user``, with the session's memberships
+    (and their orgs).
+
+    Call inside the caller's ``transaction.atomic()``: a concurrent first login of the same
+    person raises ``IntegrityError`` here.
+    """
+    row = AuthRocketUser.objects.create(
+        user=user,
+        authrocket_id=session.user.id,
+        last_login_at=now,
+        synced_at=now,
+        **user_fields(session.user),
+    )
+    if session.memberships:
+        _write_memberships(row, session, now, existing={})
+    return row
+
+
+def update_user_row(row: AuthRocketUser, session: AuthRocketSession, *, now: datetime) -> bool:
+    """Refresh ``row`` from a later login; True when the mirror changed (fields or memberships).
+
+    ``last_login_at`` is always set; ``synced_at`` only when a field changed. A token's
+    ``email_verified: false`` keeps a known ``requested`` verification. Memberships are
+    rewritten only when the session lists them at all (:func:`_carries_membership_list`).
+    """
+    changed = assign_changed(
+        row, user_fields(session.user, known_verification=row.email_verification)
+    )
+    row.last_login_at = now
+    if changed:
+        row.synced_at = now
+    row.save(update_fields=[*changed, "last_login_at", *(["synced_at"] if changed else [])])
+    memberships_changed = False
+    if _carries_membership_list(session):
+        existing = {m.org.authrocket_id: m for m in row.memberships.select_related("org")}
+        memberships_changed = _write_memberships(row, session, now, existing=existing)
+    return bool(changed) or memberships_changed
+
+
+def _carries_membership_list(session: AuthRocketSession) -> bool:
+    """Whether the token or answer lists memberships at all (an empty list means: none left).
+
+    A realm without orgs sends no list, and then the local memberships are left as they are.
+    """
+    if session.memberships:
+        return True
+    claims = session.claims
+    if session.source == "api":
+        user = claims.get("user")
+        return isinstance(user, dict) and "memberships" in user
+    return "orgs" in claims or "m" in claims
+
+
+def _write_memberships(
+    row: AuthRocketUser,
+    session: AuthRocketSession,
+    now: datetime,
+    *,
+    existing: dict[str, AuthRocketMembership],
+) -> bool:
+    """Make ``row``'s memberships (``existing``, by org id) and their orgs match the session's.
+
+    An unchanged set costs no query beyond reading ``existing``. Returns whether anything
+    changed.
+    """
+    wanted = {m.org.id: m for m in session.memberships}
+    changed_orgs = [
+        m
+        for m in session.memberships
+        if m.org.id not in existing or org_fields(m.org) != _current(existing[m.org.id].org, m.org)
+    ]
+    orgs = {org_id: membership.org for org_id, membership in existing.items()}
+    if changed_orgs:
+        orgs.update(_upsert_orgs(changed_orgs, now))
+    changed = bool(changed_orgs)
+    for org_id, membership in wanted.items():
+        fields = membership_fields(membership)
+        current = existing.get(org_id)
+        if current is None:
+            AuthRocketMembership.objects.create(user=row, org=orgs[org_id], synced_at=now, **fields)
+            changed = True
+        elif assign_changed(current, fields):
+            current.synced_at = now
+            current.save()
+            changed = True
+    stale = [m.pk for org_id, m in existing.items() if org_id not in wanted]
+    if stale:
+        AuthRocketMembership.objects.filter(pk__in=stale).delete()
+        changed = True
+    return changed
+
+
+def _current(row: AuthRocketOrg, org: Org) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in org_fields(org)}
+
+
+def _upsert_orgs(memberships: list[Membership], now: datetime) -> dict[str, AuthRocketOrg]:
+    ids = [m.org.id for m in memberships]
+    orgs = {o.authrocket_id: o for o in AuthRocketOrg.objects.filter(authrocket_id__in=ids)}
+    for membership in memberships:
+        fields = org_fields(membership.org)
+        row = orgs.get(membership.org.id)
+        if row is None:
+            row, _ = AuthRocketOrg.objects.get_or_create(
+                authrocket_id=membership.org.id, defaults={**fields, "synced_at": now}
+            )
+            orgs[membership.org.id] = row
+        elif assign_changed(row, fields):
+            row.synced_at = now
+            row.save()
+    return orgs

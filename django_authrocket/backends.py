@@ -283,7 +283,7 @@ class AuthRocketBackend(ModelBackend):
             raise InvalidClaims("refused by the site's verify_claims()", reason="refused")
 
     def _returning(self, row: AuthRocketUser, session: AuthRocketSession) -> AbstractBaseUser:
-        user: AbstractBaseUser = row.user  # type: ignore[assignment]
+        user: AbstractBaseUser = row.user
         if self.update_mirror(user, session):
             authrocket_user_synced.send(
                 sender=type(self), user=user, authrocket_user=row, created=False

@@ -67,7 +67,7 @@ def log_in_with_token(
             # Logged in already (an account switch, a second login): Django's login() keeps
             # the session key when the user is the same one. A login must always get a new key.
             request.session.cycle_key()
-        auth.login(request, user, backend=backend_path())  # new key and CSRF token
+        auth.login(request, user, backend=backend_path())  # type: ignore[arg-type]
         logins.remember(request, session, token, user, replaces=previous.ref if previous else None)
     return user, session
 

@@ -30,7 +30,7 @@ from . import recheck
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import ExpiredToken, InvalidToken, NotFound, ReplayedToken
-from .identity import AuthRocketSession
+from .identity import AuthRocketSession, Generation
 from .jws import parse
 from .tokens import check_lifetime, check_realm, verify_token
 
@@ -83,7 +83,7 @@ def verify_bearer_token(token: str) -> AuthRocketSession:
 def session_from_api(answer: Any, *, max_age: int | None = None) -> AuthRocketSession:
     """An :class:`AuthRocketSession` from a Get Session answer of the configured API, with a
     token's time and realm rules applied; raises InvalidToken (or a subclass) otherwise."""
-    generation = 1 if app_settings.api_generation == 1 else 2
+    generation: Generation = 1 if app_settings.api_generation == 1 else 2
     session = AuthRocketSession.from_api(answer, generation=generation)
     try:
         check_lifetime(

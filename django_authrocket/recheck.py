@@ -27,7 +27,7 @@ from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import APIError, APIUnavailable, NotFound
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("django_authrocket.recheck")
 
 #: How long an "unreachable" answer holds, at most (seconds).
 UNREACHABLE_HOLD = 10.0

@@ -45,7 +45,7 @@ from .mirror.fields import api_datetime
 from .models import AuthRocketWebhookEvent
 from .signals import authrocket_event
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("django_authrocket.webhooks")
 
 #: Largest body accepted; an event is a few hundred bytes.
 MAX_BODY_BYTES: Final = 256 * 1024

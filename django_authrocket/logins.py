@@ -237,6 +237,13 @@ def identity_of(entry: LoginEntry) -> AuthRocketSession | None:
     return session
 
 
+def forget_identities() -> None:
+    """Drop the identities this worker remembers, as a restart would: the next request of each
+    login reads its row once (tests and benchmarks use it to play "another worker")."""
+    with _KNOWN_LOCK:
+        _KNOWN.clear()
+
+
 Refreshed = Literal["same", "changed", "gone"]
 
 

@@ -3,8 +3,8 @@
 The one place that knows ``AUTHROCKET_VERIFY``. Both modes apply the same rules:
 
 * the token's shape is checked first (:func:`django_authrocket.jws.parse`: size cap, ASCII,
-  compact JWS, strict base64url and JSON), so garbage never costs a signature check or an API
-  call;
+  compact JWS, strict base64url and JSON; :func:`~django_authrocket.tokens.verify_token` starts
+  with it too), so garbage never costs a signature check or an API call;
 * the time and realm rules are :func:`django_authrocket.tokens.check_lifetime` and
   :func:`~django_authrocket.tokens.check_realm`, for a token's claims and for a Get Session
   answer alike;
@@ -49,11 +49,10 @@ def verify_login_token(
     :class:`~django_authrocket.exceptions.InvalidToken` (or a subclass) for a bad token and
     :class:`~django_authrocket.exceptions.APIError` when AuthRocket cannot answer.
     """
-    parse(token)
     if app_settings.VERIFY == "api":
         session = _ask_authrocket(token, max_age=max_age)
     else:
-        session = verify_token(token, max_age=max_age)
+        session = verify_token(token, max_age=max_age)  # parses first, like _ask_authrocket
     if single_use and app_settings.PREVENT_TOKEN_REPLAY and not _first_use(token, session):
         raise ReplayedToken("this login token was already used")
     return session
@@ -69,9 +68,9 @@ def verify_bearer_token(token: str) -> AuthRocketSession:
     """
     if not token:
         raise InvalidToken("empty bearer token", reason="malformed")
-    parse(token)
     if app_settings.VERIFY != "api":
         return verify_token(token)
+    parse(token)  # garbage never reaches the API
     verdict = recheck.check_session(token, token)
     if not verdict.alive or verdict.answer is None:
         if verdict.reason == "expired":
@@ -104,6 +103,7 @@ def session_from_api(answer: Any, *, max_age: int | None = None) -> AuthRocketSe
 @sensitive_variables("token")
 def _ask_authrocket(token: str, *, max_age: int | None) -> AuthRocketSession:
     """Get Session with the token: AuthRocket itself says whether it is good."""
+    parse(token)  # garbage never reaches the API (size cap, shape)
     try:
         answer = AuthRocketClient.from_settings().get_session(token)
     except NotFound:

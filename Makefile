@@ -22,6 +22,20 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## test-corner: the suite on another corner of the Python x Django matrix, in its own .venv-pyX.Y
+## (Python from PATH or pyenv), e.g. make test-corner PY=3.13 DJANGO='Django>=6.1,<6.2'
+PY ?= 3.13
+DJANGO ?= Django>=6.1,<6.2
+CORNER := .venv-py$(PY)
+
+.PHONY: test-corner
+test-corner:
+	@test -x $(CORNER)/bin/python || "$$(command -v python$(PY) || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(PY).*/bin/python | tail -n 1)" -m venv $(CORNER)
+	$(CORNER)/bin/python -m pip install --quiet --upgrade pip
+	$(CORNER)/bin/python -m pip install --quiet -e ".[test]" "$(DJANGO)"
+	$(CORNER)/bin/python -c "import sys, django; print('corner: Python', sys.version.split()[0], 'Django', django.__version__)"
+	$(CORNER)/bin/python -m pytest $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -69,4 +83,4 @@ docs: $(STAMP)
 	$(BIN)/python -m pip install -q -r docs/requirements.txt && $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-py3.* build dist .pytest_cache .mypy_cache .ruff_cache

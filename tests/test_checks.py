@@ -157,6 +157,7 @@ def test_missing_middleware_is_w001(good) -> None:
     assert check_ids() == {"authrocket.W001"}
 
 
+@pytest.mark.django_db  # manage.py check asks the database whether it supports JSONField
 def test_missing_backend_is_e010(good) -> None:
     good.AUTHENTICATION_BACKENDS = [MODEL_BACKEND]
     assert check_ids() == {"authrocket.E010"}
@@ -168,6 +169,7 @@ def replace_middleware(settings, old: str, new: str) -> None:
     settings.MIDDLEWARE = [new if entry == old else entry for entry in settings.MIDDLEWARE]
 
 
+@pytest.mark.django_db  # manage.py check asks the database whether it supports JSONField
 def test_subclasses_of_the_backend_and_middleware_pass_manage_py_check(good) -> None:
     good.AUTHENTICATION_BACKENDS = [SITE_BACKEND, MODEL_BACKEND]
     replace_middleware(good, MIDDLEWARE, SITE_MIDDLEWARE)

@@ -1,4 +1,5 @@
-"""The sync engine and ``manage.py authrocket_sync``: the emulator, real HTTP, a real database."""
+"""The sync engine (listing, pages, checkpoints, pruning) and ``manage.py authrocket_sync``: the
+emulator, real HTTP, a real database. How objects map onto rows: test_mirror.py."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from django_authrocket.models import (
     AuthRocketSyncCheckpoint,
     AuthRocketUser,
 )
-from django_authrocket.signals import authrocket_user_synced
 from django_authrocket.sync import SyncAborted, sync
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -128,67 +128,6 @@ def test_the_number_of_queries_per_page_does_not_depend_on_the_rows(
     with django_assert_max_num_queries(two + 2 * per_page):
         sync(["users"], batch_size=50)
     assert AuthRocketUser.objects.count() == 200
-
-
-def test_usernames_follow_the_login_backend_rule(emulator) -> None:
-    first = emulator.create_user("a@example.com", username="ada")
-    second = emulator.create_user("b@example.com", username="ada")
-    plain = emulator.create_user("c@example.com")
-
-    sync(["users"])
-
-    usernames = dict(User.objects.values_list("authrocket__authrocket_id", "username"))
-    assert usernames[first["id"]] == "ada"
-    assert usernames[second["id"]] == f"ada-{second['id'][-8:]}"
-    assert usernames[plain["id"]] == plain["id"]
-
-
-def test_a_user_changed_upstream_is_updated_with_the_local_user(emulator) -> None:
-    [ada, _] = make_users(emulator, 2)
-    sync(["users"])
-    emulator.update_user(ada["id"], first_name="Augusta", email="augusta@example.com")
-
-    report = sync(["users"])
-
-    assert (report.counts["users"].updated, report.counts["users"].unchanged) == (1, 1)
-    row = AuthRocketUser.objects.select_related("user").get(authrocket_id=ada["id"])
-    assert row.first_name == "Augusta" and row.user.first_name == "Augusta"
-    assert row.user.email == "augusta@example.com"
-
-
-def test_a_user_who_logged_in_before_is_matched_on_the_authrocket_id(client, emulator) -> None:
-    ada = emulator.create_user("ada@example.com", username="ada", first_name="Ada")
-    client.get("/login/", {"token": emulator.mint_token(ada["id"])})
-
-    report = sync(["users"])
-
-    assert report.counts["users"].created == 0
-    assert User.objects.get().username == "ada"
-
-
-def test_sync_sends_user_synced_for_created_and_updated_users(emulator) -> None:
-    [ada, _] = make_users(emulator, 2)
-    received = []
-
-    def receiver(sender, user, authrocket_user, created, **kwargs):
-        received.append((authrocket_user.authrocket_id, created))
-
-    authrocket_user_synced.connect(receiver)
-    try:
-        sync(["users"])
-        emulator.update_user(ada["id"], last_name="Lovelace")
-        sync(["users"])
-    finally:
-        authrocket_user_synced.disconnect(receiver)
-    assert sorted(created for _, created in received) == [False, True, True]
-    assert received[-1] == (ada["id"], False)
-
-
-def test_memberships_whose_user_is_not_mirrored_are_skipped(emulator, ada) -> None:
-    report = sync(["orgs", "memberships"])
-
-    assert report.counts["memberships"].skipped == 1
-    assert AuthRocketMembership.objects.count() == 0
 
 
 def test_a_dry_run_reports_and_writes_nothing(emulator) -> None:

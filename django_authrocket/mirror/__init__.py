@@ -1,5 +1,7 @@
-"""The local mirror's only writer: every row of AuthRocketUser, AuthRocketOrg and
-AuthRocketMembership is written through this package.
+"""The one home for every write to the mirror tables: AuthRocket users, orgs and memberships.
+
+Nothing else in the package writes AuthRocketUser, AuthRocketOrg or AuthRocketMembership rows
+(but the admin, which lets a superuser delete one).
 
 * :mod:`.fields` maps AuthRocket objects (token claims, Get Session answers, Core API objects)
   onto the models' fields; it writes nothing.

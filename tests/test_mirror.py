@@ -1,0 +1,545 @@
+"""The mirror package: field mapping, logins recorded in the mirror, bulk page writes.
+
+Core API objects come from the emulator over real HTTP; sessions are built from claims by the
+package's own identity code; everything is written to a real database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from django_authrocket.client import AuthRocketClient
+from django_authrocket.identity import AuthRocketSession, AuthRocketUserInfo
+from django_authrocket.mirror import fields, pages
+from django_authrocket.mirror.login import create_user_row, update_user_row
+from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
+from django_authrocket.signals import authrocket_user_synced
+
+User = get_user_model()
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def listed(resource: str) -> list[dict]:
+    """Every object of ``resource`` as the Core API lists it."""
+    client = AuthRocketClient.from_settings()
+    return [item for page in client.iter_pages(f"/{resource}", {}) for item in page.items]
+
+
+def write(resource: str, items=None, **options) -> pages.Counts:
+    """``pages.write`` in a transaction, as its callers use it."""
+    with transaction.atomic():
+        return pages.write(resource, listed(resource) if items is None else items, **options)
+
+
+def write_everything() -> None:
+    for resource in ("orgs", "users", "memberships"):
+        write(resource)
+
+
+def claims(**overrides) -> dict:
+    """AuthRocket 2 login claims for usr_1 in two orgs."""
+    base = {
+        "sub": "usr_1",
+        "sid": "kss_1",
+        "rid": "rl_1",
+        "iat": 1_764_000_000,
+        "exp": 1_764_003_600,
+        "name": "Ada Lovelace",
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        "preferred_username": "ada",
+        "email": "Ada@Example.com",
+        "email_verified": True,
+        "orgs": [
+            {"mid": "mb_1", "oid": "org_1", "name": "One", "perm": ["a:b"], "selected": False},
+            {"mid": "mb_2", "oid": "org_2", "name": "Two", "perm": ["ar:admin"], "selected": True},
+        ],
+    }
+    return {**base, **overrides}
+
+
+def session(**overrides) -> AuthRocketSession:
+    return AuthRocketSession.from_claims(claims(**overrides))
+
+
+def writes(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+
+
+# --- fields: logins ---------------------------------------------------------------------------
+
+
+def test_login_fields_lowercase_the_email_and_keep_an_absent_one() -> None:
+    ar2 = fields.user_fields(session().user)
+    ar1 = fields.user_fields(AuthRocketUserInfo(id="usr_1", first_name="Bob"))
+
+    assert ar2["email"] == "ada@example.com" and ar2["realm_id"] == "rl_1"
+    assert "email" not in ar1 and "realm_id" not in ar1  # an AuthRocket 1 token: keep the known
+    assert "email_verification" not in ar1
+
+
+@pytest.mark.parametrize(
+    ("verified", "known", "expected"),
+    [(True, "", "verified"), (False, "", "none"), (False, "requested", "requested")],
+)
+def test_a_tokens_email_verified_maps_to_a_verification_state(verified, known, expected) -> None:
+    info = session(email_verified=verified).user
+
+    assert fields.user_fields(info, known_verification=known)["email_verification"] == expected
+
+
+# --- fields: Core API objects (one lenient reader) ----------------------------------------------
+
+
+def test_api_users_orgs_and_memberships_map_onto_the_mirror(emulator, ada) -> None:
+    [user], [org], [membership] = listed("users"), listed("orgs"), listed("memberships")
+
+    user_fields = fields.user_fields_from_api(user)
+    org_fields = fields.org_fields_from_api(org)
+    membership_fields = fields.membership_fields_from_api(membership)
+
+    assert user_fields["email"] == "ada@example.com" and user_fields["state"] == "active"
+    assert user_fields["username"] == "ada" and user_fields["created_at"] is not None
+    assert org_fields["name"] == "Analytical Engines" and org_fields["reference"] == "ae-1"
+    assert membership_fields["permissions"] == ["ar:admin", "billing:*"]
+    assert membership_fields["selected"] is True
+    assert membership_fields["authrocket_id"] == membership["id"]
+
+
+def test_the_api_reader_treats_wrong_types_as_absent() -> None:
+    odd = {
+        "id": "usr_9",
+        "email": 42,
+        "name": ["x"],
+        "state": None,
+        "custom": ["not", "an", "object"],
+        "email_verification": "maybe",
+        "created_at": True,
+        "last_login_at": "2026-01-01",
+    }
+
+    info = fields.user_info_from_api(odd)
+    mapped = fields.user_fields_from_api(odd)
+
+    assert info.email is None and info.email_verification is None and info.email_verified is None
+    assert mapped["name"] == "" and mapped["state"] == "active" and mapped["custom"] == {}
+    assert mapped["created_at"] is None and mapped["last_login_at"] is None
+    assert "email_verification" not in mapped
+    membership = fields.membership_fields_from_api(
+        {"id": "mb_9", "permissions": ["ok", 1, None], "selected": "yes"}
+    )
+    assert membership["permissions"] == ["ok"] and membership["selected"] is False
+
+
+def test_the_api_reader_drops_nul_and_impossible_dates() -> None:
+    org = fields.org_fields_from_api(
+        {"id": "org_9", "name": "Lo\x00oms", "created_at": float("nan")}
+    )
+
+    assert org["name"] == "Looms" and org["created_at"] is None
+    for value in (float("nan"), float("inf"), 1e300, -1e300, None, "1"):
+        assert fields.api_datetime(value) is None
+    assert fields.api_datetime(1_700_000_000) == datetime.fromtimestamp(1_700_000_000, tz=UTC)
+
+
+# --- fields: the local user ---------------------------------------------------------------------
+
+
+def test_local_user_fields_never_touch_the_username() -> None:
+    info = AuthRocketUserInfo(id="usr_1", email="A@B.example", first_name="A", last_name="B")
+
+    assert fields.local_user_fields(info, User) == {
+        "first_name": "A",
+        "last_name": "B",
+        "email": "a@b.example",
+    }
+    assert "email" not in fields.local_user_fields(AuthRocketUserInfo(id="usr_1"), User)
+
+
+def test_username_candidates_prefer_the_username_then_a_suffix_then_the_id() -> None:
+    named = AuthRocketUserInfo(id="usr_0123456789abcdef", username="ada")
+    unnamed = AuthRocketUserInfo(id="usr_0123456789abcdef")
+
+    assert fields.username_candidates(named, User) == [
+        "ada",
+        "ada-89abcdef",
+        "usr_0123456789abcdef",
+    ]
+    assert fields.username_candidates(unnamed, User) == ["usr_0123456789abcdef"]
+
+
+def test_assign_changed_sets_and_names_only_what_differs() -> None:
+    row = AuthRocketOrg(name="One", state="active")
+
+    assert fields.assign_changed(row, {"name": "Two", "state": "active"}) == ["name"]
+    assert row.name == "Two"
+
+
+# --- login: the first login ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_create_user_row_writes_the_row_its_memberships_and_their_orgs() -> None:
+    user = User.objects.create_user("ada")
+
+    with transaction.atomic():
+        row = create_user_row(user, session(), now=NOW)
+
+    row.refresh_from_db()
+    assert (row.authrocket_id, row.email, row.username) == ("usr_1", "ada@example.com", "ada")
+    assert row.user == user and row.last_login_at == row.synced_at == NOW
+    assert row.email_verification == "verified"
+    memberships = {m.org.authrocket_id: m for m in row.memberships.select_related("org")}
+    assert set(memberships) == {"org_1", "org_2"}
+    assert memberships["org_2"].permissions == ["ar:admin"] and memberships["org_2"].selected
+    assert memberships["org_2"].authrocket_id == "mb_2" and memberships["org_2"].org.name == "Two"
+
+
+@pytest.mark.django_db
+def test_create_user_row_of_a_known_person_raises_integrity_error() -> None:
+    create_user_row(User.objects.create_user("ada"), session(), now=NOW)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        create_user_row(User.objects.create_user("ada2"), session(), now=NOW)
+
+
+# --- login: later logins ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def row(db) -> AuthRocketUser:
+    return create_user_row(User.objects.create_user("ada"), session(), now=NOW)
+
+
+def test_an_unchanged_login_writes_only_the_last_login(row) -> None:
+    later = NOW + timedelta(hours=1)
+
+    with CaptureQueriesContext(connection) as queries:
+        changed = update_user_row(row, session(), now=later)
+
+    assert changed is False
+    assert len(writes(queries)) == 1 and "last_login_at" in writes(queries)[0]
+    assert len(queries.captured_queries) == 2  # that update, and one read of the memberships
+    row.refresh_from_db()
+    assert row.last_login_at == later and row.synced_at == NOW
+
+
+def test_a_changed_login_updates_the_row_and_synced_at(row) -> None:
+    later = NOW + timedelta(hours=1)
+
+    changed = update_user_row(row, session(given_name="Augusta"), now=later)
+
+    row.refresh_from_db()
+    assert changed is True and row.first_name == "Augusta" and row.synced_at == later
+
+
+def test_a_login_keeps_a_known_requested_verification(row) -> None:
+    AuthRocketUser.objects.filter(pk=row.pk).update(email_verification="requested")
+    row.refresh_from_db()
+
+    update_user_row(row, session(email_verified=False), now=NOW)
+    assert AuthRocketUser.objects.get(pk=row.pk).email_verification == "requested"
+
+    update_user_row(row, session(email_verified=True), now=NOW)
+    assert AuthRocketUser.objects.get(pk=row.pk).email_verification == "verified"
+
+
+def test_a_login_rewrites_changed_memberships_and_orgs(row) -> None:
+    orgs = [
+        {"mid": "mb_2", "oid": "org_2", "name": "Two Ltd", "perm": ["x:y"], "selected": True},
+        {"mid": "mb_3", "oid": "org_3", "name": "Three", "perm": [], "selected": False},
+    ]
+
+    assert update_user_row(row, session(orgs=orgs), now=NOW) is True
+
+    memberships = {m.org.authrocket_id: m for m in row.memberships.select_related("org")}
+    assert set(memberships) == {"org_2", "org_3"}  # org_1's membership is gone
+    assert memberships["org_2"].permissions == ["x:y"]
+    assert memberships["org_2"].org.name == "Two Ltd"
+    assert AuthRocketOrg.objects.filter(authrocket_id="org_1").exists()  # orgs are never removed
+
+
+def test_an_empty_membership_list_removes_them_and_a_missing_one_keeps_them(row) -> None:
+    without_list = {k: v for k, v in claims().items() if k != "orgs"}
+
+    assert update_user_row(row, AuthRocketSession.from_claims(without_list), now=NOW) is False
+    assert row.memberships.count() == 2
+
+    assert update_user_row(row, session(orgs=[]), now=NOW) is True
+    assert row.memberships.count() == 0
+
+
+def test_an_api_session_without_a_membership_list_keeps_the_memberships(row) -> None:
+    answer = {
+        "object": "session",
+        "id": "kss_1",
+        "user_id": "usr_1",
+        "user": {"object": "user", "id": "usr_1", "email": "ada@example.com"},
+    }
+
+    update_user_row(row, AuthRocketSession.from_api(answer), now=NOW)
+
+    assert row.memberships.count() == 2
+    answer["user"]["memberships"] = []
+    assert update_user_row(row, AuthRocketSession.from_api(answer), now=NOW) is True
+    assert row.memberships.count() == 0
+
+
+def test_an_authrocket_1_login_keeps_the_membership_id(row) -> None:
+    ar1 = {
+        "uid": "usr_1",
+        "tk": "kss_9",
+        "iat": 1,
+        "exp": 2,
+        "m": [{"oid": "org_2", "o": "Two", "p": ["ar:admin"], "selected": True}],
+    }
+
+    update_user_row(row, AuthRocketSession.from_claims(ar1), now=NOW)
+
+    assert row.memberships.get().authrocket_id == "mb_2"
+
+
+# --- pages: users -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_usernames_follow_the_login_rule(emulator) -> None:
+    first = emulator.create_user("a@example.com", username="ada")
+    second = emulator.create_user("b@example.com", username="ada")
+    plain = emulator.create_user("c@example.com")
+
+    assert write("users").created == 3
+
+    usernames = dict(User.objects.values_list("authrocket__authrocket_id", "username"))
+    assert usernames[first["id"]] == "ada"
+    assert usernames[second["id"]] == f"ada-{second['id'][-8:]}"
+    assert usernames[plain["id"]] == plain["id"]
+    assert not any(u.has_usable_password() for u in User.objects.all())
+
+
+@pytest.mark.django_db
+def test_a_user_changed_upstream_is_updated_with_the_local_user(emulator) -> None:
+    ada = emulator.create_user("ada@example.com", first_name="Ada")
+    emulator.create_user("bob@example.com")
+    write("users")
+    emulator.update_user(ada["id"], first_name="Augusta", email="augusta@example.com")
+
+    counts = write("users")
+
+    assert (counts.created, counts.updated, counts.unchanged) == (0, 1, 1)
+    row = AuthRocketUser.objects.select_related("user").get(authrocket_id=ada["id"])
+    assert row.first_name == "Augusta" and row.user.first_name == "Augusta"
+    assert row.user.email == "augusta@example.com"
+
+
+@pytest.mark.django_db
+def test_a_local_only_change_counts_as_updated(emulator) -> None:
+    ada = emulator.create_user("ada@example.com", first_name="Ada")
+    write("users")
+    User.objects.update(first_name="Someone else")
+
+    counts = write("users")
+
+    assert counts.updated == 1
+    assert User.objects.get(authrocket__authrocket_id=ada["id"]).first_name == "Ada"
+
+
+@pytest.mark.django_db
+def test_a_user_who_logged_in_before_is_matched_on_the_authrocket_id(client, emulator) -> None:
+    ada = emulator.create_user("ada@example.com", username="ada", first_name="Ada")
+    client.get("/login/", {"token": emulator.mint_token(ada["id"])})
+
+    counts = write("users")
+
+    assert counts.created == 0
+    assert User.objects.get().username == "ada"
+
+
+@pytest.mark.django_db
+def test_writing_users_sends_user_synced_for_created_and_updated_users(emulator) -> None:
+    ada = emulator.create_user("ada@example.com")
+    emulator.create_user("bob@example.com")
+    received = []
+
+    def receiver(sender, user, authrocket_user, created, **kwargs):
+        received.append((authrocket_user.authrocket_id, created, user.pk))
+
+    authrocket_user_synced.connect(receiver)
+    try:
+        write("users")
+        emulator.update_user(ada["id"], last_name="Lovelace")
+        write("users")
+    finally:
+        authrocket_user_synced.disconnect(receiver)
+    assert sorted(created for _, created, _ in received) == [False, True, True]
+    assert received[-1][:2] == (ada["id"], False)
+    assert all(pk is not None for _, _, pk in received)
+
+
+@pytest.mark.django_db
+def test_a_repeated_id_is_written_once_the_last_copy_winning(emulator) -> None:
+    emulator.create_user("ada@example.com")
+    [ada] = listed("users")
+
+    counts = write("users", [{**ada, "first_name": "Old"}, {**ada, "first_name": "New"}])
+
+    assert counts.created == 1 and AuthRocketUser.objects.get().first_name == "New"
+
+
+@pytest.mark.django_db
+def test_odd_values_are_written_without_failing(emulator) -> None:
+    emulator.create_user("ada@example.com")
+    [ada] = listed("users")
+
+    write("users", [{**ada, "name": "A\x00da", "created_at": float("nan"), "custom": "x"}])
+
+    row = AuthRocketUser.objects.get()
+    assert row.name == "Ada" and row.created_at is None and row.custom == {}
+
+
+@pytest.mark.django_db
+def test_a_page_of_known_users_reads_rows_and_users_in_two_queries(emulator) -> None:
+    for i in range(30):
+        emulator.create_user(f"p{i}@example.com")
+    items = listed("users")
+    write("users", items)
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        counts = pages.write("users", items)
+
+    assert counts.unchanged == 30
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 2 and writes(queries) == []
+
+
+@pytest.mark.django_db
+def test_mark_seen_stamps_the_unchanged_rows(emulator) -> None:
+    emulator.create_user("ada@example.com")
+    write("users")
+    AuthRocketUser.objects.update(synced_at=NOW)
+
+    write("users")
+    assert AuthRocketUser.objects.get().synced_at == NOW
+
+    write("users", mark_seen=True)
+    assert AuthRocketUser.objects.get().synced_at > NOW
+
+
+# --- pages: orgs and memberships ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_orgs_are_created_updated_and_left_alone(emulator) -> None:
+    looms = emulator.create_org("Looms")
+    emulator.create_org("Engines")
+    assert write("orgs").created == 2
+
+    emulator.update_org(looms["id"], name="Jacquard Looms", state="closed")
+    counts = write("orgs")
+
+    assert (counts.created, counts.updated, counts.unchanged) == (0, 1, 1)
+    org = AuthRocketOrg.objects.get(authrocket_id=looms["id"])
+    assert (org.name, org.state) == ("Jacquard Looms", "closed")
+
+
+@pytest.mark.django_db
+def test_memberships_whose_user_or_org_is_not_mirrored_are_skipped(emulator, ada) -> None:
+    write("orgs")
+
+    counts = write("memberships")
+
+    assert counts.skipped == 1 and counts.seen == 1
+    assert AuthRocketMembership.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_membership_from_an_authrocket_1_login_is_matched_on_user_and_org(
+    client, emulator, ada
+) -> None:
+    write("orgs")
+    write("users")
+    [membership] = listed("memberships")
+    row = AuthRocketUser.objects.get()
+    AuthRocketMembership.objects.create(
+        user=row, org=AuthRocketOrg.objects.get(), permissions=["old"]
+    )
+
+    counts = write("memberships")
+
+    assert counts.updated == 1
+    stored = AuthRocketMembership.objects.get()
+    assert stored.authrocket_id == membership["id"]
+    assert stored.permissions == ["ar:admin", "billing:*"]
+
+
+# --- pages: gone upstream -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_deactivate_users_deactivates_and_never_deletes(emulator, ada) -> None:
+    write_everything()
+
+    assert pages.deactivate_users([ada["id"], "usr_unknown"]) == 1
+    assert pages.deactivate_users([ada["id"]]) == 0  # already inactive
+
+    assert not User.objects.get().is_active
+    assert AuthRocketMembership.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_remove_memberships_by_id_and_by_complete_user_list(emulator, ada) -> None:
+    looms = emulator.create_org("Looms")
+    extra = emulator.create_membership(ada["id"], looms["id"])
+    write_everything()
+    row = AuthRocketUser.objects.get()
+    third = AuthRocketOrg.objects.create(authrocket_id="org_ar1", name="AR1")
+    AuthRocketMembership.objects.create(user=row, org=third)  # an AuthRocket 1 row: no id
+
+    assert pages.remove_memberships() == 0
+    assert pages.remove_memberships(ids=[extra["id"]]) == 1
+    kept = AuthRocketMembership.objects.exclude(authrocket_id=None).get().authrocket_id
+    assert pages.remove_memberships(of_users=[ada["id"]], keep=[kept]) == 1  # the id-less row
+    assert list(AuthRocketMembership.objects.values_list("authrocket_id", flat=True)) == [kept]
+    assert pages.remove_memberships(of_users=[ada["id"]]) == 1
+
+
+@pytest.mark.django_db
+def test_prune_unseen_acts_on_rows_not_stamped_since_the_listing_began(emulator, ada) -> None:
+    write_everything()
+    started = timezone.now()
+    AuthRocketUser.objects.update(synced_at=started - timedelta(seconds=1))
+    AuthRocketMembership.objects.update(synced_at=None)
+
+    assert pages.count_unlisted("users", set()).deactivated == 1
+    assert pages.count_unlisted("users", {ada["id"]}).deactivated == 0
+    assert pages.count_unlisted("memberships", set()).removed == 1
+    assert pages.prune_unseen("orgs", started) == pages.Counts()
+    assert pages.prune_unseen("users", started).deactivated == 1
+    assert pages.prune_unseen("memberships", started).removed == 1
+    assert not User.objects.get().is_active and not AuthRocketMembership.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_login_after_a_sync_changes_nothing(client, emulator, ada) -> None:
+    """The login mapping and the API mapping agree: a sync then a login of the same person
+    writes only the login time."""
+    write_everything()
+    token = emulator.mint_token(ada["id"])
+
+    with CaptureQueriesContext(connection) as queries:
+        user = authenticate(RequestFactory().get("/"), authrocket_token=token)
+
+    assert user is not None
+    mirror_writes = [sql for sql in writes(queries) if "django_authrocket_authrocket" in sql]
+    assert len(mirror_writes) == 1 and "last_login_at" in mirror_writes[0]

@@ -76,6 +76,30 @@ class AuthRocketUserInfo:
     #: ``email_verified`` cannot tell ``none`` from ``requested``.
     email_verification: str | None = None
 
+    @classmethod
+    def from_api(cls, obj: Mapping[str, Any], *, strict: bool = True) -> AuthRocketUserInfo:
+        """Build from a Core API user object (``GET /users/:id``, or the one a session embeds).
+
+        ``strict`` (a login) raises :class:`InvalidClaims` for a member of the wrong type; not
+        strict (the mirror's sync) reads such a member as absent and drops NUL characters, so
+        one odd field never stops a page of users.
+        """
+        text, mapping = (_str, _object) if strict else (_loose_str, _loose_object)
+        verification = email_verification_of(obj)
+        return cls(
+            id=_required_str(obj, "id") if strict else str(obj["id"]),
+            email=text(obj, "email"),
+            email_verified=None if verification is None else verification == "verified",
+            email_verification=verification,
+            name=text(obj, "name") or "",
+            first_name=text(obj, "first_name") or "",
+            last_name=text(obj, "last_name") or "",
+            username=text(obj, "username"),
+            reference=text(obj, "reference"),
+            custom=mapping(obj, "custom"),
+            realm_id=text(obj, "realm_id"),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AuthRocketSession:
@@ -230,20 +254,7 @@ class AuthRocketSession:
         user_id = _required_str(user_obj, "id")
         if _str(session, "user_id") not in (None, user_id):
             raise InvalidClaims("the Core API session object names two different users")
-        verification = email_verification_of(user_obj)
-        user = AuthRocketUserInfo(
-            id=user_id,
-            email=_str(user_obj, "email"),
-            email_verified=None if verification is None else verification == "verified",
-            email_verification=verification,
-            name=_str(user_obj, "name") or "",
-            first_name=_str(user_obj, "first_name") or "",
-            last_name=_str(user_obj, "last_name") or "",
-            username=_str(user_obj, "username"),
-            reference=_str(user_obj, "reference"),
-            custom=_object(user_obj, "custom"),
-            realm_id=_str(user_obj, "realm_id"),
-        )
+        user = AuthRocketUserInfo.from_api(user_obj)
         memberships = tuple(
             _membership_from_api(item) for item in _object_list(user_obj, "memberships")
         )
@@ -301,6 +312,17 @@ def _str(data: Mapping[str, Any], key: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise InvalidClaims(f"claim {key!r} must be a string")
+
+
+def _loose_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    # NUL is the one character PostgreSQL's text type cannot store.
+    return value.replace("\x00", "") if isinstance(value, str) else None
+
+
+def _loose_object(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _required_str(data: Mapping[str, Any], key: str) -> str:

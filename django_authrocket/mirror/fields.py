@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from django_authrocket.identity import AuthRocketUserInfo, Membership, Org, email_verification_of
+from django_authrocket.identity import AuthRocketUserInfo, Membership, Org
 
 # --- logins: token claims and Get Session answers ---------------------------------------------
 
@@ -74,21 +74,9 @@ def membership_fields(membership: Membership) -> dict[str, Any]:
 
 
 def user_info_from_api(obj: Mapping[str, Any]) -> AuthRocketUserInfo:
-    """The :class:`AuthRocketUserInfo` of a Core API user object (``GET /users/:id``)."""
-    verification = email_verification_of(obj)
-    return AuthRocketUserInfo(
-        id=str(obj["id"]),
-        email=_text(obj, "email"),
-        email_verified=None if verification is None else verification == "verified",
-        email_verification=verification,
-        name=_text(obj, "name") or "",
-        first_name=_text(obj, "first_name") or "",
-        last_name=_text(obj, "last_name") or "",
-        username=_text(obj, "username"),
-        reference=_text(obj, "reference"),
-        custom=_object(obj, "custom"),
-        realm_id=_text(obj, "realm_id"),
-    )
+    """The :class:`AuthRocketUserInfo` of a Core API user object (``GET /users/:id``), read
+    leniently: a member of the wrong type counts as absent."""
+    return AuthRocketUserInfo.from_api(obj, strict=False)
 
 
 def user_fields_from_api(

@@ -13,6 +13,7 @@ from django.test import RequestFactory
 from django_authrocket.backends import AuthRocketBackend, get_backend
 from django_authrocket.exceptions import ExpiredToken, InvalidClaims
 from django_authrocket.models import AuthRocketUser
+from tests.helpers import memberships_of
 
 User = get_user_model()
 
@@ -66,23 +67,11 @@ def test_staff_permission_grants_and_withdraws_is_staff(settings, emulator, ada)
     settings.AUTHROCKET_STAFF_PERMISSION = "ar:admin"
     user = authenticate(None, authrocket_token=emulator.mint_token(ada["id"]))
     assert user.is_staff
-    mb_id = _membership_id(emulator, ada["id"])
+    mb_id = memberships_of(emulator, ada["id"])[0]["id"]
     emulator.update_membership(mb_id, permissions=["reports:read"])
     user = authenticate(None, authrocket_token=emulator.mint_token(ada["id"]))
     user.refresh_from_db()
     assert not user.is_staff
-
-
-def _membership_id(emulator, user_id: str) -> str:
-    import requests
-
-    answer = requests.get(
-        f"{emulator.api_url()}/memberships",
-        params={"user_id": user_id},
-        headers={"Authrocket-Api-Key": emulator.api_key, "Accept": "application/json"},
-        timeout=5,
-    ).json()
-    return answer["collection"][0]["id"]
 
 
 @pytest.mark.django_db

@@ -16,22 +16,12 @@ from django.test import Client
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 from django_authrocket.signals import authrocket_login
 from django_authrocket.testing import authrocket_session_id
+from tests.helpers import login_with, memberships_of, query_of
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "test-vectors"
 User = get_user_model()
 
 pytestmark = pytest.mark.django_db
-
-
-def login_with(client: Client, token: str, next_url: str | None = None):
-    params = {"token": token}
-    if next_url is not None:
-        params["next"] = next_url
-    return client.get("/login/", params)
-
-
-def query_of(url: str) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(url).query)
 
 
 # --- the flow ---------------------------------------------------------------------------------
@@ -114,7 +104,7 @@ def test_a_membership_removed_at_authrocket_is_removed_at_the_next_login(
     emulator.create_membership(ada["id"], looms["id"], permissions=["looms:read"])
     login_with(client, emulator.mint_token(ada["id"]))
     assert AuthRocketMembership.objects.count() == 2
-    [gone] = [m for m in emulator_memberships(emulator, ada["id"]) if m["org_id"] == looms["id"]]
+    [gone] = [m for m in memberships_of(emulator, ada["id"]) if m["org_id"] == looms["id"]]
     emulator.delete_membership(gone["id"])
     login_with(Client(), emulator.mint_token(ada["id"]))
     assert list(AuthRocketMembership.objects.values_list("org__name", flat=True)) == [
@@ -127,16 +117,6 @@ def test_a_token_without_an_orgs_claim_leaves_memberships_alone(client, emulator
     login_with(client, emulator.mint_token(ada["id"]))
     login_with(Client(), emulator.mint_token(ada["id"], drop_claims=["orgs"]))
     assert AuthRocketMembership.objects.count() == 1
-
-
-def emulator_memberships(emulator, user_id):
-    response = requests.get(
-        f"{emulator.api_url()}/memberships",
-        params={"user_id": user_id},
-        headers={"Authrocket-Api-Key": emulator.api_key, "Accept": "application/json"},
-        timeout=5,
-    )
-    return response.json()["collection"]
 
 
 def test_users_are_matched_on_authrocket_id_never_on_email(client, emulator, ada) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,7 +16,6 @@ from django_authrocket.signals import authrocket_login
 from django_authrocket.testing import authrocket_session_id
 from tests.helpers import login_with, memberships_of, query_of
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "test-vectors"
 User = get_user_model()
 
 pytestmark = pytest.mark.django_db
@@ -332,48 +329,6 @@ def test_five_hundred_mutated_tokens_never_cause_a_server_error(emulator, ada) -
             token = token * rng.randint(2, 5)
         response = login_with(client, token)
         assert response.status_code in (302, 401), (response.status_code, token)
-
-
-# --- where the browser goes next --------------------------------------------------------------
-
-
-def redirect_vectors():
-    path = VECTORS / "django-redirects.json"
-    if not path.exists():
-        pytest.skip(f"shared test vectors not found at {path}")
-    return json.loads(path.read_text())
-
-
-@pytest.mark.parametrize("kind", ["unsafe", "safe"])
-def test_next_from_the_django_redirect_vectors_behaves_as_labelled(
-    settings, emulator, ada, kind
-) -> None:
-    settings.AUTHROCKET_PREVENT_TOKEN_REPLAY = False
-    token = emulator.mint_token(ada["id"])
-    vectors = redirect_vectors()[kind]
-    assert vectors
-    for target in vectors:
-        response = login_with(Client(), token, target)
-        assert response.status_code == 302, target
-        location = response["Location"]
-        if kind == "safe":
-            assert location == target, target
-        else:
-            assert location == "/public/", (target, location)
-
-
-def test_an_unsafe_next_is_not_passed_on_to_loginrocket(client, emulator) -> None:
-    response = client.get("/login/", {"next": "https://evil.example/steal"})
-    redirect_uri = query_of(response["Location"])["redirect_uri"][0]
-    assert redirect_uri == "http://testserver/login/"
-
-
-def test_https_is_required_for_next_on_a_secure_request(settings, emulator, ada) -> None:
-    token = emulator.mint_token(ada["id"])
-    response = Client().get(
-        "/login/", {"token": token, "next": "http://testserver/private/"}, secure=True
-    )
-    assert response["Location"] == "/public/"
 
 
 # --- query budget -----------------------------------------------------------------------------

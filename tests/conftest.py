@@ -43,3 +43,22 @@ def ada(emulator):  # type: ignore[no-untyped-def]
         user["id"], org["id"], permissions=["ar:admin", "billing:*"], selected=True
     )
     return user
+
+
+@pytest.fixture
+def api_mode(settings, emulator):  # type: ignore[no-untyped-def]
+    """``"api"`` verification with a one-second recheck interval."""
+    settings.AUTHROCKET_VERIFY = "api"
+    settings.AUTHROCKET_RECHECK_INTERVAL = 1
+    return settings
+
+
+@pytest.fixture
+def ended(emulator, ada):  # type: ignore[no-untyped-def]
+    """A client logged in as Ada whose session the middleware ends at its next request."""
+    from django_authrocket.testing import expire_login
+    from tests.helpers import logged_in
+
+    client = logged_in(emulator, ada)
+    expire_login(client, seconds_ago=60)
+    return client

@@ -1,10 +1,12 @@
-"""The test URLs plus views guarded by the decorators and a page using the template tags.
+"""The test URLs plus views guarded by the decorators, a page using the template tags and a
+LoginView subclass that overrides its hooks.
 
 Use with ``@pytest.mark.urls("tests.extra_urls")``.
 """
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import engines
 from django.urls import path
@@ -13,6 +15,9 @@ from django.views import View
 
 from django_authrocket.context_processors import current_session
 from django_authrocket.decorators import org_required, permission_required
+from django_authrocket.exceptions import AuthRocketError
+from django_authrocket.identity import AuthRocketSession
+from django_authrocket.views import LoginView
 from tests.urls import urlpatterns as base_urlpatterns
 
 
@@ -108,6 +113,21 @@ def tags_page(request: HttpRequest) -> HttpResponse:
     return HttpResponse(engines["django"].from_string(PAGE).render({}, request))
 
 
+class ShopLoginView(LoginView):
+    """A site's login view: its own landing page, a header on success, JSON on refusal."""
+
+    def get_success_url(self) -> str:
+        return "/shop/welcome/"
+
+    def login_succeeded(self, user: AbstractBaseUser, session: AuthRocketSession) -> HttpResponse:
+        response = super().login_succeeded(user, session)
+        response["X-Shop-Customer"] = user.get_username()
+        return response
+
+    def login_failed(self, error: AuthRocketError) -> HttpResponse:
+        return JsonResponse({"refused": getattr(error, "reason", "unknown")}, status=403)
+
+
 urlpatterns = [
     *base_urlpatterns,
     path("invoices/", invoices),
@@ -122,4 +142,5 @@ urlpatterns = [
     path("team/", TeamSettings.as_view()),
     path("async/team/", AsyncTeamSettings.as_view()),
     path("tags/", tags_page),
+    path("shop/login/", ShopLoginView.as_view()),
 ]

@@ -1,18 +1,26 @@
-"""AuthRocketBackend outside the login view: async, concurrency, staff mapping, hooks."""
+"""AuthRocketBackend: its steps, async, concurrency, staff mapping, and a site's subclass of it
+being the backend that logins, Bearer requests, DRF and rechecks use."""
 
 from __future__ import annotations
 
 import threading
+from io import StringIO
+from typing import ClassVar
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth import aauthenticate, authenticate, get_user_model
+from django.core.checks import run_checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
-from django_authrocket.backends import AuthRocketBackend, get_backend
+from django_authrocket.backends import AuthRocketBackend, backend_path, get_backend
 from django_authrocket.exceptions import ExpiredToken, InvalidClaims
 from django_authrocket.models import AuthRocketUser
+from django_authrocket.testing import recheck_at_next_request
+from tests.helpers import bearer_auth, is_logged_in, logged_in, memberships_of
 
 User = get_user_model()
 
@@ -66,23 +74,11 @@ def test_staff_permission_grants_and_withdraws_is_staff(settings, emulator, ada)
     settings.AUTHROCKET_STAFF_PERMISSION = "ar:admin"
     user = authenticate(None, authrocket_token=emulator.mint_token(ada["id"]))
     assert user.is_staff
-    mb_id = _membership_id(emulator, ada["id"])
+    mb_id = memberships_of(emulator, ada["id"])[0]["id"]
     emulator.update_membership(mb_id, permissions=["reports:read"])
     user = authenticate(None, authrocket_token=emulator.mint_token(ada["id"]))
     user.refresh_from_db()
     assert not user.is_staff
-
-
-def _membership_id(emulator, user_id: str) -> str:
-    import requests
-
-    answer = requests.get(
-        f"{emulator.api_url()}/memberships",
-        params={"user_id": user_id},
-        headers={"Authrocket-Api-Key": emulator.api_key, "Accept": "application/json"},
-        timeout=5,
-    ).json()
-    return answer["collection"][0]["id"]
 
 
 @pytest.mark.django_db
@@ -151,3 +147,111 @@ def test_a_requested_email_verification_survives_logins(settings, emulator, veri
     assert log_in().email_verification == "verified"
     emulator.update_user(person["id"], email_verification="none")
     assert log_in().email_verification == "none"
+
+
+# --- a site's subclass is the backend everything uses ------------------------------------------
+
+
+class RecordingBackend(AuthRocketBackend):
+    """A site's subclass: records which of its steps ran, then does what the base class does."""
+
+    calls: ClassVar[list[str]] = []
+
+    def verify_token(self, token, *, max_age=None, single_use=False):  # type: ignore[no-untyped-def]
+        self.calls.append("verify_token")
+        return super().verify_token(token, max_age=max_age, single_use=single_use)
+
+    def verify_bearer_token(self, token):  # type: ignore[no-untyped-def]
+        self.calls.append("verify_bearer_token")
+        return super().verify_bearer_token(token)
+
+    def verify_claims(self, session):  # type: ignore[no-untyped-def]
+        self.calls.append("verify_claims")
+        return super().verify_claims(session)
+
+    def create_user(self, session, *, username):  # type: ignore[no-untyped-def]
+        self.calls.append("create_user")
+        return super().create_user(session, username=username)
+
+    def update_mirror(self, user, session):  # type: ignore[no-untyped-def]
+        self.calls.append("update_mirror")
+        return super().update_mirror(user, session)
+
+    def apply_staff_permission(self, user, session, *, save=True):  # type: ignore[no-untyped-def]
+        self.calls.append("apply_staff_permission")
+        return super().apply_staff_permission(user, session, save=save)
+
+
+RECORDING = f"{__name__}.RecordingBackend"
+
+
+@pytest.fixture
+def recording(settings, emulator) -> list[str]:
+    """RecordingBackend configured as the site's backend; the steps it ran, in order."""
+    settings.AUTHENTICATION_BACKENDS = [RECORDING, "django.contrib.auth.backends.ModelBackend"]
+    RecordingBackend.calls.clear()
+    return RecordingBackend.calls
+
+
+@pytest.mark.django_db
+def test_a_subclass_passes_manage_py_check(recording) -> None:
+    errors = [
+        message
+        for message in run_checks()
+        if message.is_serious() and (message.id or "").startswith("authrocket.")
+    ]
+    assert errors == []
+    call_command("check", stdout=StringIO(), stderr=StringIO())  # raises on any error
+
+
+def test_get_backend_returns_the_configured_subclass(recording) -> None:
+    assert isinstance(get_backend(), RecordingBackend)
+    assert backend_path() == RECORDING
+    assert get_backend() is get_backend()  # one instance per setting value
+
+
+def test_get_backend_without_an_authrocket_backend_is_improperly_configured(settings) -> None:
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    with pytest.raises(ImproperlyConfigured, match="AUTHENTICATION_BACKENDS"):
+        get_backend()
+    with pytest.raises(ImproperlyConfigured):
+        backend_path()
+
+
+@pytest.mark.django_db
+def test_browser_logins_use_the_subclass(recording, emulator, ada) -> None:
+    first = logged_in(emulator, ada)
+    assert first.session["_auth_user_backend"] == RECORDING
+    assert recording == ["verify_token", "verify_claims", "create_user", "apply_staff_permission"]
+    recording.clear()
+    logged_in(emulator, ada)
+    assert recording == ["verify_token", "verify_claims", "update_mirror", "apply_staff_permission"]
+    assert is_logged_in(first)  # the middleware knows the subclass's sessions as its own
+
+
+@pytest.mark.django_db
+def test_bearer_requests_through_the_middleware_use_the_subclass(recording, emulator, ada) -> None:
+    response = Client().get("/api/me/", **bearer_auth(emulator.mint_token(ada["id"])))
+    assert response.status_code == 200
+    assert recording[:2] == ["verify_bearer_token", "verify_claims"]
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.drf_urls")
+def test_drf_authentication_uses_the_subclass(recording, settings, emulator, ada) -> None:
+    pytest.importorskip("rest_framework", reason="needs the drf extra (installed by make test)")
+    # Without the middleware: AuthRocketAuthentication does the work.
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "AuthRocketMiddleware" not in m]
+    response = Client().get("/drf/me/", **bearer_auth(emulator.mint_token(ada["id"])))
+    assert response.status_code == 200, response.content
+    assert recording[:2] == ["verify_bearer_token", "verify_claims"]
+
+
+@pytest.mark.django_db
+def test_api_mode_rechecks_use_the_subclass(recording, api_mode, emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    recording.clear()
+    emulator.update_user(ada["id"], first_name="Augusta")
+    recheck_at_next_request(client)
+    assert client.get("/private/").json()["first_name"] == "Augusta"
+    assert recording == ["apply_staff_permission"]

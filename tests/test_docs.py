@@ -97,6 +97,22 @@ def test_pages_mention_only_check_ids_that_exist(page: Path) -> None:
     assert mentioned <= checks_py_ids()
 
 
+# --- tests the pages cite ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_cited_test_exists(page: Path) -> None:
+    cited = re.findall(r"`((?:[\w-]+/)*test_\w+\.py)::(test_\w+)`", page.read_text())
+    missing = [
+        f"{path}::{name}"
+        for path, name in cited
+        if not (ROOT / "tests" / path).exists()
+        or not re.search(rf"^(?:async )?def {name}\(", (ROOT / "tests" / path).read_text(), re.M)
+    ]
+
+    assert not missing, f"{page.name} cites tests that do not exist: {missing}"
+
+
 # --- Markdown and build ---------------------------------------------------------------------
 
 

@@ -1,0 +1,55 @@
+"""Helpers the test modules share: a browser logged in through the emulator, and what it saw."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from django.test import Client
+
+
+def login_with(client: Client, token: str, next_url: str | None = None) -> Any:
+    """``GET /login/?token=...`` (and ``next``) with ``client``: LoginRocket's way back."""
+    params = {"token": token}
+    if next_url is not None:
+        params["next"] = next_url
+    return client.get("/login/", params)
+
+
+def logged_in(emulator: Any, user: dict[str, Any], **mint: Any) -> Client:
+    """A new client logged in as ``user`` with a fresh token (``mint`` goes to mint_token)."""
+    client = Client()
+    response = login_with(client, emulator.mint_token(user["id"], **mint))
+    assert response.status_code == 302, response.content
+    return client
+
+
+def is_logged_in(client: Client) -> bool:
+    return client.get("/private/").status_code == 200
+
+
+def session_calls(emulator: Any) -> int:
+    """How many Get Session calls the emulator answered."""
+    return int(emulator.count_requests("/api/*/sessions/*", method="GET"))
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
+
+
+def memberships_of(emulator: Any, user_id: str) -> list[dict[str, Any]]:
+    """The user's memberships, as the emulator's Core API lists them."""
+    response = requests.get(
+        f"{emulator.api_url()}/memberships",
+        params={"user_id": user_id},
+        headers={"Authrocket-Api-Key": emulator.api_key, "Accept": "application/json"},
+        timeout=5,
+    )
+    collection: list[dict[str, Any]] = response.json()["collection"]
+    return collection
+
+
+def bearer_auth(token: str) -> dict[str, str]:
+    """The test client's keyword arguments for ``Authorization: Bearer <token>``."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}

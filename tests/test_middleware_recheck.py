@@ -1,0 +1,146 @@
+"""AuthRocketMiddleware in ``"api"`` mode: one Get Session per interval, outages and their grace."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+
+from django_authrocket.testing import authrocket_session_id, recheck_at_next_request
+from tests.helpers import is_logged_in, logged_in, memberships_of, session_calls
+
+pytestmark = pytest.mark.django_db
+
+
+def test_api_mode_a_session_ended_at_authrocket_ends_within_one_interval(
+    api_mode, emulator, ada
+) -> None:
+    client = logged_in(emulator, ada)
+    sid = authrocket_session_id(client)
+    emulator.end_session(sid)
+    emulator.clear_requests()
+    assert is_logged_in(client)  # inside the interval: no call, still logged in
+    assert session_calls(emulator) == 0
+    time.sleep(1.05)
+    response = client.get("/private/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert session_calls(emulator) == 1
+
+
+def test_api_mode_one_call_per_interval_not_per_request(api_mode, emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    time.sleep(1.05)
+    emulator.clear_requests()
+    for _ in range(10):
+        assert is_logged_in(client)
+    assert session_calls(emulator) == 1
+
+
+def test_api_mode_permission_changes_reach_request_authrocket(api_mode, emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    assert client.get("/private/").json()["org"] is not None
+    time.sleep(1.05)
+    emulator.delete_membership(memberships_of(emulator, ada["id"])[0]["id"])
+    assert client.get("/private/").json()["org"] is None
+
+
+def test_api_mode_a_removed_staff_permission_ends_staff_status_at_the_recheck(
+    api_mode, emulator
+) -> None:
+    api_mode.AUTHROCKET_STAFF_PERMISSION = "ar:admin"
+    grace = emulator.create_user("grace@example.com", username="grace")
+    org = emulator.create_org("Navy")
+    membership = emulator.create_membership(
+        grace["id"], org["id"], permissions=["ar:admin"], selected=True
+    )
+    client = logged_in(emulator, grace)
+    user = get_user_model().objects.get(username="grace")
+    assert user.is_staff
+    emulator.update_membership(membership["id"], permissions=["billing:*"])
+    recheck_at_next_request(client)
+    assert client.get("/private/").status_code == 200
+    user.refresh_from_db()
+    assert not user.is_staff
+    # Given back: staff again at the next recheck, no new login needed.
+    emulator.update_membership(membership["id"], permissions=["ar:admin"])
+    time.sleep(1.05)  # past the interval the shared recheck answer is good for
+    recheck_at_next_request(client)
+    assert client.get("/private/").status_code == 200
+    user.refresh_from_db()
+    assert user.is_staff
+
+
+# --- outages ------------------------------------------------------------------------------------
+
+
+def test_api_mode_outage_with_no_grace_logs_out_with_a_clear_answer(
+    api_mode, emulator, ada
+) -> None:
+    api_mode.AUTHROCKET_HTTP_RETRIES = 0
+    client = logged_in(emulator, ada)
+    time.sleep(1.05)
+    emulator.inject_fault("/api/v2/sessions/*", status=503, times=None)
+    response = client.post("/api/me/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error"] == "unreachable" and body["login_url"] == "/login/"
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("kind", ["status", "latency"])
+def test_api_mode_outage_within_grace_keeps_the_session(api_mode, emulator, ada, kind) -> None:
+    api_mode.AUTHROCKET_RECHECK_GRACE = 60
+    api_mode.AUTHROCKET_HTTP_RETRIES = 0
+    api_mode.AUTHROCKET_HTTP_TIMEOUT = 0.3
+    client = logged_in(emulator, ada)
+    time.sleep(1.05)
+    emulator.inject_fault("/api/v2/sessions/*", kind=kind, status=503, delay=1.0, times=None)
+    assert is_logged_in(client)
+    assert is_logged_in(client)
+
+
+def test_api_mode_grace_runs_out(api_mode, emulator, ada) -> None:
+    api_mode.AUTHROCKET_RECHECK_GRACE = 1
+    api_mode.AUTHROCKET_HTTP_RETRIES = 0
+    client = logged_in(emulator, ada)
+    emulator.inject_fault("/api/v2/sessions/*", status=503, times=None)
+    time.sleep(1.1)
+    assert is_logged_in(client)  # the answer's own interval has passed; grace holds
+    time.sleep(1.0)
+    response = client.get("/private/")  # interval + grace have passed
+    assert response.status_code == 302
+
+
+# --- herds --------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_mode_concurrent_requests_of_one_session_make_one_call(api_mode, emulator, ada) -> None:
+    client = logged_in(emulator, ada)
+    cookie = client.cookies["sessionid"].value
+    time.sleep(1.05)
+    emulator.clear_requests()
+    emulator.inject_fault("/api/v2/sessions/*", kind="latency", delay=0.3, times=None)
+    barrier = threading.Barrier(20)
+    statuses: list[int] = []
+
+    def request() -> None:
+        other = Client()
+        other.cookies["sessionid"] = cookie
+        barrier.wait()
+        try:
+            statuses.append(other.get("/private/").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 20
+    assert session_calls(emulator) == 1

@@ -1,0 +1,76 @@
+"""What AuthRocketMiddleware leaves alone and what it takes up: exempt URLs, sessions of other
+backends and of ``force_login``, and ``?token=`` on any page (``AUTHROCKET_TOKEN_ANYWHERE``)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from tests.helpers import is_logged_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("rule", ["/health/", "/status/", "^status/", "status_live"])
+def test_exempt_urls_are_left_alone(settings, ended, rule) -> None:
+    settings.AUTHROCKET_EXEMPT_URLS = [rule]
+    target = "/health/" if rule == "/health/" else "/status/live/"
+    assert ended.get(target).status_code == 200
+    assert "_auth_user_id" in ended.session  # not logged out
+
+
+def test_a_session_logged_in_by_another_backend_is_not_touched(emulator) -> None:
+    get_user_model().objects.create_user("local", password="pw-123456")
+    client = Client()
+    assert client.login(username="local", password="pw-123456")
+    emulator.clear_requests()
+    assert client.get("/private/").status_code == 200
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize("verify", ["jwt", "api"])
+def test_force_login_with_this_backend_is_a_plain_login_in_either_mode(
+    settings, emulator, verify
+) -> None:
+    settings.AUTHROCKET_VERIFY = verify
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("tester"))  # AuthRocketBackend
+    assert client.session["_auth_user_backend"].endswith("AuthRocketBackend")
+    emulator.clear_requests()
+    for _ in range(2):
+        response = client.get("/private/")
+        assert response.status_code == 200
+        assert response.json()["authrocket_session"] is None
+    assert emulator.requests == []
+
+
+# --- ?token= anywhere ---------------------------------------------------------------------------
+
+
+def test_token_anywhere_logs_in_and_strips_loginrocket_params(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_TOKEN_ANYWHERE = True
+    client = Client()
+    token = emulator.mint_token(ada["id"])
+    response = client.get(
+        "/public/", {"token": token, "account": "org_1", "session": "x", "tab": "2"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/public/?tab=2"
+    assert is_logged_in(client)
+
+
+def test_token_anywhere_is_off_by_default(emulator, ada) -> None:
+    client = Client()
+    assert client.get("/public/", {"token": emulator.mint_token(ada["id"])}).status_code == 200
+    assert not is_logged_in(client)
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "/\\evil.example/", "///evil.example/x"])
+def test_token_anywhere_cannot_be_turned_into_an_open_redirect(
+    settings, emulator, ada, path
+) -> None:
+    settings.AUTHROCKET_TOKEN_ANYWHERE = True
+    response = Client().get(path, {"token": emulator.mint_token(ada["id"])})
+    location = response["Location"]
+    assert location.startswith("/") and not location.startswith(("//", "/\\"))

@@ -1,0 +1,116 @@
+"""redirects.py: where people are sent. A ``next`` from the request is used only when it is
+safe for this host (the Django redirect vectors); everything else falls back to a setting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import Client, RequestFactory
+
+from django_authrocket import redirects
+from tests.helpers import login_with, query_of
+
+VECTORS = Path(__file__).resolve().parents[2] / "shared" / "test-vectors"
+
+pytestmark = pytest.mark.django_db
+
+
+# --- through the login view ---------------------------------------------------------------------
+
+
+def redirect_vectors():
+    path = VECTORS / "django-redirects.json"
+    if not path.exists():
+        pytest.skip(f"shared test vectors not found at {path}")
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("kind", ["unsafe", "safe"])
+def test_next_from_the_django_redirect_vectors_behaves_as_labelled(
+    settings, emulator, ada, kind
+) -> None:
+    settings.AUTHROCKET_PREVENT_TOKEN_REPLAY = False
+    token = emulator.mint_token(ada["id"])
+    vectors = redirect_vectors()[kind]
+    assert vectors
+    for target in vectors:
+        response = login_with(Client(), token, target)
+        assert response.status_code == 302, target
+        location = response["Location"]
+        if kind == "safe":
+            assert location == target, target
+        else:
+            assert location == "/public/", (target, location)
+
+
+def test_an_unsafe_next_is_not_passed_on_to_loginrocket(client, emulator) -> None:
+    response = client.get("/login/", {"next": "https://evil.example/steal"})
+    redirect_uri = query_of(response["Location"])["redirect_uri"][0]
+    assert redirect_uri == "http://testserver/login/"
+
+
+def test_https_is_required_for_next_on_a_secure_request(settings, emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"])
+    response = Client().get(
+        "/login/", {"token": token, "next": "http://testserver/private/"}, secure=True
+    )
+    assert response["Location"] == "/public/"
+
+
+# --- the functions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "data", "expected"),
+    [
+        ("get", {"next": "/private/"}, "/private/"),
+        ("get", {"next": "https://evil.example/"}, None),
+        ("get", {}, None),
+        ("post", {"next": "/from-the-form/"}, "/from-the-form/"),
+    ],
+)
+def test_next_from_reads_a_safe_next_from_the_query_or_the_form(method, data, expected) -> None:
+    request = getattr(RequestFactory(), method)("/", data)
+    assert redirects.next_from(request) == expected
+
+
+def test_after_login_and_logout_fall_back_to_the_settings(settings) -> None:
+    settings.LOGIN_REDIRECT_URL = "/home/"
+    settings.LOGOUT_REDIRECT_URL = None
+    plain = RequestFactory().get("/")
+    assert redirects.after_login_url(plain) == "/home/"
+    assert redirects.after_logout_url(plain) == "/"
+    onward = RequestFactory().get("/", {"next": "/private/"})
+    assert redirects.after_login_url(onward) == redirects.after_logout_url(onward) == "/private/"
+
+
+def test_url_with_next_carries_next_only_when_there_is_one() -> None:
+    assert redirects.url_with_next("authrocket:login", None) == "/login/"
+    assert redirects.url_with_next("authrocket:login", "/a/?b=1") == "/login/?next=%2Fa%2F%3Fb%3D1"
+    assert redirects.url_with_next("authrocket:accounts_org", None, ["org_1"]) == "/accounts/org_1/"
+
+
+def test_the_login_view_url_is_absolute_for_loginrocket_and_relative_for_pages() -> None:
+    request = RequestFactory().get("/")
+    assert redirects.login_view_url(request, "/x/") == "http://testserver/login/?next=%2Fx%2F"
+    assert redirects.login_view_url(request, None, absolute=False) == "/login/"
+
+
+def test_loginrocket_urls_leave_out_params_that_are_none(settings) -> None:
+    settings.AUTHROCKET_LOGINROCKET_URL = "https://sample.e2.loginrocket.com"
+    url = redirects.loginrocket_url("/signup", redirect_uri="https://site/", invitation=None)
+    assert url == "https://sample.e2.loginrocket.com/signup?redirect_uri=https%3A%2F%2Fsite%2F"
+    assert redirects.loginrocket_url("logout") == "https://sample.e2.loginrocket.com/logout"
+
+
+def test_without_a_loginrocket_url_sending_people_there_is_improperly_configured(
+    settings, monkeypatch
+) -> None:
+    monkeypatch.delenv("LOGINROCKET_URL", raising=False)
+    monkeypatch.delenv("AUTHROCKET_LOGINROCKET_URL", raising=False)
+    settings.AUTHROCKET_LOGINROCKET_URL = None
+    with pytest.raises(ImproperlyConfigured, match="AUTHROCKET_LOGINROCKET_URL"):
+        redirects.loginrocket_url("login")

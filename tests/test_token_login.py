@@ -1,0 +1,107 @@
+"""token_login.py: a browser logged in with LoginRocket's ``?token=``, or told why not."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.signals import user_login_failed
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.test import RequestFactory
+
+from django_authrocket import token_login
+from django_authrocket.exceptions import (
+    APIUnavailable,
+    ExpiredToken,
+    InvalidToken,
+    KeysUnavailable,
+    ReplayedToken,
+)
+from django_authrocket.logins import LoginEntry
+from django_authrocket.models import AuthRocketLogin
+from tests.helpers import logged_in, login_with
+
+pytestmark = pytest.mark.django_db
+
+
+def request_with_session(path: str = "/login/"):  # type: ignore[no-untyped-def]
+    request = RequestFactory().get(path)
+    SessionMiddleware(lambda request: None).process_request(request)
+    return request
+
+
+def test_log_in_with_token_logs_the_request_in_and_records_the_login(emulator, ada) -> None:
+    request = request_with_session()
+    user, session = token_login.log_in_with_token(request, emulator.mint_token(ada["id"]))
+    assert user.get_username() == "ada" and session.user.id == ada["id"]
+    assert request.session[SESSION_KEY] == str(user.pk)
+    entry = LoginEntry.of(request.session)
+    assert AuthRocketLogin.objects.get().ref == entry.ref
+
+
+def test_log_in_with_token_raises_the_typed_refusal(emulator, ada) -> None:
+    request = request_with_session()
+    token = emulator.mint_token(ada["id"])
+    token_login.log_in_with_token(request, token)
+    with pytest.raises(ReplayedToken):
+        token_login.log_in_with_token(request_with_session(), token)
+
+
+@pytest.mark.parametrize("second", ["same person", "account switch"])
+def test_a_second_login_in_the_same_browser_replaces_the_first_row(emulator, ada, second) -> None:
+    client = logged_in(emulator, ada)
+    other = ada if second == "same person" else emulator.create_user("grace@example.com")
+    response = login_with(client, emulator.mint_token(other["id"]))
+    assert response.status_code == 302
+    row = AuthRocketLogin.objects.get()  # one, not two
+    assert row.session_key == client.session.session_key
+    client.post("/logout/")
+    assert not AuthRocketLogin.objects.exists()
+
+
+def test_a_failed_login_sends_user_login_failed_with_the_token_masked(
+    client, emulator, ada
+) -> None:
+    token = emulator.mint_token(ada["id"], issued_at=1_700_000_000, ttl=60)
+    received: list[dict[str, object]] = []
+
+    def on_failure(sender, credentials, request, **kwargs):  # type: ignore[no-untyped-def]
+        received.append({"credentials": credentials, "path": request.path})
+
+    user_login_failed.connect(on_failure)
+    try:
+        assert login_with(client, token).status_code == 401
+    finally:
+        user_login_failed.disconnect(on_failure)
+    [failure] = received
+    assert failure["path"] == "/login/"
+    credentials = failure["credentials"]
+    assert set(credentials) == {"authrocket_token"}  # type: ignore[arg-type]
+    masked = credentials["authrocket_token"]  # type: ignore[index]
+    assert set(masked) == {"*"}
+    assert token not in str(received) and token.split(".")[2] not in str(received)
+
+
+# --- the failure page ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "text"),
+    [
+        (ExpiredToken("exp is past"), 401, "This login link has expired."),
+        (ReplayedToken("seen"), 401, "This login link was already used."),
+        (InvalidToken("bad", reason="inactive_user"), 401, "This account is disabled"),
+        (InvalidToken("bad signature"), 401, "This login link is not valid."),
+        (KeysUnavailable("jwks down"), 503, "could not be reached"),
+        (APIUnavailable("timeout"), 503, "could not be reached"),
+    ],
+    ids=["expired", "replayed", "inactive", "other", "keys-down", "api-down"],
+)
+def test_the_failure_page_says_why_and_offers_a_way_back(error, status, text) -> None:
+    response = token_login.failure_response(RequestFactory().get("/"), error, "/private/")
+    response.render()
+    body = response.content.decode()
+    assert response.status_code == status
+    assert text in body
+    assert 'href="/login/?next=%2Fprivate%2F"' in body
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert str(error) not in body  # the reason code, not the internal message

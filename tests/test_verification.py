@@ -1,0 +1,176 @@
+"""verification.py: one policy for a LoginRocket token, by signature (jwt) or Get Session (api).
+
+Real tokens from the emulator; in api mode the emulator's Core API answers. Where a rule needs an
+answer the emulator would not give (a session that started an hour ago, or that AuthRocket still
+serves past its expiry), the real answer is fetched, changed in that one field and served back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from django_authrocket.client import AuthRocketClient
+from django_authrocket.exceptions import (
+    ExpiredToken,
+    InvalidToken,
+    MalformedToken,
+    ReplayedToken,
+    TokenTooOld,
+    WrongRealm,
+)
+from django_authrocket.verification import verify_bearer_token, verify_login_token
+from tests.helpers import session_calls
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["jwt", "api"])
+def mode(request, settings, emulator) -> str:
+    """Each test runs in both verification modes."""
+    settings.AUTHROCKET_VERIFY = request.param
+    return str(request.param)
+
+
+def serve_changed_answer(emulator, session_id: str, **changes: Any) -> None:
+    """From now on Get Session answers with this session's real answer, ``changes`` applied
+    (``user`` changes are merged into the embedded user)."""
+    answer = AuthRocketClient.from_settings().get_session(session_id)
+    answer["user"].update(changes.pop("user", {}))
+    body = json.dumps({**answer, **changes}).encode()
+    emulator.inject_fault("/api/v2/sessions/*", kind="body", status=200, body=body, times=None)
+
+
+# --- both modes ---------------------------------------------------------------------------------
+
+
+def test_a_login_token_is_verified_the_configured_way(mode, emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"])
+    emulator.clear_requests()
+    session = verify_login_token(token)
+    assert session.user.id == ada["id"] and session.id.startswith("kss_")
+    assert session.source == ("api" if mode == "api" else "token")
+    assert session_calls(emulator) == (1 if mode == "api" else 0)
+
+
+def test_single_use_refuses_the_second_use(mode, emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"])
+    verify_login_token(token, single_use=True)
+    with pytest.raises(ReplayedToken) as caught:
+        verify_login_token(token, single_use=True)
+    assert caught.value.reason == "replayed"
+    verify_login_token(token)  # only single-use callers (the login) mind the mark
+
+
+def test_a_second_token_for_the_same_session_is_not_a_replay(mode, emulator, ada) -> None:
+    # An account switch at LoginRocket issues a new token for the same session, possibly in
+    # the same second: it is a new login.
+    looms = emulator.create_org("Looms")
+    emulator.create_membership(ada["id"], looms["id"], permissions=["looms:read"])
+    session, first = emulator.login(ada["id"])
+    second = emulator.mint_token(ada["id"], session_id=session["id"], org_id=looms["id"])
+    assert verify_login_token(first, single_use=True).id == session["id"]
+    assert verify_login_token(second, single_use=True).id == session["id"]
+
+
+def test_replay_protection_can_be_turned_off(mode, settings, emulator, ada) -> None:
+    settings.AUTHROCKET_PREVENT_TOKEN_REPLAY = False
+    token = emulator.mint_token(ada["id"])
+    verify_login_token(token, single_use=True)
+    verify_login_token(token, single_use=True)
+
+
+@pytest.mark.parametrize(
+    "garbage", ["garbage", "a.b.c", "eyJhbGciOiJSUzI1NiJ9.e30", "x" * 20_000, "é.é.é"]
+)
+def test_garbage_never_reaches_the_core_api(api_mode, emulator, garbage) -> None:
+    emulator.clear_requests()
+    with pytest.raises(MalformedToken):
+        verify_login_token(garbage, single_use=True)
+    with pytest.raises(MalformedToken):
+        verify_bearer_token(garbage)
+    assert emulator.requests == []
+
+
+# --- one policy: the api mode applies the jwt mode's rules -------------------------------------
+
+
+def test_max_age_refuses_an_old_login(mode, emulator, ada) -> None:
+    hour_ago = int(time.time()) - 3600
+    if mode == "api":
+        session, token = emulator.login(ada["id"])
+        serve_changed_answer(emulator, session["id"], created_at=hour_ago)
+    else:
+        token = emulator.mint_token(ada["id"], issued_at=hour_ago, ttl=7200)
+    with pytest.raises(TokenTooOld) as caught:
+        verify_login_token(token, max_age=60)
+    assert caught.value.reason == "too_old"
+    assert verify_login_token(token, max_age=7200).user.id == ada["id"]
+
+
+def test_a_session_of_another_realm_is_refused(mode, emulator, ada) -> None:
+    # AUTHROCKET_REALM is the emulator's realm; the token (or the answer, as an API key that
+    # reaches several realms would get it) is another realm's.
+    if mode == "api":
+        session, token = emulator.login(ada["id"])
+        serve_changed_answer(emulator, session["id"], user={"realm_id": "rlm_someone_else"})
+    else:
+        token = emulator.mint_token(ada["id"], claims={"rid": "rlm_someone_else"})
+    with pytest.raises(WrongRealm) as caught:
+        verify_login_token(token)
+    assert caught.value.reason == "wrong_realm"
+
+
+def test_an_expired_session_is_refused(mode, settings, emulator, ada) -> None:
+    settings.AUTHROCKET_JWT_LEEWAY = 30
+    long_ago = int(time.time()) - 600
+    if mode == "api":
+        # AuthRocket still answers for it (its clock, or a cached answer, lags ours).
+        session, token = emulator.login(ada["id"])
+        serve_changed_answer(emulator, session["id"], expires_at=long_ago)
+    else:
+        token = emulator.mint_token(ada["id"], issued_at=long_ago - 60, ttl=60)
+    with pytest.raises(ExpiredToken) as caught:
+        verify_login_token(token)
+    assert caught.value.reason == "expired"
+
+
+def test_a_session_that_ended_at_authrocket_is_refused_in_api_mode(api_mode, emulator, ada) -> None:
+    session, token = emulator.login(ada["id"])
+    emulator.end_session(session["id"])
+    with pytest.raises(InvalidToken) as caught:
+        verify_login_token(token)
+    assert caught.value.reason == "session_not_found"
+
+
+# --- Bearer tokens ------------------------------------------------------------------------------
+
+
+def test_a_bearer_token_costs_one_get_session_per_interval_in_api_mode(
+    api_mode, emulator, ada
+) -> None:
+    api_mode.AUTHROCKET_RECHECK_INTERVAL = 60
+    token = emulator.mint_token(ada["id"])
+    emulator.clear_requests()
+    sessions = [verify_bearer_token(token) for _ in range(5)]
+    assert {session.user.id for session in sessions} == {ada["id"]}
+    assert session_calls(emulator) == 1
+    # Another token is checked on its own, never on the first one's answer.
+    verify_bearer_token(emulator.mint_token(ada["id"]))
+    assert session_calls(emulator) == 2
+
+
+def test_a_bearer_token_is_checked_by_signature_in_jwt_mode(emulator, ada) -> None:
+    token = emulator.mint_token(ada["id"])
+    emulator.clear_requests()
+    assert verify_bearer_token(token).user.id == ada["id"]
+    assert session_calls(emulator) == 0
+
+
+def test_an_empty_bearer_token_is_malformed(mode) -> None:
+    with pytest.raises(InvalidToken) as caught:
+        verify_bearer_token("")
+    assert caught.value.reason == "malformed"

@@ -54,8 +54,8 @@ MEMBERSHIP_GONE: Final = Action(
 )
 JOINED_ORG: Final = Action(
     "joined_org",
-    "the membership the acceptance created re-read into the mirror; "
-    "when the event names none (the user was already a member), recorded only",
+    "the membership the acceptance created (the event's `membership_id`) re-read into the "
+    "mirror; an event naming none is recorded only",
     "membership_id",
 )
 SIGN_OUT: Final = Action(
@@ -120,7 +120,8 @@ EVENT_TYPES: Final[Mapping[str, Action]] = MappingProxyType(
 def action_for(event_type: str, event: Mapping[str, Any]) -> Action:
     """What to do with an event of this type: the table's entry, refined by what it names.
 
-    An ``invitation.org.accepted`` that names no membership created none: recorded only.
+    An ``invitation.org.accepted`` that names no membership (the emulator's, when the user was
+    already a member) has nothing to re-read: recorded only.
     """
     action = EVENT_TYPES.get(event_type, UNKNOWN)
     if action is JOINED_ORG and event.get("membership_id") is None:

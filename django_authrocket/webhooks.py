@@ -16,8 +16,9 @@ What each event type does is decided in one place, the table in
 ``session.deleted``, are fetched again or read anything; every other type, and a type nobody
 has heard of, is recorded and signalled at no Core API cost.
 
-AuthRocket retries any non-2xx answer for about two days, so every event is answered 2xx but a
-body that is not an event at all (400), and handling is idempotent by event id
+AuthRocket retries any non-2xx answer for about two days, so every event type is answered 2xx
+(a 400 is kept for a body that is not an event, or an event AuthRocket does not know or that
+lacks the id its type needs), and handling is idempotent by event id
 (:class:`~django_authrocket.models.AuthRocketWebhookEvent`): a redelivery answers 200 and does
 nothing. Everything an event changes is written in one transaction, together with its record.
 A Core API outage answers 503, so AuthRocket delivers the event again later.

@@ -6,7 +6,14 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from .records import EventRecord, MembershipRecord, OrgRecord, SessionRecord, UserRecord
+from .records import (
+    EventRecord,
+    InvitationRecord,
+    MembershipRecord,
+    OrgRecord,
+    SessionRecord,
+    UserRecord,
+)
 
 
 def user_object(user: UserRecord, generation: int = 2) -> dict[str, Any]:
@@ -96,8 +103,26 @@ def event_object(event: EventRecord) -> dict[str, Any]:
         "event_type": event.event_type,
         "event_at": event.event_at,
     }
-    for name in ("user_id", "org_id", "membership_id", "session_id"):
+    for name in ("user_id", "org_id", "membership_id", "session_id", "invitation_id"):
         value = getattr(event, name)
         if value is not None:
             data[name] = value
     return data
+
+
+def invitation_object(invitation: InvitationRecord) -> dict[str, Any]:
+    """An invitation (fields of authrocket-ruby lib/authrocket/invitation.rb; no token)."""
+    return {
+        "object": "invitation",
+        "id": invitation.id,
+        "realm_id": invitation.realm_id,
+        "invitation_type": invitation.invitation_type,
+        "email": invitation.email,
+        "org_id": invitation.org_id,
+        "permissions": list(invitation.permissions),
+        "inviting_user_id": invitation.inviting_user_id,
+        "locale": invitation.locale,
+        "created_at": invitation.created_at,
+        "invited_at": invitation.invited_at,
+        "expires_at": invitation.expires_at,
+    }

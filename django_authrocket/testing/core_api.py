@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from .api_objects import event_object, membership_object, org_object, session_object, user_object
+from .api_objects import (
+    event_object,
+    invitation_object,
+    membership_object,
+    org_object,
+    session_object,
+    user_object,
+)
 from .records import USER_STATES, SessionRecord
 from .signing import KeyRing
 from .store import Invalid, NotFound, Store
@@ -66,6 +73,7 @@ class CoreAPI:
             (re.compile(r"memberships/(?P<id>[^/]+)"), {"GET": self.get_membership}),
             (re.compile(r"events"), {"GET": self.list_events}),
             (re.compile(r"events/(?P<id>[^/]+)"), {"GET": self.get_event}),
+            (re.compile(r"invitations/(?P<id>[^/]+)"), {"GET": self.get_invitation}),
         ]
 
     def handle(self, request: Request, generation: int, subpath: str) -> Response:
@@ -242,7 +250,7 @@ class CoreAPI:
             raise ApiError(422, "direction must be asc or desc")
         ids = {
             name: value
-            for name in ("user_id", "org_id", "membership_id", "session_id")
+            for name in ("user_id", "org_id", "membership_id", "session_id", "invitation_id")
             if (value := call.param(name)) is not None
         }
         events, more = self.store.page_events(
@@ -258,6 +266,15 @@ class CoreAPI:
         """GET /events/:id."""
         assert call.object_id is not None
         return json_response(200, event_object(self.store.get_event(call.object_id)))
+
+    def get_invitation(self, call: ApiCall) -> Response:
+        """GET /invitations/:id (authrocket-ruby lib/authrocket/invitation.rb: ``find``)."""
+        assert call.object_id is not None
+        with self.store.lock:
+            invitation = self.store.invitations.get(call.object_id)
+        if invitation is None:
+            raise NotFound("Invitation not found")
+        return json_response(200, invitation_object(invitation))
 
 
 def _wrapped_body(request: Request, resource: str) -> dict[str, Any]:

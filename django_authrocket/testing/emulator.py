@@ -8,7 +8,15 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
-from .api_objects import event_object, membership_object, org_object, session_object, user_object
+from .activity import Activity
+from .api_objects import (
+    event_object,
+    invitation_object,
+    membership_object,
+    org_object,
+    session_object,
+    user_object,
+)
 from .app import EmulatorApp
 from .core_api import CoreAPI
 from .faults import Fault, FaultKind, FaultList
@@ -62,6 +70,7 @@ class AuthRocketEmulator:
         self.api_key = api_key or f"ks_emulator_{random_token(24)}"
         self.login_generation = login_generation
         self._store = Store(realm_id, session_ttl=session_ttl)
+        self._activity = Activity(self._store)
         self._keys = KeyRing(jwt_secret=self.jwt_secret)
         self._issuer = TokenIssuer(
             self._store, self._keys, algorithm=algorithm, token_ttl=token_ttl
@@ -282,6 +291,95 @@ class AuthRocketEmulator:
     def delete_membership(self, membership_id: str) -> None:
         """Delete a membership."""
         self._store.delete_membership(membership_id)
+
+    # -- what users do besides logging in: every other event type ------------------------------
+    # The types are AuthRocket's own (authrocket-ruby, lib/authrocket/hook.rb Hook.event_types);
+    # see activity.py for the source of each step.
+
+    def create_invitation(
+        self,
+        invitation_type: str,
+        email: str,
+        *,
+        org_id: str | None = None,
+        permissions: Iterable[str] = (),
+        inviting_user_id: str | None = None,
+        locale: str | None = None,
+    ) -> dict[str, Any]:
+        """Invite someone (``org``, ``preverify``, ``referral`` or ``request``): ``...created``.
+
+        An ``org`` invitation needs ``org_id``; accepting it grants ``permissions`` there.
+        """
+        return invitation_object(
+            self._activity.create_invitation(
+                invitation_type,
+                email,
+                org_id=org_id,
+                permissions=permissions,
+                inviting_user_id=inviting_user_id,
+                locale=locale,
+            )
+        )
+
+    def update_invitation(self, invitation_id: str, **fields: Any) -> dict[str, Any]:
+        """Change ``email``, ``permissions`` or ``locale``: ``invitation.<type>.updated``."""
+        return invitation_object(self._activity.update_invitation(invitation_id, **fields))
+
+    def send_invitation(self, invitation_id: str) -> dict[str, Any]:
+        """Email the invitation: ``invitation.<type>.invited``."""
+        return invitation_object(self._activity.send_invitation(invitation_id))
+
+    def accept_invitation(
+        self, invitation_id: str, user_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """Accept it: ``invitation.<type>.accepted``. Returns the membership an ``org``
+        invitation created (after ``membership.created``), None when it created none."""
+        membership = self._activity.accept_invitation(invitation_id, user_id)
+        return membership_object(membership) if membership is not None else None
+
+    def expire_invitation(self, invitation_id: str) -> None:
+        """Let it expire unused: ``invitation.<type>.expired``."""
+        self._activity.expire_invitation(invitation_id)
+
+    def start_login(self, user_id: str) -> None:
+        """A login that needs a second step began: ``user.login.initiated``."""
+        self._activity.start_login(user_id)
+
+    def fail_login(self, user_id: str) -> None:
+        """A login attempt failed: ``user.login.failed``. (A login that works: :meth:`login`.)"""
+        self._activity.fail_login(user_id)
+
+    def request_password_reset(self, user_id: str) -> None:
+        """The user asked for a reset email: ``user.password.resetting``."""
+        self._activity.request_password_reset(user_id)
+
+    def change_password(self, user_id: str) -> None:
+        """The user set a new password: ``user.password.updated``."""
+        self._activity.change_password(user_id)
+
+    def request_email_change(self, user_id: str, new_email: str) -> None:
+        """The user asked to change their email: ``user.email.updating`` (applied when verified)."""
+        self._activity.request_email_change(user_id, new_email)
+
+    def request_email_verification(self, user_id: str) -> dict[str, Any]:
+        """A verification email went out: ``user.email.verifying``."""
+        return user_object(self._activity.request_email_verification(user_id))
+
+    def verify_email(self, user_id: str) -> dict[str, Any]:
+        """The user verified their email (and a pending change): ``user.email.verified``."""
+        return user_object(self._activity.verify_email(user_id))
+
+    def update_profile(self, user_id: str, **fields: Any) -> dict[str, Any]:
+        """The user edited their profile on LoginRocket: ``user.profile.updated``."""
+        return user_object(self._activity.update_profile(user_id, **fields))
+
+    def emit_event(self, event_type: str, **ids: str) -> dict[str, Any]:
+        """Record an event of any type, say one a newer AuthRocket might add (``widget.created``).
+
+        ``ids`` are the ids it names: ``user_id``, ``org_id``, ``membership_id``, ``session_id``,
+        ``invitation_id``. The Core API serves it like any other event.
+        """
+        return event_object(self._store.emit(event_type, **ids))
 
     # -- sessions and tokens ------------------------------------------------------------------
 

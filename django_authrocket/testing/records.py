@@ -9,10 +9,14 @@ from typing import Any, Literal
 UserState = Literal["active", "inactive"]
 EmailVerification = Literal["none", "requested", "verified"]
 OrgState = Literal["active", "inactive", "closed"]
+InvitationType = Literal["org", "preverify", "referral", "request"]
 
 USER_STATES: frozenset[str] = frozenset({"active", "inactive"})
 EMAIL_VERIFICATIONS: frozenset[str] = frozenset({"none", "requested", "verified"})
 ORG_STATES: frozenset[str] = frozenset({"active", "inactive", "closed"})
+#: AuthRocket's invitation types (authrocket-ruby, lib/authrocket/invitation.rb and the
+#: ``invitation.<type>.*`` event types of ``Hook.event_types`` in lib/authrocket/hook.rb).
+INVITATION_TYPES: frozenset[str] = frozenset({"org", "preverify", "referral", "request"})
 
 
 def now() -> float:
@@ -94,6 +98,27 @@ class SessionRecord:
 
 
 @dataclass(frozen=True)
+class InvitationRecord:
+    """An invitation (``nvt_...``); fields as in authrocket-ruby lib/authrocket/invitation.rb.
+
+    ``org_id`` and ``permissions`` only matter for ``org`` invitations: accepting one makes the
+    user a member of that org with those permissions.
+    """
+
+    id: str
+    realm_id: str
+    invitation_type: InvitationType
+    email: str
+    created_at: float
+    expires_at: int
+    org_id: str | None = None
+    permissions: tuple[str, ...] = ()
+    inviting_user_id: str | None = None
+    locale: str | None = None
+    invited_at: float | None = None
+
+
+@dataclass(frozen=True)
 class EventRecord:
     """Something that happened in the realm, in the shape of AuthRocket's "Get an Event"."""
 
@@ -105,3 +130,6 @@ class EventRecord:
     org_id: str | None = None
     membership_id: str | None = None
     session_id: str | None = None
+    invitation_id: str | None = (
+        None  # authrocket-ruby lib/authrocket/event.rb: belongs_to :invitation
+    )

@@ -1,4 +1,4 @@
-"""In-memory realm data: users, orgs, memberships, sessions and events, behind one lock."""
+"""In-memory realm data: users, orgs, memberships, sessions, invitations and events, one lock."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .records import (
     USER_STATES,
     EmailVerification,
     EventRecord,
+    InvitationRecord,
     MembershipRecord,
     OrgRecord,
     OrgState,
@@ -28,6 +29,11 @@ from .table import Table
 DEFAULT_SESSION_TTL = 24 * 3600
 
 RecordT = TypeVar("RecordT")
+
+#: The ids an event may name (authrocket-ruby lib/authrocket/event.rb).
+EVENT_IDS: frozenset[str] = frozenset(
+    {"user_id", "org_id", "membership_id", "session_id", "invitation_id"}
+)
 
 # Fields of a user that callers may set (create/update); anything else is refused.
 USER_FIELDS: frozenset[str] = frozenset(
@@ -78,6 +84,9 @@ class Store:
         self.memberships: Table[MembershipRecord] = Table()
         self.sessions: Table[SessionRecord] = Table()
         self.events: Table[EventRecord] = Table()
+        # Kept here so that clear() forgets them too; activity.py holds the behaviour.
+        self.invitations: Table[InvitationRecord] = Table()
+        self.pending_emails: dict[str, str] = {}  # user id -> the address being changed to
         self._user_by_email: dict[str, str] = {}
         self._membership_by_pair: dict[tuple[str, str], str] = {}
         self._memberships_by_user: dict[str, Table[MembershipRecord]] = {}
@@ -102,6 +111,14 @@ class Store:
         self.events.put(event)
         return event
 
+    def emit(self, event_type: str, **ids: str | None) -> EventRecord:
+        """Record an event of any type naming these ids (``user_id``, ``invitation_id``...)."""
+        unknown = set(ids) - EVENT_IDS
+        if unknown:
+            raise Invalid(f"Events name no {', '.join(sorted(unknown))}")
+        with self.lock:
+            return self._emit(event_type, **ids)
+
     def get_event(self, event_id: str) -> EventRecord:
         """Return the event with this id or raise NotFound."""
         with self.lock:
@@ -122,8 +139,11 @@ class Store:
             self._emit("user.created", user_id=user.id)
             return user
 
-    def update_user(self, user_id: str, **fields: Any) -> UserRecord:
-        """Change some fields of a user (same names as :meth:`create_user`)."""
+    def update_user(self, user_id: str, *, emit: str = "user.updated", **fields: Any) -> UserRecord:
+        """Change some fields of a user (same names as :meth:`create_user`).
+
+        ``emit`` is the event type recorded (the user's own edits are ``user.profile.updated``).
+        """
         values = _user_values(fields, creating=False)
         with self.lock:
             user = self.get_user(user_id)
@@ -135,7 +155,7 @@ class Store:
                 self._user_by_email[email] = user.id
             updated = dataclasses.replace(user, **values)
             self.users.put(updated)
-            self._emit("user.updated", user_id=user.id)
+            self._emit(emit, user_id=user.id)
             return updated
 
     def delete_user(self, user_id: str) -> UserRecord:
@@ -147,6 +167,7 @@ class Store:
             for membership in list(self._memberships_by_user.get(user.id, ())):
                 self._delete_membership(membership)
             self.users.remove(user.id)
+            self.pending_emails.pop(user.id, None)
             del self._user_by_email[user.email]
             self._emit("user.deleted", user_id=user.id)
             return user
@@ -446,7 +467,7 @@ class Store:
         """One page of events, newest first by default.
 
         ``event_type`` matches as a prefix (``user.`` finds every user event); ``ids`` filter
-        on ``user_id``, ``org_id``, ``membership_id`` or ``session_id``.
+        on ``user_id``, ``org_id``, ``membership_id``, ``session_id`` or ``invitation_id``.
         """
 
         def where(event: EventRecord) -> bool:

@@ -9,8 +9,10 @@ LoginRocket. The other views are redirects to LoginRocket's pages, and logout.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import auth
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -59,7 +61,13 @@ class LoginView(View):
 
     def start_login(self) -> HttpResponse:
         """No token: send the person to LoginRocket, which comes back here with one."""
-        return_to = redirects.login_view_url(self.request, self.get_next_url())
+        # Back to this very view, wherever the site mounted it (a subclass at its own path too).
+        query = (
+            urlencode({REDIRECT_FIELD_NAME: next_url}) if (next_url := self.get_next_url()) else ""
+        )
+        return_to = self.request.build_absolute_uri(
+            self.request.path + (f"?{query}" if query else "")
+        )
         return HttpResponseRedirect(redirects.loginrocket_url("login", redirect_uri=return_to))
 
     def login_succeeded(self, user: AbstractBaseUser, session: AuthRocketSession) -> HttpResponse:

@@ -37,10 +37,11 @@ def test_a_subclass_answers_a_refused_token(emulator, ada) -> None:
 
 
 @pytest.mark.urls("tests.extra_urls")
-def test_a_subclass_without_a_token_still_starts_the_login_at_loginrocket(emulator) -> None:
+def test_a_subclass_at_its_own_path_gets_loginrocket_to_come_back_to_it(emulator) -> None:
     response = Client().get("/shop/login/", {"next": "/private/"})
     assert response["Location"].startswith(f"{emulator.loginrocket_url}/login?")
-    assert "next=%2Fprivate%2F" in query_of(response["Location"])["redirect_uri"][0]
+    redirect_uri = query_of(response["Location"])["redirect_uri"][0]
+    assert redirect_uri == "http://testserver/shop/login/?next=%2Fprivate%2F"
 
 
 # --- what the view refuses ----------------------------------------------------------------------

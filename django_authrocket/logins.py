@@ -175,6 +175,7 @@ def remember(
     _keep(entry._memo_key, session)
     setattr(request, _CACHE_ATTR, session)
     setattr(request, _REMEMBERED_ATTR, True)  # the row has this request's key already
+    request.authrocket = session  # type: ignore[attr-defined]  # the rest of this request sees it
     return entry
 
 

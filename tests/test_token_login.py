@@ -105,3 +105,26 @@ def test_the_failure_page_says_why_and_offers_a_way_back(error, status, text) ->
     assert 'href="/login/?next=%2Fprivate%2F"' in body
     assert response["Referrer-Policy"] == "no-referrer"
     assert str(error) not in body  # the reason code, not the internal message
+
+
+def test_the_login_request_itself_sees_its_authrocket_session(emulator, ada) -> None:
+    from django.contrib.auth.signals import user_logged_in
+    from django.test import Client
+
+    from django_authrocket.logins import current_session
+    from tests.helpers import login_with
+
+    seen = []
+
+    def receiver(sender, request, user, **kwargs) -> None:
+        seen.append(request)
+
+    user_logged_in.connect(receiver)
+    try:
+        client = Client()
+        assert login_with(client, emulator.mint_token(ada["id"])).status_code == 302
+    finally:
+        user_logged_in.disconnect(receiver)
+    # user_logged_in runs inside auth.login(), before the record exists; the request object is
+    # the same one the view goes on with, so once the login is recorded it answers.
+    assert current_session(seen[0]).user.id == ada["id"]

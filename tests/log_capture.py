@@ -4,7 +4,9 @@ Registered from ``tests/conftest.py`` (``pytest_plugins``). For the whole sessio
 
 * sets the root logger to DEBUG and attaches one :class:`SecretScanner` handler to it, so every
   record that propagates to the root (django_authrocket's, Django's, urllib3's, the emulator's,
-  from any thread) is formatted once and kept until the end of the current test;
+  from any thread) is formatted once and kept until the end of the current test, together with
+  the request attached to it (``record.request``: its full path, GET and raw query string, what
+  ``AdminEmailHandler`` would mail);
 * learns the secret values the tests use: every ``AUTHROCKET_API_KEY``,
   ``AUTHROCKET_WEBHOOK_SECRET``, ``AUTHROCKET_WEBHOOK_BASIC_AUTH`` and HS256
   ``AUTHROCKET_JWT_KEY`` set through ``settings``/``override_settings`` (Django's
@@ -96,6 +98,18 @@ def is_secret_value(name: str, value: object) -> bool:
     return True
 
 
+def request_of(record: logging.LogRecord) -> str:
+    """What a handler can read of the request attached to ``record`` (``django.request`` and
+    ``django.security`` attach it; Django's ``AdminEmailHandler`` mails its URL, GET and META):
+    its full path, GET and the raw query, as a suffix of the line ("" without a request)."""
+    request = getattr(record, "request", None)
+    if request is None or not hasattr(request, "META"):
+        return ""
+    meta = request.META
+    raw = " ".join(str(meta.get(key, "")) for key in ("QUERY_STRING", "REQUEST_URI", "RAW_URI"))
+    return f" [request {request.get_full_path()} GET={dict(request.GET.lists())} META={raw}]"
+
+
 class SecretScanner(logging.Handler):
     """Keeps each formatted log line until the end of the test, then checks it."""
 
@@ -142,7 +156,7 @@ class SecretScanner(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record)
+            line = self.format(record) + request_of(record)
         except Exception:  # a broken record is the logging module's to report
             return
         with self._pending_lock:

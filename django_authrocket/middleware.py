@@ -96,6 +96,7 @@ class AuthRocketMiddleware:
         """Everything the middleware does before the view; a response ends the request early."""
         request.authrocket = None  # type: ignore[attr-defined]
         if "HTTP_AUTHORIZATION" in request.META:
+            reports.hide_authorization(request)  # from error reports' local variables too
             response = self.authenticate_bearer(request)
             if response is not None or request.authrocket is not None:  # type: ignore[attr-defined]
                 return response  # a Bearer request: no session to look at

@@ -15,6 +15,9 @@ the middleware and the login view before anything else) it:
   site's own filter and also replaces the token wherever else a report would show it (any META
   value, any local variable of any frame), with DEBUG on as well as off.
 
+A Bearer token is in a header, which Django's filter hides already; the middleware still
+:func:`hides <hide>` it too (:func:`hide_authorization`), for the local variables holding it.
+
 The page that takes the token answers with a redirect or a failure page of its own, so no view
 of the site reads the masked request.
 """
@@ -47,14 +50,17 @@ class TokenReportFilter(SafeExceptionReporterFilter):
     hidden, and its output is then searched for the secrets, whatever ``DEBUG`` says.
     """
 
-    def __init__(
-        self, token: str | None, secrets: Iterable[str], inner: SafeExceptionReporterFilter
-    ) -> None:
-        self.token = token
-        self.secrets = tuple(
-            sorted({s for s in secrets if len(s) >= MIN_SEARCHED_LENGTH}, key=len, reverse=True)
-        )
+    def __init__(self, inner: SafeExceptionReporterFilter) -> None:
         self.inner = inner
+        #: The values to mask, longest first.
+        self.secrets: tuple[str, ...] = ()
+        #: The login token :func:`take_token` took from the request, if any.
+        self.token: str | None = None
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Mask these values too (shorter ones than ``MIN_SEARCHED_LENGTH`` are not searched)."""
+        found = {*self.secrets, *(s for s in secrets if len(s) >= MIN_SEARCHED_LENGTH)}
+        self.secrets = tuple(sorted(found, key=len, reverse=True))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {len(self.secrets)} masked value(s)>"
@@ -122,7 +128,7 @@ def take_token(request: HttpRequest) -> str | None:
     (the login view after the middleware) return the same token. None when there is no token.
     """
     current = get_exception_reporter_filter(request)
-    if isinstance(current, TokenReportFilter):
+    if isinstance(current, TokenReportFilter) and current.token is not None:
         return current.token
     token = request.GET.get("token")
     secrets = [value for name in SECRET_PARAMS for value in request.GET.getlist(name)]
@@ -142,8 +148,32 @@ def take_token(request: HttpRequest) -> str | None:
         scope["query_string"] = _masked_query(scope["query_string"].decode("latin-1"))[0].encode(
             "latin-1"
         )
-    request.exception_reporter_filter = TokenReportFilter(token, secrets, inner=current)
+    shown = report_filter(request)
+    shown.add(secrets)
+    shown.token = token
     return token
+
+
+def hide(request: HttpRequest, *secrets: str) -> None:
+    """Mask these values wherever an error report about ``request`` would show them (its META
+    and every frame's local variables). The request itself is left as it is."""
+    report_filter(request).add(secrets)
+
+
+def hide_authorization(request: HttpRequest) -> None:
+    """:func:`hide` the ``Authorization`` header's credentials (a Bearer token) in the reports
+    about ``request``: Django hides the header itself, not the local variables holding its token."""
+    value = request.META.get("HTTP_AUTHORIZATION", "")
+    hide(request, value, *(part.strip() for part in value.split(None, 1)[1:]))
+
+
+def report_filter(request: HttpRequest) -> TokenReportFilter:
+    """The request's :class:`TokenReportFilter`, set on it (around its filter) if needed."""
+    current = get_exception_reporter_filter(request)
+    if not isinstance(current, TokenReportFilter):
+        current = TokenReportFilter(current)
+        request.exception_reporter_filter = current
+    return current
 
 
 def _masked_querydict(params: QueryDict) -> QueryDict:

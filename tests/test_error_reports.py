@@ -28,11 +28,15 @@ from django.test import AsyncClient, Client, RequestFactory
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from django_authrocket import reports
+from django_authrocket.signals import authrocket_user_synced
 from tests.log_capture import JWT, SecretScanner
 
 pytestmark = pytest.mark.django_db
 
-PATHS = {"login view": "/login/", "token anywhere": "/public/"}
+#: Where a token arrives: the login view (with the middleware, and on a site without it), and
+#: any path with AUTHROCKET_TOKEN_ANYWHERE.
+PATHS = ("login view", "login view, no middleware", "token anywhere")
+MIDDLEWARE = "django_authrocket.middleware.AuthRocketMiddleware"
 MASK = SafeExceptionReporterFilter.cleansed_substitute
 SESSION_ID = "kss_reportscan0123456789abcdef"
 
@@ -77,6 +81,14 @@ def reported() -> Iterator[list[dict[str, str]]]:
     got_request_exception.disconnect(dispatch_uid="tests.test_error_reports.render")
 
 
+def arrange(settings: Any, where: str) -> str:
+    """Set the site up for ``where``; the path to visit."""
+    settings.AUTHROCKET_TOKEN_ANYWHERE = where == "token anywhere"
+    if where == "login view, no middleware":
+        settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != MIDDLEWARE]
+    return "/public/" if where == "token anywhere" else "/login/"
+
+
 def visit(path: str, token: str, **extra: Any) -> Any:
     """GET ``path`` with LoginRocket's parameters, as a browser returning from LoginRocket."""
     params = {"token": token, "account": "org_1", "session": SESSION_ID, "next": "/private/"}
@@ -100,10 +112,10 @@ def test_reports_of_a_failed_login_never_show_the_token(
     settings, emulator, ada, failing_receiver, reported, where, debug
 ) -> None:
     settings.DEBUG = debug
-    settings.AUTHROCKET_TOKEN_ANYWHERE = where == "token anywhere"
+    path = arrange(settings, where)
     token = emulator.mint_token(ada["id"])
 
-    response = visit(PATHS[where], token)
+    response = visit(path, token)
 
     assert response.status_code == 500
     [report] = reported
@@ -121,10 +133,10 @@ def test_the_debug_error_page_never_shows_the_token(
     settings, emulator, ada, failing_receiver, where, accept
 ) -> None:
     settings.DEBUG = True
-    settings.AUTHROCKET_TOKEN_ANYWHERE = where == "token anywhere"
+    path = arrange(settings, where)
     token = emulator.mint_token(ada["id"])
 
-    response = visit(PATHS[where], token, HTTP_ACCEPT=accept)
+    response = visit(path, token, HTTP_ACCEPT=accept)
 
     assert response.status_code == 500
     page = response.content.decode()
@@ -165,10 +177,10 @@ def admins(settings) -> list[Any]:
 def test_the_admins_mail_about_a_failed_login_never_shows_the_token(
     settings, emulator, ada, failing_receiver, admins, where
 ) -> None:
-    settings.AUTHROCKET_TOKEN_ANYWHERE = where == "token anywhere"
+    path = arrange(settings, where)
     token = emulator.mint_token(ada["id"])
 
-    assert visit(PATHS[where], token).status_code == 500
+    assert visit(path, token).status_code == 500
 
     [message] = admins
     assert "Internal Server Error" in message.subject
@@ -195,10 +207,10 @@ def broken_cache(settings, tmp_path) -> None:
 def test_the_admins_mail_about_a_cache_outage_never_shows_the_token(
     settings, emulator, ada, broken_cache, admins, where
 ) -> None:
-    settings.AUTHROCKET_TOKEN_ANYWHERE = where == "token anywhere"
+    path = arrange(settings, where)
     token = emulator.mint_token(ada["id"])
 
-    response = visit(PATHS[where], token)
+    response = visit(path, token)
 
     assert response.status_code >= 500  # a 500 today, a 503 once cache outages are handled
     assert admins, "Django mailed no report"
@@ -223,6 +235,34 @@ def test_django_request_log_records_carry_the_masked_request(emulator, ada, capl
         assert_no_token(shown, expired)
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["DEBUG off", "DEBUG on"])
+def test_reports_of_a_failed_bearer_request_never_show_the_token(
+    settings, emulator, ada, reported, debug
+) -> None:
+    """Django hides the Authorization header itself; the local variables holding its token
+    (``bearer.authenticate()`` has no ``sensitive_variables``, nor do some of its callees) are
+    hidden by the request's filter."""
+    settings.DEBUG = debug
+    token = emulator.mint_token(ada["id"])
+
+    def fail(**kwargs: Any) -> None:
+        raise SiteFailure("the site's sync hook failed")
+
+    authrocket_user_synced.connect(fail, dispatch_uid="tests.test_error_reports.bearer")
+    try:
+        response = Client(raise_request_exception=False).get(
+            "/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}"
+        )
+    finally:
+        authrocket_user_synced.disconnect(dispatch_uid="tests.test_error_reports.bearer")
+
+    assert response.status_code == 500
+    [report] = reported
+    for text in report.values():
+        assert "sync hook failed" in text
+        assert_no_token(text, token)
+
+
 # --- the replay mark survives a server error ----------------------------------------------------
 
 
@@ -230,12 +270,12 @@ def test_django_request_log_records_carry_the_masked_request(emulator, ada, capl
 def test_a_token_whose_login_ended_in_a_500_cannot_log_in_again(
     settings, emulator, ada, failing_receiver, where
 ) -> None:
-    settings.AUTHROCKET_TOKEN_ANYWHERE = where == "token anywhere"
+    path = arrange(settings, where)
     token = emulator.mint_token(ada["id"])
-    assert visit(PATHS[where], token).status_code == 500
+    assert visit(path, token).status_code == 500
     user_logged_in.disconnect(dispatch_uid="tests.test_error_reports")  # the site is fixed
 
-    response = visit(PATHS[where], token)  # someone replays the mailed URL
+    response = visit(path, token)  # someone replays the mailed URL
 
     assert response.status_code == 401
     assert b"replayed" in response.content
@@ -355,7 +395,7 @@ NEVER_CACHE = {"max-age=0", "no-cache", "no-store", "must-revalidate", "private"
 def test_every_answer_that_takes_a_token_is_never_cached(
     settings, emulator, ada, where, outcome
 ) -> None:
-    settings.AUTHROCKET_TOKEN_ANYWHERE = where == "token anywhere"
+    path = arrange(settings, where)
     token = emulator.mint_token(ada["id"])
     if outcome == "refused":
         token = emulator.mint_token(ada["id"], issued_at=1_700_000_000, ttl=60)
@@ -364,7 +404,7 @@ def test_every_answer_that_takes_a_token_is_never_cached(
         settings.AUTHROCKET_HTTP_RETRIES = 0
         emulator.inject_fault("/api/v2/sessions/*", status=503, times=None)
 
-    response = visit(PATHS[where], token)
+    response = visit(path, token)
 
     assert response.status_code == {"accepted": 302, "refused": 401, "unavailable": 503}[outcome]
     directives = {part.strip() for part in response["Cache-Control"].split(",")}

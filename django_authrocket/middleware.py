@@ -36,7 +36,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
-from django.urls import Resolver404, resolve, reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
@@ -261,8 +261,12 @@ def _needs_look(request: HttpRequest, cookie_name: str) -> bool:
     )
 
 
-def _login_path() -> str:
-    return reverse("authrocket:login")
+def _login_path() -> str | None:
+    """The login view's path; None on a site that does not route the package's URLs."""
+    try:
+        return reverse("authrocket:login")
+    except NoReverseMatch:
+        return None
 
 
 def _is_exempt(path: str) -> bool:

@@ -36,7 +36,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
-from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
@@ -100,12 +100,15 @@ class AuthRocketMiddleware:
             response = self.authenticate_bearer(request)
             if response is not None or request.authrocket is not None:  # type: ignore[attr-defined]
                 return response  # a Bearer request: no session to look at
-        if "token=" in request.META.get("QUERY_STRING", "") and "token" in request.GET:
-            # cheap first test: no QueryDict parsing for other requests
-            if request.path_info == _login_path():
-                reports.take_token(request)  # masked for error reports; the view reads it back
-            elif request.method == "GET" and app_settings.TOKEN_ANYWHERE:
-                return self.take_token(request, reports.take_token(request) or "")
+        if (
+            "token=" in request.META.get("QUERY_STRING", "")  # cheap: no QueryDict parsing
+            and "token" in request.GET
+            and request.method == "GET"
+            and app_settings.TOKEN_ANYWHERE
+            and request.path_info != _login_path()
+        ):
+            # Taken out of the request first: masked in error reports from here on.
+            return self.take_token(request, reports.take_token(request) or "")
         session = getattr(request, "session", None)
         if session is None or not is_authrocket_backend(session.get(BACKEND_SESSION_KEY)):
             return None
@@ -261,12 +264,8 @@ def _needs_look(request: HttpRequest, cookie_name: str) -> bool:
     )
 
 
-def _login_path() -> str | None:
-    """The login view's path; None on a site that does not route the package's URLs."""
-    try:
-        return reverse("authrocket:login")
-    except NoReverseMatch:
-        return None
+def _login_path() -> str:
+    return reverse("authrocket:login")
 
 
 def _is_exempt(path: str) -> bool:

@@ -125,7 +125,7 @@ def take_token(request: HttpRequest) -> str | None:
     """The request's ``?token=``, masked in the request from now on (see the module docs).
 
     The first call takes it from ``request.GET`` and masks LoginRocket's parameters; later calls
-    (the login view after the middleware) return the same token. None when there is no token.
+    (a login view subclass that asks again) return the same token. None when there is none.
     """
     current = get_exception_reporter_filter(request)
     if isinstance(current, TokenReportFilter) and current.token is not None:

@@ -53,10 +53,15 @@ class LoginView(View):
             view = transaction.non_atomic_requests(alias)(view)
         return view
 
+    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        # First thing, whatever the method: the token is masked in the request (so in Django's
+        # error reports, and in the log record of a 405) before anything else can fail.
+        reports.take_token(request)
+        super().setup(request, *args, **kwargs)
+
     @method_decorator(sensitive_variables("token"))
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # From here on the request shows the token masked, in error reports too (reports.py).
-        token = reports.take_token(request)
+        token = reports.take_token(request)  # masked in the request since setup()
         if not token:
             return self.start_login()
         try:

@@ -5,7 +5,8 @@ Place it after ``AuthenticationMiddleware``. For each request it:
 1. with ``Authorization: Bearer <token>``, authenticates that request alone as the token's user
    (no session, no cookie; a bad token is a 401 JSON answer);
 2. with ``AUTHROCKET_TOKEN_ANYWHERE`` and a GET carrying ``?token=``, logs the browser in and
-   redirects to the same path without ``token``, ``account`` and ``session``;
+   redirects to the same path without ``token``, ``account`` and ``session`` (the token is
+   masked in the request first, for error reports: :mod:`~django_authrocket.reports`);
 3. for a Django session that AuthRocket logged in (and a path not in ``AUTHROCKET_EXEMPT_URLS``):
    ends it when the token's expiry has passed; in ``"api"`` mode also asks the Core API once per
    ``AUTHROCKET_RECHECK_INTERVAL`` whether the session still exists (the next check time lives
@@ -36,9 +37,11 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
 from django.urls import Resolver404, resolve, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
-from . import bearer, logins, recheck, redirects, token_login, verification
+from . import bearer, logins, recheck, redirects, reports, token_login, verification
 from .backends import get_backend, is_authrocket_backend
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
@@ -93,6 +96,7 @@ class AuthRocketMiddleware:
         """Everything the middleware does before the view; a response ends the request early."""
         request.authrocket = None  # type: ignore[attr-defined]
         if "HTTP_AUTHORIZATION" in request.META:
+            reports.hide_authorization(request)  # from error reports' local variables too
             response = self.authenticate_bearer(request)
             if response is not None or request.authrocket is not None:  # type: ignore[attr-defined]
                 return response  # a Bearer request: no session to look at
@@ -103,7 +107,8 @@ class AuthRocketMiddleware:
             and app_settings.TOKEN_ANYWHERE
             and request.path_info != _login_path()
         ):
-            return self.take_token(request, request.GET["token"])
+            # Taken out of the request first: masked in error reports from here on.
+            return self.take_token(request, reports.take_token(request) or "")
         session = getattr(request, "session", None)
         if session is None or not is_authrocket_backend(session.get(BACKEND_SESSION_KEY)):
             return None
@@ -230,8 +235,12 @@ class AuthRocketMiddleware:
         request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
         return None
 
+    @sensitive_variables("token")
     def take_token(self, request: HttpRequest, token: str) -> HttpResponse:
-        """``?token=`` on any GET path: log in, then the same path without LoginRocket's params."""
+        """``?token=`` on any GET path: log in, then the same path without LoginRocket's params.
+
+        Never cached, like every answer that takes a token.
+        """
         target = _without_loginrocket_params(request)
         try:
             token_login.log_in_with_token(request, token)
@@ -240,6 +249,7 @@ class AuthRocketMiddleware:
             return token_login.failure_response(request, error, target).render()
         response = HttpResponseRedirect(target)
         response["Referrer-Policy"] = "no-referrer"
+        add_never_cache_headers(response)
         return response
 
 

@@ -12,6 +12,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -93,4 +94,5 @@ def failure_response(
         status=503 if upstream else 401,
     )
     response["Referrer-Policy"] = "no-referrer"
+    add_never_cache_headers(response)  # it answers a URL that carries a token
     return response

@@ -8,6 +8,7 @@ LoginRocket. The other views are redirects to LoginRocket's pages, and logout.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,9 @@ from django.contrib import auth
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_not_required
+from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -23,7 +26,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
-from . import logins, redirects, signout, token_login
+from . import logins, redirects, reports, signout, token_login
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken
 from .identity import AuthRocketSession
@@ -40,9 +43,25 @@ class LoginView(View):
 
     http_method_names = ["get"]  # a HEAD must not spend a login token
 
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
+        """The view, outside ``ATOMIC_REQUESTS`` on every database: the token's replay mark
+        (a database cache's row too) must outlive a later error, and no transaction may stay
+        open across the call to AuthRocket. The login's own writes share one transaction."""
+        view = super().as_view(**initkwargs)
+        for alias in connections:
+            view = transaction.non_atomic_requests(alias)(view)
+        return view
+
+    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        # First thing, whatever the method: the token is masked in the request (so in Django's
+        # error reports, and in the log record of a 405) before anything else can fail.
+        reports.take_token(request)
+        super().setup(request, *args, **kwargs)
+
     @method_decorator(sensitive_variables("token"))
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        token = request.GET.get("token")
+        token = reports.take_token(request)  # masked in the request since setup()
         if not token:
             return self.start_login()
         try:

@@ -4,7 +4,10 @@ Registered from ``tests/conftest.py`` (``pytest_plugins``). For the whole sessio
 
 * sets the root logger to DEBUG and attaches one :class:`SecretScanner` handler to it, so every
   record that propagates to the root (django_authrocket's, Django's, urllib3's, the emulator's,
-  from any thread) is formatted once and kept until the end of the current test;
+  from any thread) is formatted once and kept until the end of the current test, together with
+  the request attached to it (``record.request``: its full path, GET and raw query string, what
+  ``AdminEmailHandler`` would mail; not for a test marked ``token_in_site_url``, which puts a
+  token in a URL of the site's own on purpose: the package masks only what it takes);
 * learns the secret values the tests use: every ``AUTHROCKET_API_KEY``,
   ``AUTHROCKET_WEBHOOK_SECRET``, ``AUTHROCKET_WEBHOOK_BASIC_AUTH`` and HS256
   ``AUTHROCKET_JWT_KEY`` set through ``settings``/``override_settings`` (Django's
@@ -51,6 +54,8 @@ MIN_SECRET_LENGTH = 8
 MAX_HS256_SECRET_LENGTH = 256
 
 OUTSIDE_TESTS = "(after the last test)"
+#: The marker of a test whose requests the scan does not look at (see pytest_configure).
+SITE_URL_MARKER = "token_in_site_url"
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,18 @@ def is_secret_value(name: str, value: object) -> bool:
     return True
 
 
+def request_of(record: logging.LogRecord) -> str:
+    """What a handler can read of the request attached to ``record`` (``django.request`` and
+    ``django.security`` attach it; Django's ``AdminEmailHandler`` mails its URL, GET and META):
+    its full path, GET and the raw query, as a suffix of the line ("" without a request)."""
+    request = getattr(record, "request", None)
+    if request is None or not hasattr(request, "META"):
+        return ""
+    meta = request.META
+    raw = " ".join(str(meta.get(key, "")) for key in ("QUERY_STRING", "REQUEST_URI", "RAW_URI"))
+    return f" [request {request.get_full_path()} GET={dict(request.GET.lists())} META={raw}]"
+
+
 class SecretScanner(logging.Handler):
     """Keeps each formatted log line until the end of the test, then checks it."""
 
@@ -108,6 +125,8 @@ class SecretScanner(logging.Handler):
         self._test_secrets: tuple[str, ...] = ()
         self.offences: list[Offence] = []
         self.records = 0
+        #: Off for a test marked ``token_in_site_url`` (see :func:`pytest_runtest_setup`).
+        self.scan_requests = True
         self.tests = 0
         self._pending: list[tuple[str, str, str]] = []
         self._pending_lock = threading.Lock()
@@ -142,7 +161,7 @@ class SecretScanner(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record)
+            line = self.format(record) + (request_of(record) if self.scan_requests else "")
         except Exception:  # a broken record is the logging module's to report
             return
         with self._pending_lock:
@@ -183,6 +202,11 @@ def _attach() -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{SITE_URL_MARKER}: the test puts a token in a URL of the site's own, where the package "
+        "takes nothing: the log scan checks the lines, not the requests attached to them",
+    )
     from django.core.signals import setting_changed
 
     setting_changed.connect(_scanner.on_setting_changed, dispatch_uid="tests.log_capture")
@@ -196,6 +220,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     _attach()  # a test or a library may have reconfigured logging since
+    _scanner.scan_requests = item.get_closest_marker(SITE_URL_MARKER) is None
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -125,6 +125,7 @@ def test_bearer_posts_need_no_csrf_token_but_cookie_posts_do(emulator, ada) -> N
 # --- 14.2.1: a token authenticates an API request only in the Authorization header ------------
 
 
+@pytest.mark.token_in_site_url
 def test_a_token_in_the_query_string_never_authenticates_an_api_request(emulator, ada) -> None:
     token = emulator.mint_token(ada["id"])
     for name in ("access_token", "token", "bearer", "authorization"):

@@ -74,10 +74,11 @@ def verify_bearer_token(token: str) -> AuthRocketSession:
     read in one cache call, after the token proved genuine.
     """
     session = _verified_bearer(token)
-    spent = caches[app_settings.CACHE].get_many([_used_key(token), _ended_key(session.id)])
-    if _used_key(token) in spent:
+    used, ended = _used_key(token), _ended_key(session.id)
+    spent = caches[app_settings.CACHE].get_many([used, ended])
+    if used in spent:
         raise ReplayedToken("this token already logged a browser in")
-    if _ended_key(session.id) in spent:
+    if ended in spent:
         raise InvalidToken("this session was logged out at this site", reason="session_ended")
     return session
 

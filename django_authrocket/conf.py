@@ -142,6 +142,11 @@ def _strip_url(value: Any) -> str | None:
     return text.rstrip("/") or None
 
 
+def _patterns(value: Any) -> tuple[str, ...]:
+    """A list of patterns; one string alone is one pattern, not a list of characters."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _strip_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -234,6 +239,15 @@ class AppSettings:
         "starting with ``^``, matched like ``re_path`` against the path without its leading "
         "slash (``'^status/'``).",
         clean=tuple,
+    )
+    BEARER_URLS: Setting[tuple[str, ...]] = Setting(
+        (),
+        "Where the middleware accepts ``Authorization: Bearer <token>``: regexes matched like "
+        "``re_path`` against the path without its leading slash (``r'^api/'``; anchor them "
+        "with ``^``). Default: nowhere, and the header is ignored. Views that list DRF's "
+        "``AuthRocketAuthentication`` accept Bearer whatever this says; the Django admin never "
+        "does.",
+        clean=_patterns,
     )
     TOKEN_ANYWHERE: Setting[bool] = Setting(
         False,

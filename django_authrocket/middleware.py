@@ -2,8 +2,9 @@
 
 Place it after ``AuthenticationMiddleware``. For each request it:
 
-1. with ``Authorization: Bearer <token>``, authenticates that request alone as the token's user
-   (no session, no cookie; a bad token is a 401 JSON answer);
+1. with ``Authorization: Bearer <token>`` on a path of ``AUTHROCKET_BEARER_URLS`` (none by
+   default; never the admin), authenticates that request alone as the token's user (no
+   session, no cookie; a bad token is a 401 JSON answer);
 2. with ``AUTHROCKET_TOKEN_ANYWHERE`` and a GET carrying ``?token=``, logs the browser in and
    redirects to the same path without ``token``, ``account`` and ``session`` (the token is
    masked in the request first, for error reports: :mod:`~django_authrocket.reports`);
@@ -95,7 +96,7 @@ class AuthRocketMiddleware:
     def process(self, request: HttpRequest) -> Response:
         """Everything the middleware does before the view; a response ends the request early."""
         request.authrocket = None  # type: ignore[attr-defined]
-        if "HTTP_AUTHORIZATION" in request.META:
+        if "HTTP_AUTHORIZATION" in request.META and _accepts_bearer(request.path_info):
             reports.hide_authorization(request)  # from error reports' local variables too
             response = self.authenticate_bearer(request)
             if response is not None or request.authrocket is not None:  # type: ignore[attr-defined]
@@ -266,6 +267,14 @@ def _needs_look(request: HttpRequest, cookie_name: str) -> bool:
 
 def _login_path() -> str:
     return reverse("authrocket:login")
+
+
+def _accepts_bearer(path: str) -> bool:
+    """Whether ``AUTHROCKET_BEARER_URLS`` opens ``path`` to Bearer tokens: its regexes are
+    searched like ``re_path``, in the path without its leading slash. (The admin is refused
+    anyway, by :func:`django_authrocket.bearer.authenticate`.)"""
+    stripped = path.lstrip("/")
+    return any(_compiled(rule).search(stripped) for rule in app_settings.BEARER_URLS)
 
 
 def _is_exempt(path: str) -> bool:

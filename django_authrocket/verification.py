@@ -9,7 +9,10 @@ The one place that knows ``AUTHROCKET_VERIFY``. Both modes apply the same rules:
   :func:`~django_authrocket.tokens.check_realm`, for a token's claims and for a Get Session
   answer alike;
 * a login token is single use (``AUTHROCKET_PREVENT_TOKEN_REPLAY``): the first login marks its
-  digest in ``AUTHROCKET_CACHE`` until it expires, and every worker then refuses it.
+  digest in ``AUTHROCKET_CACHE`` until it expires, and every worker then refuses it, at the
+  login view and as a Bearer token alike;
+* a session logged out or signed out here is marked as ended (:func:`mark_session_ended`) until
+  it expires, and its tokens are refused as Bearer tokens.
 
 :func:`verify_login_token` serves the login view (and ``?token=`` anywhere);
 :func:`verify_bearer_token` serves ``Authorization: Bearer``, where api mode shares the recheck
@@ -36,6 +39,9 @@ from .tokens import check_lifetime, check_realm, verify_token
 
 #: How long a replay mark lives when the session says nothing about its expiry.
 REPLAY_MARK_LIFETIME = 3600.0
+#: How long an "ended here" mark lives when the session's expiry is unknown (a ``session.deleted``
+#: webhook for a session no browser here logged in with): longer than a login usually lasts.
+ENDED_MARK_LIFETIME = 30 * 24 * 3600.0
 
 
 @sensitive_variables("token")
@@ -61,6 +67,25 @@ def verify_login_token(
 @sensitive_variables("token")
 def verify_bearer_token(token: str) -> AuthRocketSession:
     """The session behind an ``Authorization: Bearer`` token, checked the configured way.
+
+    Also refused, in both modes: a token that logged a browser in (its replay mark, read and
+    never written here: a Bearer token is meant to be sent many times), and a token of a session
+    that was logged out or signed out at this site (:func:`mark_session_ended`). Both marks are
+    read in one cache call, after the token proved genuine.
+    """
+    session = _verified_bearer(token)
+    used, ended = _used_key(token), _ended_key(session.id)
+    spent = caches[app_settings.CACHE].get_many([used, ended])
+    if used in spent:
+        raise ReplayedToken("this token already logged a browser in")
+    if ended in spent:
+        raise InvalidToken("this session was logged out at this site", reason="session_ended")
+    return session
+
+
+@sensitive_variables("token")
+def _verified_bearer(token: str) -> AuthRocketSession:
+    """A Bearer token's session, the configured way.
 
     In ``"api"`` mode the Get Session answer is shared through the recheck cache, keyed by the
     token itself: never by a session id read from its (unverified) claims, so a forged token
@@ -126,9 +151,34 @@ def _first_use(token: str, session: AuthRocketSession) -> bool:
     id and issue time: LoginRocket issues new tokens for one session (an account switch), and
     those are new logins, not replays.
     """
-    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:40]
     lifetime = REPLAY_MARK_LIFETIME
     if session.expires_at is not None:
         lifetime = (session.expires_at - timezone.now()).total_seconds()
     timeout = max(1, int(lifetime) + app_settings.JWT_LEEWAY + 1)
-    return bool(caches[app_settings.CACHE].add(f"authrocket:used:{digest}", 1, timeout=timeout))
+    return bool(caches[app_settings.CACHE].add(_used_key(token), 1, timeout=timeout))
+
+
+@sensitive_variables("token")
+def _used_key(token: str) -> str:
+    """The replay mark's cache key: a digest of the token, never the token."""
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"authrocket:used:{digest}"
+
+
+# --- sessions that ended here -------------------------------------------------------------------
+
+
+def mark_session_ended(session_id: str, expires_at: datetime | None = None) -> None:
+    """Record that an AuthRocket session was logged out or signed out at this site, so that
+    :func:`verify_bearer_token` refuses its tokens until the session expires (``expires_at``;
+    :data:`ENDED_MARK_LIFETIME` when unknown). Called by :mod:`django_authrocket.signout`."""
+    lifetime = ENDED_MARK_LIFETIME
+    if expires_at is not None:
+        lifetime = (expires_at - timezone.now()).total_seconds()
+    timeout = max(1, int(lifetime) + app_settings.JWT_LEEWAY + 1)
+    caches[app_settings.CACHE].set(_ended_key(session_id), 1, timeout=timeout)
+
+
+def _ended_key(session_id: str) -> str:
+    # A digest: AuthRocket session ids are credentials at LoginRocket's API.
+    return f"authrocket:ended:{hashlib.sha256(session_id.encode()).hexdigest()[:40]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -39,8 +40,19 @@ class Billing(APIView):
         return Response({"invoices": []})
 
 
+class Either(Me):
+    """Bearer first, then the browser's session cookie (with DRF's CSRF check)."""
+
+    authentication_classes = [AuthRocketAuthentication, SessionAuthentication]
+
+    def post(self, request):
+        bearer = isinstance(request.successful_authenticator, AuthRocketAuthentication)
+        return Response({"via": "bearer" if bearer else "session"}, status=201)
+
+
 urlpatterns = [
     *base_patterns,
     path("drf/me/", Me.as_view()),
     path("drf/billing/", Billing.as_view()),
+    path("drf/either/", Either.as_view()),
 ]

@@ -85,3 +85,6 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "authrocket:login"
 LOGIN_REDIRECT_URL = "/public/"
 LOGOUT_REDIRECT_URL = "/public/"
+
+# The test site's JSON API takes Authorization: Bearer (the middleware ignores it elsewhere).
+AUTHROCKET_BEARER_URLS = [r"^api/"]

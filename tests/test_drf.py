@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin import AdminSite
 from django.test import Client
+from django.urls import path
 
-from tests.helpers import bearer_auth
+from tests.helpers import bearer_auth, login_with
 
 pytest.importorskip("rest_framework", reason="needs the drf extra (installed by make test)")
+
+# After the skip: tests.drf_urls imports DRF.
+from tests.drf_urls import Me
+from tests.drf_urls import urlpatterns as drf_patterns
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.drf_urls")]
 
@@ -81,3 +87,83 @@ def test_the_permission_needs_a_name() -> None:
 
     with pytest.raises(TypeError):
         HasAuthRocketPermission()
+
+
+# --- where Bearer applies (issue 12, finding 1) -------------------------------------------------
+
+
+def with_middleware(settings) -> None:
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "django_authrocket.middleware.AuthRocketMiddleware",
+    ]
+
+
+@pytest.mark.parametrize("bearer_urls", [None, [r"^drf/"]])
+def test_the_drf_class_works_whatever_bearer_urls_says(settings, emulator, ada, bearer_urls):
+    with_middleware(settings)
+    if bearer_urls is None:
+        del settings.AUTHROCKET_BEARER_URLS  # the default: the middleware ignores the header
+    else:
+        settings.AUTHROCKET_BEARER_URLS = bearer_urls
+    response = Client().get("/drf/me/", **bearer_auth(emulator.mint_token(ada["id"])))
+    assert response.status_code == 200 and response.json()["username"] == "ada"
+
+
+class OpsSite(AdminSite):
+    """An admin site with an API view of its own, as admin dashboards often have."""
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        return [path("stats/", Me.as_view()), *super().get_urls()]
+
+
+#: This module is also a URLconf (``pytest.mark.urls(__name__)``).
+urlpatterns = [*drf_patterns, path("ops/", OpsSite(name="ops").urls)]
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize("middleware", [False, True])
+def test_the_drf_class_never_authenticates_the_admin(settings, emulator, ada, middleware):
+    if middleware:
+        with_middleware(settings)
+        settings.AUTHROCKET_BEARER_URLS = [r"^"]
+    bearer_header = bearer_auth(emulator.mint_token(ada["id"]))
+    assert Client().get("/drf/me/", **bearer_header).status_code == 200
+    assert Client().get("/ops/stats/", **bearer_header).status_code == 401
+
+
+# --- one header parser (finding 7) ---------------------------------------------------------------
+
+
+def browser_of(emulator, ada) -> Client:
+    """A browser logged in as Ada that must show a CSRF token for its POSTs."""
+    browser = Client(enforce_csrf_checks=True)
+    assert login_with(browser, emulator.mint_token(ada["id"])).status_code == 302
+    return browser
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+def test_a_tab_after_bearer_is_read_as_bearer_by_drf_too(settings, emulator, ada, middleware):
+    if middleware:
+        with_middleware(settings)
+    browser = browser_of(emulator, ada)
+    response = browser.post("/drf/either/", HTTP_AUTHORIZATION="Bearer\tjunk")
+    assert response.status_code == 401  # never the session, without its CSRF check
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+def test_another_scheme_with_a_session_keeps_drfs_csrf_check(settings, emulator, ada, middleware):
+    if middleware:
+        with_middleware(settings)
+    browser = browser_of(emulator, ada)
+    response = browser.post("/drf/either/", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+    assert browser.get("/drf/me/").status_code == 401  # and the session is no Bearer login
+
+
+def test_the_middlewares_result_is_reused_for_the_same_header(settings, emulator, ada) -> None:
+    with_middleware(settings)
+    settings.AUTHROCKET_BEARER_URLS = [r"^drf/"]
+    browser = browser_of(emulator, ada)
+    response = browser.post("/drf/either/", **bearer_auth(emulator.mint_token(ada["id"])))
+    assert response.status_code == 201 and response.json() == {"via": "bearer"}

@@ -14,8 +14,11 @@
 
 ``AuthRocketAuthentication`` reads ``Authorization: Bearer <LoginRocket token>`` and returns
 ``(user, AuthRocketSession)``, so ``request.auth`` is the session. A bad token is a 401 with a
-``WWW-Authenticate: Bearer`` challenge. When the middleware already authenticated the request's
-bearer token, its result is reused rather than verified twice.
+``WWW-Authenticate: Bearer`` challenge. It works on the views that list it, whatever
+``AUTHROCKET_BEARER_URLS`` says, and never on the Django admin. The header is read by
+:func:`django_authrocket.bearer.token_from_header`, as the middleware reads it; when the
+middleware already authenticated this very header value, its result is reused rather than
+verified twice.
 """
 
 from __future__ import annotations
@@ -46,14 +49,9 @@ class AuthRocketAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[Any, AuthRocketSession] | None:
-        django_request = request._request
-        known = getattr(django_request, "authrocket", None)
-        if isinstance(known, AuthRocketSession) and "HTTP_AUTHORIZATION" in django_request.META:
-            current = getattr(django_request, "user", None)
-            if current is not None and current.is_authenticated:
-                return current, known  # the middleware already verified this very header
         try:
-            return bearer.authenticate(django_request)
+            # Reuses the middleware's result only if it came from this very header value.
+            return bearer.authenticate(request._request)
         except KeysUnavailable:
             raise ServiceUnavailable from None
         except InvalidToken as exc:

@@ -96,6 +96,10 @@ LOGIN_URL = "authrocket:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
+# Where the middleware accepts Authorization: Bearer <LoginRocket token> (nowhere by default):
+# the JSON API. (With DRF installed, /api/me/ lists AuthRocketAuthentication itself.)
+AUTHROCKET_BEARER_URLS = [r"^api/"]
+
 # People whose selected AuthRocket org grants this permission are staff here (the admin).
 AUTHROCKET_STAFF_PERMISSION = env.str("AUTHROCKET_STAFF_PERMISSION", default="ar:admin") or None
 

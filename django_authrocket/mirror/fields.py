@@ -8,9 +8,9 @@ seconds in range (NaN, 1e300) is no date. A sync page or a webhook never fails o
 
 Emails take one form everywhere (:func:`normalize_email`: NFKC, then casefold), in the mirror
 and the local user alike, so a stored address and an address compared with it agree. The local
-user's ``email`` takes only an address AuthRocket verified; an unverified one leaves it as it is
-(the mirror row keeps every address, with its ``email_verification``). Usernames from tokens
-lose control and invisible format characters and are NFKC-normalised
+user's ``email`` takes only an address AuthRocket verified and NFKC leaves alone; any other
+leaves it as it is (the mirror row keeps every address, with its ``email_verification``).
+Usernames from tokens lose control and invisible format characters and are NFKC-normalised
 (:func:`clean_username`), so a look-alike name meets the name it imitates.
 
 Nothing here touches the database.
@@ -160,9 +160,9 @@ def normalize_email(address: str) -> str:
     casefold. ``"Kate@Example.COM"``, ``"\u212aate@example.com"`` (a Kelvin sign) and
     ``"\uff2bate@example.com"`` (a fullwidth K) are all ``"kate@example.com"``.
 
-    Addresses that differ only in such forms count as one address here, never as two people's:
-    which is why the local user takes an address only once AuthRocket has verified it
-    (:func:`local_user_fields`).
+    Addresses that differ only in such forms are one address here. So the local user takes
+    an address only once AuthRocket has verified it, and never one that NFKC changes
+    (:func:`verified_email`): a look-alike's normal form is someone else's address.
     """
     return unicodedata.normalize("NFKC", address).casefold()
 
@@ -177,8 +177,15 @@ def clean_username(name: str) -> str:
 
 
 def verified_email(info: AuthRocketUserInfo) -> str | None:
-    """``info``'s email in its normal form when AuthRocket verified it, else None."""
-    return normalize_email(info.email) if info.email and info.email_verified else None
+    """``info``'s email in its normal form when AuthRocket verified it, else None.
+
+    Also None for an address that NFKC changes (a Kelvin sign, fullwidth letters...): its
+    normal form is another address than the one verified, maybe another person's.
+    """
+    email = info.email
+    if not email or not info.email_verified or unicodedata.normalize("NFKC", email) != email:
+        return None
+    return normalize_email(email)
 
 
 # --- the local user ---------------------------------------------------------------------------
@@ -190,7 +197,8 @@ def local_user_fields(info: AuthRocketUserInfo, user_model: type[Any]) -> dict[s
     Only fields the model has, and never its ``USERNAME_FIELD`` (that is chosen once, at
     creation). The email only when AuthRocket verified it (``email_verified: true``, or
     ``email_verification: "verified"``): an unverified or absent one leaves the local email
-    as it is, so nobody gets an address they have not shown they own.
+    as it is, so nobody gets an address they have not shown they own; so does a look-alike
+    address (:func:`verified_email`).
     """
     wanted: dict[str, Any] = {"first_name": info.first_name, "last_name": info.last_name}
     if (email := verified_email(info)) is not None:

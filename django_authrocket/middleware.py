@@ -169,9 +169,7 @@ class AuthRocketMiddleware:
             fresh = verification.session_from_api(verdict.answer)
         except InvalidToken as exc:
             logger.warning(
-                "AuthRocket session %s: unreadable recheck answer (%s)",
-                shown_session(known.id),
-                exc,
+                "AuthRocket session %s: unreadable recheck answer (%s)", _shown(known.id), exc
             )
             return None
         outcome = logins.refresh(request, entry, fresh)  # memberships or profile may have changed

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_permission_codename, get_user_model
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
@@ -51,7 +51,17 @@ class MirrorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 class ResyncAction:
-    """The "Resync from AuthRocket" action: read the selected rows again through the Core API."""
+    """The "Resync from AuthRocket" action: read the selected rows again through the Core API.
+
+    It writes the rows (and the local users behind them), spends the site's Core API rate
+    limit, and can deactivate users gone upstream: it takes the model's change permission, not
+    only view, although the admin's pages themselves never edit (:class:`MirrorAdmin`).
+    """
+
+    def has_resync_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts  # type: ignore[attr-defined]
+        codename = get_permission_codename("change", opts)
+        return bool(request.user.has_perm(f"{opts.app_label}.{codename}"))
 
     def resync(self, request: HttpRequest, queryset: QuerySet[Any], kind: str) -> None:
         ids = list(queryset.values_list("authrocket_id", flat=True))
@@ -179,7 +189,7 @@ class AuthRocketUserAdmin(ResyncAction, MirrorAdmin):
             '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', url, _("Open")
         )
 
-    @admin.action(description=_("Resync from AuthRocket"), permissions=["view"])
+    @admin.action(description=_("Resync from AuthRocket"), permissions=["resync"])
     def resync_from_authrocket(
         self, request: HttpRequest, queryset: QuerySet[AuthRocketUser]
     ) -> None:
@@ -241,7 +251,7 @@ class AuthRocketOrgAdmin(ResyncAction, MirrorAdmin):
     inlines = (OrgMembershipInline,)
     actions = ("resync_from_authrocket",)
 
-    @admin.action(description=_("Resync from AuthRocket"), permissions=["view"])
+    @admin.action(description=_("Resync from AuthRocket"), permissions=["resync"])
     def resync_from_authrocket(
         self, request: HttpRequest, queryset: QuerySet[AuthRocketOrg]
     ) -> None:

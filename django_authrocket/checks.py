@@ -15,6 +15,7 @@ E009     AuthRocketMiddleware placed before AuthenticationMiddleware
 E010     AuthRocketBackend (or a subclass) missing from AUTHENTICATION_BACKENDS
 E011     AUTHROCKET_CACHE names a cache that is not in CACHES
 E012     a numeric setting is negative or not a number
+E013     AUTHROCKET_WEBHOOK_SECRET shorter than 32 characters
 W001     AuthRocketMiddleware (or a subclass) missing from MIDDLEWARE
 W002     AUTHROCKET_CACHE is a per-process cache (LocMem/Dummy) and DEBUG is off
 W003     AUTHROCKET_URL does not end with /v1 or /v2
@@ -44,6 +45,7 @@ MIDDLEWARE_PATH = "django_authrocket.middleware.AuthRocketMiddleware"
 BACKEND_PATH = "django_authrocket.backends.AuthRocketBackend"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 MIN_SECRET_BYTES = 32
+MIN_WEBHOOK_SECRET_LENGTH = 32
 MIN_RSA_BITS = 2048
 PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -149,6 +151,26 @@ def check_jwt_key(
             )
         ]
     return []
+
+
+@register("authrocket", Tags.security)
+def check_webhook_secret(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The webhook secret, the only key to the webhook URL, is long enough not to be guessed."""
+    secret = app_settings.WEBHOOK_SECRET
+    if not secret or len(secret) >= MIN_WEBHOOK_SECRET_LENGTH:
+        return []
+    return [
+        Error(
+            f"AUTHROCKET_WEBHOOK_SECRET is shorter than {MIN_WEBHOOK_SECRET_LENGTH} characters.",
+            hint="Whoever guesses the webhook URL can post events that deactivate users and end "
+            "sessions. Use a long random value, e.g. the output of "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))', here and in the "
+            "webhook URL at AuthRocket.",
+            id="authrocket.E013",
+        )
+    ]
 
 
 @register("authrocket")

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +45,7 @@ from .exceptions import (
     ServerError,
     ValidationFailed,
 )
+from .redaction import shown_session
 from .transport import MAX_RETRY_WAIT, USER_AGENT, Exchange, Retry, read_body, retry_after, send
 
 logger = logging.getLogger("django_authrocket.client")
@@ -380,8 +381,14 @@ def _segment(value: str) -> str:
 
 
 def _log_path(path: str) -> str:
-    """The path with anything token-like (long, or containing dots) replaced, for messages."""
+    """The path for messages and log lines: anything token-like (long, or containing dots)
+    becomes ``<token>``, a session id (the segment after ``sessions``) a digest of it."""
     parts = path.split("/")
-    return "/".join(
-        "<token>" if len(part) > 64 or "." in part or "%2E" in part else part for part in parts
-    )
+    shown = []
+    for index, part in enumerate(parts):
+        if len(part) > 64 or "." in part or "%2E" in part:
+            part = "<token>"
+        elif part and index and parts[index - 1] == "sessions":
+            part = shown_session(unquote(part))
+        shown.append(part)
+    return "/".join(shown)

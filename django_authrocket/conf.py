@@ -183,8 +183,10 @@ class AppSettings:
     )
     URL: Setting[str | None] = Setting(
         None,
-        "Core API base, e.g. ``https://api-e2.authrocket.com/v2``. Ending in ``/v1`` selects the "
-        "AuthRocket 1 API and headers.",
+        "Core API base, e.g. ``https://api-e2.authrocket.com/v2``. Ending in ``/v1`` selects "
+        "AuthRocket 1: its API, headers and token claims (``uid``/``tk``). Any other URL, or "
+        "none, means AuthRocket 2, whose tokens (``sub``/``sid``) are then the only ones "
+        "accepted.",
         env=("AUTHROCKET_URL",),
         from_env=_url,
         clean=_strip_url,
@@ -256,7 +258,8 @@ class AppSettings:
     )
     WEBHOOK_SECRET: Setting[str | None] = Setting(
         None,
-        "Secret part of the webhook URL. The webhook endpoint answers 404 while it is unset.",
+        "Secret part of the webhook URL, at least 32 characters (``authrocket.E013``). The "
+        "webhook endpoint answers 404 while it is unset.",
         env=("AUTHROCKET_WEBHOOK_SECRET",),
         clean=_strip_text,
     )

@@ -4,7 +4,8 @@ AuthRocket 2 tokens, AuthRocket 1 tokens (short claim names) and Core API sessio
 become the same :class:`AuthRocketSession`, so nothing downstream cares which one it came from.
 
 The builders here check types strictly: a claim of the wrong type is an :class:`InvalidClaims`,
-never a ``TypeError`` somewhere later.
+never a ``TypeError`` somewhere later; so is a NUL character anywhere in the claims (PostgreSQL
+can store it in no text or JSON column, and no genuine AuthRocket value holds one).
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ class AuthRocketUserInfo:
         strict (the mirror's sync) reads such a member as absent and drops NUL characters, so
         one odd field never stops a page of users.
         """
+        if strict:
+            refuse_nul(obj)
         text, mapping = (_str, _object) if strict else (_loose_str, _loose_object)
         verification = email_verification_of(obj)
         return cls(
@@ -155,6 +158,7 @@ class AuthRocketSession:
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> AuthRocketSession:
         """Build from verified claims: AuthRocket 2 (``sub``/``sid``) or 1 (``uid``/``tk``)."""
+        refuse_nul(claims)
         if "sub" in claims or "sid" in claims:
             return cls._from_ar2_claims(claims)
         if "uid" in claims or "tk" in claims:
@@ -248,6 +252,7 @@ class AuthRocketSession:
         """
         if not isinstance(session, Mapping) or session.get("object", "session") != "session":
             raise InvalidClaims("the Core API answer is not a session object")
+        refuse_nul(session)
         user_obj = session.get("user")
         if not isinstance(user_obj, Mapping):
             raise InvalidClaims("the Core API session object does not embed its user")
@@ -305,6 +310,23 @@ def email_verification_of(user_obj: Mapping[str, Any]) -> str | None:
     :data:`EMAIL_VERIFICATION_STATES` (it goes into a short column: never store the unknown)."""
     value = user_obj.get("email_verification")
     return value if isinstance(value, str) and value in EMAIL_VERIFICATION_STATES else None
+
+
+def refuse_nul(data: Mapping[str, Any]) -> None:
+    """Raise :class:`InvalidClaims` when a NUL character is anywhere in ``data``: in a string,
+    a member name, or nested objects and lists (custom attributes too)."""
+    pending: list[tuple[str, Any]] = [(str(key), value) for key, value in data.items()]
+    while pending:
+        claim, value = pending.pop()
+        if "\x00" in claim:
+            raise InvalidClaims(f"claim {claim[:40]!r} has a NUL character in a name")
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidClaims(f"claim {claim[:40]!r} has a NUL character")
+        elif isinstance(value, Mapping):
+            pending.extend((f"{claim}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            pending.extend((claim, item) for item in value)
 
 
 def _str(data: Mapping[str, Any], key: str) -> str | None:

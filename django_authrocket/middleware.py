@@ -47,6 +47,7 @@ from .backends import get_backend, is_authrocket_backend
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
 from .logins import LoginEntry
+from .redaction import shown_session
 
 logger = logging.getLogger("django_authrocket.recheck")
 
@@ -114,9 +115,23 @@ class AuthRocketMiddleware:
         if session is None or not is_authrocket_backend(session.get(BACKEND_SESSION_KEY)):
             return None
         if _is_exempt(request.path_info):
-            request.authrocket = logins.recall(request)  # type: ignore[attr-defined]
-            return None
+            return self.exempt(request)
         return self.recheck(request)
+
+    def exempt(self, request: HttpRequest) -> Response:
+        """An exempt URL: no recheck and no network, but a login past its expiry is over all
+        the same. It is logged out and the view runs for an anonymous visitor (the view, not
+        the middleware, decides what an exempt URL answers then)."""
+        entry = LoginEntry.of(request.session)
+        if entry is not None and entry.expired(time.time()):
+            logger.info(
+                "Ending Django session: AuthRocket session %s (expired, exempt URL)",
+                _shown(logins.session_id(request)),
+            )
+            auth.logout(request)
+            return None
+        request.authrocket = logins.recall(request, entry)  # type: ignore[attr-defined]
+        return None
 
     def recheck(self, request: HttpRequest) -> Response:
         """End the Django session if its AuthRocket session is over; else set request.authrocket.
@@ -159,7 +174,9 @@ class AuthRocketMiddleware:
         try:
             fresh = verification.session_from_api(verdict.answer)
         except InvalidToken as exc:
-            logger.warning("AuthRocket session %s: unreadable recheck answer (%s)", known.id, exc)
+            logger.warning(
+                "AuthRocket session %s: unreadable recheck answer (%s)", _shown(known.id), exc
+            )
             return None
         outcome = logins.refresh(request, entry, fresh)  # memberships or profile may have changed
         if outcome == "gone":  # logged out or signed out elsewhere meanwhile
@@ -177,7 +194,7 @@ class AuthRocketMiddleware:
         was good for one interval), else end it: fail closed."""
         interval = float(app_settings.RECHECK_INTERVAL)
         grace = float(app_settings.RECHECK_GRACE)
-        session_id = logins.session_id(request)
+        session_id = _shown(logins.session_id(request))
         if grace > 0 and now - (entry.checked_at or 0) <= interval + grace:
             logger.warning(
                 "AuthRocket unreachable; keeping session %s within its grace (%s)",
@@ -194,7 +211,9 @@ class AuthRocketMiddleware:
     def end_session(self, request: HttpRequest, reason: str, message: str) -> HttpResponse:
         """Log out, then send a browser to log in again, or tell an API client with a 401."""
         logger.info(
-            "Ending Django session: AuthRocket session %s (%s)", logins.session_id(request), reason
+            "Ending Django session: AuthRocket session %s (%s)",
+            _shown(logins.session_id(request)),
+            reason,
         )
         next_path = request.get_full_path()
         auth.logout(request)
@@ -255,6 +274,11 @@ class AuthRocketMiddleware:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _shown(session_id: str | None) -> str:
+    """A session id as a log line may show it (a digest: the id is a credential)."""
+    return shown_session(session_id) if session_id else "-"
 
 
 def _needs_look(request: HttpRequest, cookie_name: str) -> bool:

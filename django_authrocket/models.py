@@ -14,6 +14,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .identity import permission_matches
+from .redaction import shown_session
 
 
 class MirrorState(models.TextChoices):
@@ -162,8 +163,10 @@ class AuthRocketLogin(models.Model):
         verbose_name_plural = _("AuthRocket logins")
 
     def __str__(self) -> str:
+        # Masked: a session id is a credential (see redaction.py), and this is what the admin
+        # shows of the row (the objects a user's deletion takes along).
         key = (self.session_key or "")[:8]
-        return f"{self.authrocket_session_id} -> {key}…"
+        return f"{shown_session(self.authrocket_session_id)} -> {key}…"
 
 
 class SyncResource(models.TextChoices):

@@ -26,6 +26,7 @@ from django.core.cache import caches
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import APIError, APIUnavailable, NotFound
+from .redaction import shown_session
 
 logger = logging.getLogger("django_authrocket.recheck")
 
@@ -98,24 +99,20 @@ def _ask(session_id: str, token: str | None) -> Verdict:
         answer = AuthRocketClient.from_settings().get_session(lookup)
     except NotFound as exc:
         logger.info(
-            "AuthRocket session %s has ended (request id %s)", _shown(session_id), exc.request_id
+            "AuthRocket session %s has ended (request id %s)",
+            shown_session(session_id),
+            exc.request_id,
         )
         return Verdict(alive=False, checked_at=now, reason="ended", request_id=exc.request_id)
     except APIError as exc:
-        logger.warning("AuthRocket session %s could not be rechecked: %s", _shown(session_id), exc)
+        logger.warning(
+            "AuthRocket session %s could not be rechecked: %s", shown_session(session_id), exc
+        )
         return Verdict(alive=False, checked_at=now, error=str(exc), request_id=exc.request_id)
     expires = answer.get("expires_at")
     if isinstance(expires, int | float) and not isinstance(expires, bool) and expires < now:
         return Verdict(alive=False, checked_at=now, reason="expired")
     return Verdict(alive=True, checked_at=now, answer=answer)
-
-
-def _shown(session_id: str) -> str:
-    """``session_id`` as a log line may show it: a Bearer token (checked under its own value,
-    see bearer.py) becomes ``<token sha256:...>``, which still tells two tokens apart."""
-    if "." not in session_id and len(session_id) <= 64:
-        return session_id  # kss_... (AuthRocket 1: its session token id)
-    return f"<token sha256:{hashlib.sha256(session_id.encode()).hexdigest()[:12]}>"
 
 
 def _fresh(value: Any, interval: float) -> Verdict | None:

@@ -1,4 +1,11 @@
-"""Keep login tokens out of log lines: :func:`redact` for text, :func:`redact_tokens` as a filter.
+"""Keep login tokens and session ids out of log lines: :func:`redact`, :func:`shown_session`.
+
+A login token and an AuthRocket session id (``kss_...``) are both credentials: LoginRocket's
+API answers ``GET /v2/session?session=kss_...`` with a fresh login token, nothing else needed.
+So neither appears in full in a log line, an error message or an admin page: a token becomes
+``<token>`` (or ``<token sha256:...>`` where lines must tell tokens apart), a session id
+``<session sha256:...>``, the first 12 hex digits of its SHA-256. Support can still match
+lines: ``printf %s kss_... | sha256sum | cut -c1-12`` gives the digest of a known id.
 
 A leaf module: it imports nothing from the package, so any module (the emulator's request log
 included) may use it without pulling in Django settings or the HTTP client.
@@ -6,6 +13,7 @@ included) may use it without pulling in Django settings or the HTTP client.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import Final, TypeGuard
@@ -13,21 +21,45 @@ from typing import Final, TypeGuard
 #: A compact JWS: its header is a base64url JSON object, so it starts ``ey`` (``{"`` or ``{ ``)
 #: or ``ew`` (``{`` and a line break or tab), then two dots.
 _TOKEN = re.compile(r"e[wy][A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+#: An AuthRocket session id: ``kss_`` and its random part.
+_SESSION_ID = re.compile(r"\bkss_[A-Za-z0-9]{8,}")
 #: The logger whose DEBUG line names every request URL (``"GET /api/v2/sessions/<path>"``).
 URLLIB3_LOGGER: Final = "urllib3.connectionpool"
+#: How many hex digits of a SHA-256 a masked value shows.
+DIGEST_LENGTH: Final = 12
+
+
+def digest(value: str) -> str:
+    """The first :data:`DIGEST_LENGTH` hex digits of ``value``'s SHA-256."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:DIGEST_LENGTH]
+
+
+def shown_session(session_id: str) -> str:
+    """``session_id`` as a log line, message or page may show it.
+
+    A session id becomes ``<session sha256:0123456789ab>``; a login token (``"api"`` mode
+    rechecks a Bearer token under its own value, see verification.py) becomes
+    ``<token sha256:0123456789ab>``. Both still tell two sessions apart.
+    """
+    kind = "token" if "." in session_id or len(session_id) > 64 else "session"
+    return f"<{kind} sha256:{digest(session_id)}>"
 
 
 def redact(text: str) -> str:
-    """``text`` with every login token in it replaced by ``<token>``."""
-    return _TOKEN.sub("<token>", text)
+    """``text`` with every login token replaced by ``<token>`` and every session id
+    (``kss_...``) by its :func:`shown_session` form."""
+    text = _TOKEN.sub("<token>", text)
+    if "kss_" in text:
+        text = _SESSION_ID.sub(lambda match: shown_session(match.group()), text)
+    return text
 
 
 def redact_tokens(record: logging.LogRecord) -> bool:
-    """Logging filter: replace login tokens in a record's message and arguments by ``<token>``.
+    """Logging filter: mask login tokens and session ids in a record's message and arguments.
 
     The app installs it on urllib3's connection pool logger, whose DEBUG line shows each
     request's URL: a Get Session by token (``"api"`` mode, Bearer tokens) has the token in the
-    path, because that is how the Core API takes it.
+    path, because that is how the Core API takes it, and every session call has the session id.
     """
     if isinstance(record.msg, str) and "/" in record.msg:
         record.msg = redact(record.msg)

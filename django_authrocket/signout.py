@@ -37,6 +37,7 @@ from .identity import AuthRocketSession
 from .logins import LoginEntry, server_side_key
 from .mirror.fields import api_datetime
 from .models import AuthRocketLogin
+from .redaction import shown_session
 
 logger = logging.getLogger("django_authrocket.login")
 
@@ -92,10 +93,10 @@ def revoke_session(session_id: str) -> bool:
         with contextlib.suppress(NotFound):  # it ended already
             AuthRocketClient.from_settings().delete_session(session_id)
     except APIError as exc:
-        logger.warning("Could not revoke AuthRocket session %s: %s", session_id, exc)
+        logger.warning("Could not revoke AuthRocket session %s: %s", shown_session(session_id), exc)
         return False
     except Exception:  # a logout must never fail on the revoke step
-        logger.exception("Could not revoke AuthRocket session %s", session_id)
+        logger.exception("Could not revoke AuthRocket session %s", shown_session(session_id))
         return False
     recheck.forget(session_id, ended=True)  # api-mode workers see it ended at once
     _mark_ended({session_id: None})

@@ -10,9 +10,12 @@ The rules, in the order they are applied:
 4. the signature is checked before the claims are read;
 5. ``exp`` and ``iat`` are required numbers; ``exp``, ``nbf`` and ``iat`` are checked with
    ``AUTHROCKET_JWT_LEEWAY`` seconds of skew; ``max_age`` bounds the age of ``iat``;
-6. an AuthRocket 2 token (``sub``/``sid``) must carry ``iss == "https://authrocket.com"``
-   exactly; an AuthRocket 1 token (``uid``/``tk``) has no ``iss`` (if it has one, the same rule);
-7. with ``AUTHROCKET_REALM`` set, the token's realm (``rid``; AuthRocket 1: ``aud``) must match.
+6. the claims have the shape of the site's AuthRocket generation (``AUTHROCKET_URL`` ending in
+   ``/v1`` means AuthRocket 1, anything else or no URL AuthRocket 2): ``sub``/``sid`` for
+   AuthRocket 2, ``uid``/``tk`` for AuthRocket 1, never the other one's;
+7. an AuthRocket 2 token must carry ``iss == "https://authrocket.com"`` exactly; an AuthRocket 1
+   token has no ``iss`` (if it has one, the same rule);
+8. with ``AUTHROCKET_REALM`` set, the token's realm (``rid``; AuthRocket 1: ``aud``) must match.
 
 Every refusal is an :class:`~django_authrocket.exceptions.InvalidToken` subclass whose message
 is safe to log: it never contains the token.
@@ -81,8 +84,13 @@ def check_claims(
     leeway: float,
     max_age: int | None = None,
     now: float | None = None,
+    generation: int | None = None,
 ) -> None:
-    """Apply the time, issuer and realm rules to verified claims (rules 5-7 above)."""
+    """Apply the time, shape, issuer and realm rules to verified claims (rules 5-8 above).
+
+    ``generation`` is the site's AuthRocket generation (default: the one ``AUTHROCKET_URL``
+    names, see :attr:`~django_authrocket.conf.AppSettings.api_generation`).
+    """
     check_lifetime(
         expires=_required_number(claims, "exp"),
         issued=_required_number(claims, "iat"),
@@ -91,12 +99,32 @@ def check_claims(
         max_age=max_age,
         now=now,
     )
+    check_generation(claims, app_settings.api_generation if generation is None else generation)
     is_ar2 = "sub" in claims or "sid" in claims
     if is_ar2 or "iss" in claims:
         iss = claims.get("iss")
         if iss != AUTHROCKET_ISSUER:
             raise InvalidIssuer(f"token issuer is not {AUTHROCKET_ISSUER}")
     check_realm(claims.get("rid" if is_ar2 else "aud"))
+
+
+def check_generation(claims: Mapping[str, Any], generation: int) -> None:
+    """Only ``generation``'s claim shape (rule 6): an AuthRocket 1 token (``uid``/``tk``) is
+    refused where AuthRocket 2 is configured, and an AuthRocket 2 token (``sub``/``sid``)
+    where AuthRocket 1 is. Claims of neither shape are left to
+    :meth:`~django_authrocket.identity.AuthRocketSession.from_claims`, which refuses them."""
+    if "sub" in claims or "sid" in claims:
+        shape = 2
+    elif "uid" in claims or "tk" in claims:
+        shape = 1
+    else:
+        return
+    if shape != generation:
+        raise InvalidClaims(
+            f"an AuthRocket {shape} token, but this site uses AuthRocket {generation} "
+            "(AUTHROCKET_URL ending in /v1 means AuthRocket 1)",
+            reason="wrong_generation",
+        )
 
 
 def check_lifetime(

@@ -116,12 +116,14 @@ def signup(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @require_GET
 def profile(request: HttpRequest) -> HttpResponse:
-    """Send the person to LoginRocket's profile page, and back to ``next`` afterwards."""
+    """Send the person to LoginRocket's profile page, and back to ``next`` afterwards.
+
+    No ``session=``: LoginRocket knows the person by its own cookie, as AuthRocket's Rails
+    helper assumes, and a session id is a credential best kept out of URLs.
+    """
     return_to = request.build_absolute_uri(redirects.after_login_url(request))
-    return HttpResponseRedirect(
-        redirects.loginrocket_url(
-            "profile", redirect_uri=return_to, session=logins.session_id(request)
-        )
+    return _no_referrer(
+        HttpResponseRedirect(redirects.loginrocket_url("profile", redirect_uri=return_to))
     )
 
 
@@ -129,15 +131,17 @@ def profile(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @require_GET
 def accounts(request: HttpRequest, org_id: str | None = None) -> HttpResponse:
-    """LoginRocket's account switcher (or one org's page); a switch comes back with a new token."""
+    """LoginRocket's account switcher (or one org's page); a switch comes back with a new token.
+
+    No ``session=``, as for :func:`profile`.
+    """
     page = f"accounts/{org_id}" if org_id else "accounts"
     return_to = redirects.login_view_url(request, redirects.next_from(request))
-    return HttpResponseRedirect(
-        redirects.loginrocket_url(
-            page,
-            redirect_uri=return_to,
-            session=logins.session_id(request),
-            force="1" if request.GET.get("force") else None,
+    return _no_referrer(
+        HttpResponseRedirect(
+            redirects.loginrocket_url(
+                page, redirect_uri=return_to, force="1" if request.GET.get("force") else None
+            )
         )
     )
 
@@ -146,7 +150,13 @@ def accounts(request: HttpRequest, org_id: str | None = None) -> HttpResponse:
 @login_not_required
 @csrf_protect
 def logout(request: HttpRequest) -> HttpResponse:
-    """End the Django session, then LoginRocket's (``/logout?session=<sid>``)."""
+    """End the Django session, then LoginRocket's (``/logout?session=<sid>``).
+
+    The one LoginRocket URL that carries the session id: it names the session LoginRocket
+    ends (AuthRocket's own libraries send it). With ``redirect_uri`` LoginRocket answers with a
+    redirect, not a page, and a ``Referer`` names pages only; this redirect also says
+    ``Referrer-Policy: no-referrer`` for the chain it starts.
+    """
     allowed = ["POST", "GET"] if app_settings.LOGOUT_ALLOW_GET else ["POST"]
     if request.method not in allowed:
         return HttpResponseNotAllowed(allowed)
@@ -157,8 +167,17 @@ def logout(request: HttpRequest) -> HttpResponse:
     auth.logout(request)
     if not session_id:
         return HttpResponseRedirect(after)
-    return HttpResponseRedirect(
-        redirects.loginrocket_url(
-            "logout", session=session_id, redirect_uri=request.build_absolute_uri(after)
+    return _no_referrer(
+        HttpResponseRedirect(
+            redirects.loginrocket_url(
+                "logout", session=session_id, redirect_uri=request.build_absolute_uri(after)
+            )
         )
     )
+
+
+def _no_referrer(response: HttpResponse) -> HttpResponse:
+    """No ``Referer`` from this redirect on: the next request names no page of this site, and
+    a LoginRocket URL with ``session=`` is never sent onwards as one."""
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -13,8 +13,10 @@ Registered from ``tests/conftest.py`` (``pytest_plugins``). For the whole sessio
   ``AUTHROCKET_JWT_KEY`` set through ``settings``/``override_settings`` (Django's
   ``setting_changed`` signal) or found in the environment or settings at the end of a test;
 * at the end of each test (the teardown report) checks that test's lines for a JWT (three
-  base64url parts, the first starting ``eyJ``), an AuthRocket API key (``ks_...``) or one of the
-  learned secret values. A hit fails that test (reported as an error in teardown, naming the
+  base64url parts, the first starting ``eyJ``), an AuthRocket API key (``ks_...``), an
+  AuthRocket session id (``kss_...``: LoginRocket's API trades one for a login token, so it is
+  a credential; the emulator issues ``kss_`` and 22 random characters) or one of the learned
+  secret values. A hit fails that test (reported as an error in teardown, naming the
   logger and showing the line with the secret masked), so the offender is named even under
   pytest-randomly's ordering or pytest-xdist's workers;
 * at session finish checks the lines logged after the last test (thread shutdowns) and, if
@@ -41,6 +43,8 @@ import pytest
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 #: An AuthRocket API key (``ks_...``; the emulator's are ``ks_emulator_<random>``).
 API_KEY = re.compile(r"\bks_[A-Za-z0-9_]{12,}")
+#: An AuthRocket session id (``kss_...``; the emulator's are ``kss_`` and 22 random characters).
+SESSION_ID = re.compile(r"\bkss_[A-Za-z0-9]{12,}")
 #: Settings (and their environment variables) whose values must never reach a log.
 SECRET_SETTINGS = (
     "AUTHROCKET_API_KEY",
@@ -73,21 +77,26 @@ class Offence:
 
 
 def mask(line: str, secrets: Iterable[str] = ()) -> str:
-    """``line`` with every JWT, API key and known secret replaced (safe to print in a report)."""
+    """``line`` with every JWT, API key, session id and known secret replaced (safe to print in
+    a report)."""
     line = JWT.sub(lambda m: f"<JWT, {len(m.group())} chars>", line)
     line = API_KEY.sub("<API key>", line)
+    line = SESSION_ID.sub("<session id>", line)
     for secret in secrets:
         line = line.replace(secret, "<secret>")
     return line[:500]
 
 
 def secret_kinds(line: str, secrets: Iterable[str] = ()) -> list[str]:
-    """What ``line`` leaks: ``"a JWT"``, ``"an API key"``, ``"a configured secret"`` (or [])."""
+    """What ``line`` leaks: ``"a JWT"``, ``"an API key"``, ``"a session id"``, ``"a configured
+    secret"`` (or [])."""
     kinds = []
     if "eyJ" in line and JWT.search(line):
         kinds.append("a JWT")
     if "ks_" in line and API_KEY.search(line):
         kinds.append("an API key")
+    if "kss_" in line and SESSION_ID.search(line):
+        kinds.append("a session id")
     if any(secret in line for secret in secrets):
         kinds.append("a configured secret")
     return kinds

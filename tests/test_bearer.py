@@ -86,6 +86,7 @@ def test_a_bearer_token_authenticates_one_request_without_a_session(
 
 
 def test_an_ar1_bearer_token_works(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_URL = emulator.api_url(1)  # an AuthRocket 1 site
     settings.AUTHROCKET_JWT_KEY = emulator.jwt_secret
     token = emulator.mint_token(ada["id"], generation=1)
     response = Client().get("/api/me/", **bearer_auth(token))

@@ -87,7 +87,7 @@ def test_check_reports_each_setting_with_its_source(
 
 
 def test_check_masks_secrets_in_both_reports(authrocket_emulator, settings) -> None:
-    settings.AUTHROCKET_WEBHOOK_SECRET = "whs_0123456789abcdefghijklmnop"
+    settings.AUTHROCKET_WEBHOOK_SECRET = "whs_0123456789abcdefghijklmnopqrstuvwxyz"
     text = io.StringIO()
     call_command("authrocket_check", stdout=text)
     report, _ = check_report()

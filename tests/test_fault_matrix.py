@@ -44,6 +44,7 @@ from django_authrocket.models import (
     AuthRocketUser,
     AuthRocketWebhookEvent,
 )
+from django_authrocket.redaction import shown_session
 from django_authrocket.sync import SyncAborted, sync
 from django_authrocket.testing import authrocket_session_id, recheck_at_next_request
 
@@ -478,7 +479,7 @@ def logout_revoke(cell: Cell) -> None:
         assert deletes == 1
         return
     assert cell.expected == "logout_completes_revoke_warned"
-    assert cell.warned(f"Could not revoke AuthRocket session {session_id}")
+    assert cell.warned(f"Could not revoke AuthRocket session {shown_session(session_id)}")
     assert_retry_after_honoured(cell)
     if not cell.fault.rate_limited and cell.fault.kind is not None:
         assert deletes == 1  # not idempotent: never sent twice, even with retries configured

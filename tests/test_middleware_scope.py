@@ -7,17 +7,42 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from tests.helpers import is_logged_in
+from django_authrocket.models import AuthRocketLogin
+from django_authrocket.testing import authrocket_session_id, recheck_at_next_request
+from tests.helpers import is_logged_in, logged_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("rule", ["/health/", "/status/", "^status/", "status_live"])
-def test_exempt_urls_are_left_alone(settings, ended, rule) -> None:
+def test_exempt_urls_are_left_alone(settings, emulator, ada, rule) -> None:
+    settings.AUTHROCKET_VERIFY = "api"
+    client = logged_in(emulator, ada)
+    emulator.end_session(authrocket_session_id(client))  # a recheck would end it...
+    recheck_at_next_request(client)
     settings.AUTHROCKET_EXEMPT_URLS = [rule]
     target = "/health/" if rule == "/health/" else "/status/live/"
-    assert ended.get(target).status_code == 200
-    assert "_auth_user_id" in ended.session  # not logged out
+    emulator.clear_requests()
+    assert client.get(target).status_code == 200
+    assert "_auth_user_id" in client.session  # ...but an exempt URL rechecks nothing
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize("rule", ["/health/", "^status/", "status_live"])
+def test_exempt_urls_still_end_an_expired_login_without_a_network_call(
+    settings, emulator, ended, rule
+) -> None:
+    """The token's expiry is a clock comparison: exempt URLs apply it too (issue 12)."""
+    settings.AUTHROCKET_VERIFY = "api"  # even in api mode: no call for an expiry
+    settings.AUTHROCKET_EXEMPT_URLS = [rule]
+    target = "/health/" if rule == "/health/" else "/status/live/"
+    emulator.clear_requests()
+    response = ended.get(target)
+    assert response.status_code == 200  # the view answers, for an anonymous visitor
+    assert "_auth_user_id" not in ended.session
+    assert not AuthRocketLogin.objects.exists()
+    assert emulator.requests == []
+    assert ended.get("/private/").status_code == 302  # logged out for good
 
 
 def test_a_session_logged_in_by_another_backend_is_not_touched(emulator) -> None:

@@ -157,7 +157,9 @@ def test_the_api_reader_drops_nul_and_impossible_dates() -> None:
 
 
 def test_local_user_fields_never_touch_the_username() -> None:
-    info = AuthRocketUserInfo(id="usr_1", email="A@B.example", first_name="A", last_name="B")
+    info = AuthRocketUserInfo(
+        id="usr_1", email="A@B.example", email_verified=True, first_name="A", last_name="B"
+    )
 
     assert fields.local_user_fields(info, User) == {
         "first_name": "A",

@@ -13,9 +13,18 @@ import logging
 import pytest
 from django.test import Client
 
-from django_authrocket.redaction import URLLIB3_LOGGER
+from django_authrocket.redaction import URLLIB3_LOGGER, shown_session
 from django_authrocket.signals import authrocket_event
-from tests.log_capture import API_KEY, JWT, SecretScanner, mask, scanner, secret_kinds
+from django_authrocket.testing import authrocket_session_id
+from tests.log_capture import (
+    API_KEY,
+    JWT,
+    SESSION_ID,
+    SecretScanner,
+    mask,
+    scanner,
+    secret_kinds,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,11 +41,13 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 def assert_no_secrets(logs: pytest.LogCaptureFixture, *secrets: str) -> str:
-    """The captured text holds no JWT, no API key and none of ``secrets``; return it."""
+    """The captured text holds no JWT, no API key, no session id and none of ``secrets``;
+    return it."""
     assert logs.records, "nothing was logged: the test would prove nothing"
     text = logs.text
     assert not JWT.search(text), mask(text)
     assert not API_KEY.search(text), mask(text)
+    assert not SESSION_ID.search(text), mask(text)
     for secret in secrets:
         assert secret not in text, mask(text, secrets)
     return text
@@ -140,19 +151,21 @@ def test_a_rejected_api_key_is_not_logged(logs, settings, emulator, ada) -> None
     assert "request id rq_" in text
 
 
-def test_a_failed_logout_revoke_logs_the_session_id_not_the_api_key(
+def test_a_failed_logout_revoke_logs_a_digest_of_the_session_id_not_the_id_or_api_key(
     logs, settings, emulator, ada
 ) -> None:
     settings.AUTHROCKET_LOGOUT_REVOKE = True
     settings.AUTHROCKET_HTTP_RETRIES = 0
     client = Client()
     assert client.get("/login/", {"token": emulator.mint_token(ada["id"])}).status_code == 302
+    session_id = authrocket_session_id(client)
     emulator.inject_fault("/api/v2/sessions/*", method="DELETE", status=503, times=None)
 
     assert client.post("/logout/").status_code == 302
 
-    text = assert_no_secrets(logs, emulator.api_key)
-    assert "Could not revoke AuthRocket session kss_" in text
+    text = assert_no_secrets(logs, emulator.api_key, session_id)
+    assert f"Could not revoke AuthRocket session {shown_session(session_id)}" in text
+    assert f"DELETE /sessions/{shown_session(session_id)}" in text  # the error's path, masked
 
 
 # --- webhooks ---------------------------------------------------------------------------------
@@ -240,6 +253,7 @@ def test_the_scanner_reports_tokens_keys_and_secrets_and_masks_them(emulator, ad
         logger.info("key %s", emulator.api_key)
         logger.warning("Not Found: /webhook/whsec-probe-secret-value/")
         logger.warning("AuthRocket session kss_0123456789abcdef (request id rq_abc): <token>")
+        logger.info("AuthRocket session <session sha256:0123456789ab> has ended")
     finally:
         logger.removeHandler(probe)
 
@@ -249,10 +263,12 @@ def test_the_scanner_reports_tokens_keys_and_secrets_and_masks_them(emulator, ad
         "a JWT",
         "an API key and a configured secret",  # the emulator's key is the configured one
         "a configured secret",
+        "a session id",  # LoginRocket trades a session id for a login token: a credential
     ]
     report = "\n".join(offence.describe() for offence in offences)
     assert token not in report and emulator.api_key not in report
     assert "whsec-probe-secret-value" not in report
+    assert "kss_0123456789abcdef" not in report
     assert probe.check("probe again") == []  # each line is checked once
 
 

@@ -12,11 +12,21 @@ from django_authrocket import redaction
 from django_authrocket.redaction import URLLIB3_LOGGER, redact, redact_tokens
 
 
-def test_redact_masks_tokens_and_leaves_ids_alone(emulator, ada) -> None:
+def test_redact_masks_tokens_and_session_ids_and_leaves_other_ids_alone(emulator, ada) -> None:
     token = emulator.mint_token(ada["id"])
     assert redact(f"GET /v2/sessions/{token} HTTP/1.1") == "GET /v2/sessions/<token> HTTP/1.1"
     assert redact(f"/login/?token={token}&next=/") == "/login/?token=<token>&next=/"
-    for harmless in ("GET /v2/sessions/kss_1234567890abcdef HTTP/1.1", "/static/app.min.js"):
+    # A session id is a credential too (LoginRocket trades one for a token): a digest remains.
+    masked = f"<session sha256:{redaction.digest('kss_1234567890abcdef')}>"
+    assert redact("GET /v2/sessions/kss_1234567890abcdef HTTP/1.1") == (
+        f"GET /v2/sessions/{masked} HTTP/1.1"
+    )
+    assert redact("/logout?session=kss_1234567890abcdef&x=1") == f"/logout?session={masked}&x=1"
+    for harmless in (
+        "GET /v2/users/usr_1234567890abcdef HTTP/1.1",
+        "/static/app.min.js",
+        "tasks_are_done",
+    ):
         assert redact(harmless) == harmless
 
 

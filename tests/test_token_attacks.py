@@ -57,6 +57,7 @@ from tests.jwt_factory import (
 from tests.jwt_factory import rsa_key as _rsa_key
 
 REALM = "rl_0vDhK7uY3tM8eC4xF2aZ9q"
+AR1_API_URL = "https://api-e1.authrocket.com/v1"
 B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -99,6 +100,11 @@ def make_mode(name: str) -> Mode:
         "rs256-pkcs1-pem": pair.pkcs1_pem,
     }[name]
     return Mode(name, "RS256", configured, pair.private_key, pair)
+
+
+def ar1_site(settings: Any) -> None:
+    """Configure an AuthRocket 1 site: only AuthRocket 1 tokens (``uid``/``tk``) are accepted."""
+    settings.AUTHROCKET_URL = AR1_API_URL
 
 
 def configure(settings: Any, mode: Mode) -> Mode:
@@ -268,7 +274,8 @@ def test_ar2_selected_membership_falls_back_to_the_first(mode: Mode) -> None:
     assert session.memberships[0].id is None
 
 
-def test_ar1_token_maps_into_a_session(mode: Mode) -> None:
+def test_ar1_token_maps_into_a_session(mode: Mode, settings: Any) -> None:
+    ar1_site(settings)
     claims = ar1_claims(
         cs={"favourite": "cobol"},
         m=[
@@ -304,7 +311,8 @@ def test_ar1_token_maps_into_a_session(mode: Mode) -> None:
     assert session.issued_at == datetime.fromtimestamp(claims["iat"], tz=UTC)
 
 
-def test_ar1_name_falls_back_to_first_and_last_name(hs_mode: Mode) -> None:
+def test_ar1_name_falls_back_to_first_and_last_name(hs_mode: Mode, settings: Any) -> None:
+    ar1_site(settings)
     session = accepted(hs_mode.mint(ar1_claims(n=DROP)))
     assert session.user.name == "Grace Hopper"
 
@@ -608,12 +616,14 @@ def test_ar2_token_without_iss_is_refused(mode: Mode) -> None:
     refused(mode.mint(ar2_claims(iss=DROP, sub=DROP)), InvalidIssuer)  # 'sid' alone is AR2
 
 
-def test_ar1_token_without_iss_is_accepted(mode: Mode) -> None:
+def test_ar1_token_without_iss_is_accepted(mode: Mode, settings: Any) -> None:
+    ar1_site(settings)
     assert "iss" not in ar1_claims()
     assert accepted(mode.mint(ar1_claims())).generation == 1
 
 
-def test_ar1_token_with_a_wrong_iss_is_refused(mode: Mode) -> None:
+def test_ar1_token_with_a_wrong_iss_is_refused(mode: Mode, settings: Any) -> None:
+    ar1_site(settings)
     refused(mode.mint(ar1_claims(iss="https://evil.example")), InvalidIssuer)
     accepted(mode.mint(ar1_claims(iss=ISSUER)))
 
@@ -627,24 +637,26 @@ def test_token_for_another_realm_is_refused(mode: Mode, settings: Any) -> None:
     refused(mode.mint(ar2_claims(rid="rl_other")), WrongRealm)
     refused(mode.mint(ar2_claims(rid=REALM.upper())), WrongRealm)
     refused(mode.mint(ar2_claims(rid=DROP)), WrongRealm)
+    # AR2 realm claim is 'rid': an AR2 token does not get in through a matching 'aud'.
+    refused(mode.mint(ar2_claims(rid="rl_other", aud=REALM)), WrongRealm)
 
 
 def test_ar1_token_for_another_realm_is_refused(mode: Mode, settings: Any) -> None:
+    ar1_site(settings)
     settings.AUTHROCKET_REALM = REALM
     accepted(mode.mint(ar1_claims(aud=REALM)))
     refused(mode.mint(ar1_claims(aud="rl_other")), WrongRealm)
     refused(mode.mint(ar1_claims(aud=DROP)), WrongRealm)
     refused(mode.mint(ar1_claims(aud=["rl_other"])), WrongRealm)
-    # AR2 realm claim is 'rid': an AR2 token does not get in through a matching 'aud'.
-    refused(mode.mint(ar2_claims(rid="rl_other", aud=REALM)), WrongRealm)
 
 
 def test_realm_claim_as_a_list_is_refused(mode: Mode, settings: Any) -> None:
     # check_claims lets a list containing the realm pass, the claims mapper then refuses it:
     # the outcome is a refusal either way (AuthRocket never sends a list here).
     settings.AUTHROCKET_REALM = REALM
-    refused(mode.mint(ar1_claims(aud=[REALM])), InvalidClaims, exact=False)
     refused(mode.mint(ar2_claims(rid=[REALM])), InvalidClaims, exact=False)
+    ar1_site(settings)
+    refused(mode.mint(ar1_claims(aud=[REALM])), InvalidClaims, exact=False)
 
 
 # --- claims of the wrong type ---------------------------------------------------------------------
@@ -679,7 +691,9 @@ WRONG_TYPES: dict[str, Callable[[], dict[str, Any]]] = {
 
 
 @pytest.mark.parametrize("case", list(WRONG_TYPES))
-def test_claims_of_wrong_type_are_refused(mode: Mode, case: str) -> None:
+def test_claims_of_wrong_type_are_refused(mode: Mode, case: str, settings: Any) -> None:
+    if case.startswith("ar1-"):
+        ar1_site(settings)
     refused(mode.mint(WRONG_TYPES[case]()), InvalidClaims)
 
 

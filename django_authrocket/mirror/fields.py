@@ -6,11 +6,19 @@ here by one lenient reader: a value of the wrong type counts as absent, strings 
 character PostgreSQL's text type cannot store), and a timestamp that is not a finite number of
 seconds in range (NaN, 1e300) is no date. A sync page or a webhook never fails on one odd field.
 
+Emails take one form everywhere (:func:`normalize_email`: NFKC, then casefold), in the mirror
+and the local user alike, so a stored address and an address compared with it agree. The local
+user's ``email`` takes only an address AuthRocket verified and NFKC leaves alone; any other
+leaves it as it is (the mirror row keeps every address, with its ``email_verification``).
+Usernames from tokens lose control and invisible format characters and are NFKC-normalised
+(:func:`clean_username`), so a look-alike name meets the name it imitates.
+
 Nothing here touches the database.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +35,7 @@ def user_fields(info: AuthRocketUserInfo, *, known_verification: str = "") -> di
     ``email_verified: false`` does not turn a known ``requested`` into ``none``.
     """
     fields: dict[str, Any] = {
-        "username": info.username or "",
+        "username": clean_username(info.username or ""),
         "name": info.name or "",
         "first_name": info.first_name or "",
         "last_name": info.last_name or "",
@@ -35,7 +43,7 @@ def user_fields(info: AuthRocketUserInfo, *, known_verification: str = "") -> di
         "custom": dict(info.custom),
     }
     if info.email is not None:  # AuthRocket 1 tokens carry no email: keep the known one
-        fields["email"] = info.email.lower()
+        fields["email"] = normalize_email(info.email)
     if info.realm_id:
         fields["realm_id"] = info.realm_id
     if info.email_verification is not None:
@@ -144,6 +152,42 @@ def _strings(obj: Mapping[str, Any], key: str) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
+# --- emails and usernames ---------------------------------------------------------------------
+
+
+def normalize_email(address: str) -> str:
+    """The one form an email takes in the mirror, the local user and comparisons: NFKC, then
+    casefold. ``"Kate@Example.COM"``, ``"\u212aate@example.com"`` (a Kelvin sign) and
+    ``"\uff2bate@example.com"`` (a fullwidth K) are all ``"kate@example.com"``.
+
+    Addresses that differ only in such forms are one address here. So the local user takes
+    an address only once AuthRocket has verified it, and never one that NFKC changes
+    (:func:`verified_email`): a look-alike's normal form is someone else's address.
+    """
+    return unicodedata.normalize("NFKC", address).casefold()
+
+
+def clean_username(name: str) -> str:
+    """A username from a token or the Core API as it may be stored: without control characters
+    (NUL included) and invisible format characters (zero-width space and joiners, bidi marks,
+    the byte order mark), then NFKC-normalised as Django normalises usernames. So a fullwidth
+    ``"\uff41\uff44\uff41"`` and ``"a\u200bda"`` are ``"ada"`` and meet the existing ``ada``."""
+    visible = "".join(char for char in name if unicodedata.category(char) not in ("Cc", "Cf"))
+    return unicodedata.normalize("NFKC", visible).strip()
+
+
+def verified_email(info: AuthRocketUserInfo) -> str | None:
+    """``info``'s email in its normal form when AuthRocket verified it, else None.
+
+    Also None for an address that NFKC changes (a Kelvin sign, fullwidth letters...): its
+    normal form is another address than the one verified, maybe another person's.
+    """
+    email = info.email
+    if not email or not info.email_verified or unicodedata.normalize("NFKC", email) != email:
+        return None
+    return normalize_email(email)
+
+
 # --- the local user ---------------------------------------------------------------------------
 
 
@@ -151,27 +195,30 @@ def local_user_fields(info: AuthRocketUserInfo, user_model: type[Any]) -> dict[s
     """Fields of the local ``AUTH_USER_MODEL`` user that follow AuthRocket (names, email).
 
     Only fields the model has, and never its ``USERNAME_FIELD`` (that is chosen once, at
-    creation).
+    creation). The email only when AuthRocket verified it (``email_verified: true``, or
+    ``email_verification: "verified"``): an unverified or absent one leaves the local email
+    as it is, so nobody gets an address they have not shown they own; so does a look-alike
+    address (:func:`verified_email`).
     """
     wanted: dict[str, Any] = {"first_name": info.first_name, "last_name": info.last_name}
-    if info.email is not None:
-        wanted["email"] = info.email.lower()
+    if (email := verified_email(info)) is not None:
+        wanted["email"] = email
     names = {f.name for f in user_model._meta.get_fields()}
     return {k: v for k, v in wanted.items() if k in names and k != user_model.USERNAME_FIELD}
 
 
 def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list[str]:
     """The usernames a new local user may get, best first (a login and a sync share this rule):
-    the email when it is the user model's username, else ``preferred_username``, then
-    ``preferred_username-<end of id>``, then the AuthRocket id."""
+    the verified email when it is the user model's username, else ``preferred_username``
+    (:func:`clean_username`), then ``preferred_username-<end of id>``, then the AuthRocket id."""
     username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
     max_length = getattr(username_field, "max_length", None) or 150
-    if user_model.USERNAME_FIELD == "email" and info.email:
-        candidates = [info.email.lower()]
+    username = clean_username(info.username or "")
+    if user_model.USERNAME_FIELD == "email":
+        email = verified_email(info)
+        candidates = [email] if email else []
     else:
-        candidates = [info.username] if info.username else []
-        if info.username:
-            candidates.append(f"{info.username}-{info.id[-8:]}")
+        candidates = [username, f"{username}-{info.id[-8:]}"] if username else []
     candidates.append(info.id)
     return list(dict.fromkeys(candidate[:max_length] for candidate in candidates))
 

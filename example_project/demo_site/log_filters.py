@@ -1,7 +1,8 @@
 """Keep login tokens out of the logs.
 
 LoginRocket sends people back to ``/login/?token=<JWT>``, so every access log line for that
-request would hold a live token. Web servers (nginx, gunicorn) need the same treatment; this
+request would hold a live token (and a ``session=`` LoginRocket may add: a session id is a
+credential too). Web servers (nginx, gunicorn) need the same treatment; this
 filter does it for ``runserver``'s request log.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-_TOKEN = re.compile(r"([?&]token=)[^&\s\"']+")
+_TOKEN = re.compile(r"([?&](?:token|session)=)[^&\s\"']+")
 
 
 def redact(text: str) -> str:
@@ -18,7 +19,7 @@ def redact(text: str) -> str:
 
 
 class RedactTokens(logging.Filter):
-    """Replace the value of any ``token=`` query parameter in a log record."""
+    """Replace the value of any ``token=`` or ``session=`` query parameter in a log record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):

@@ -34,7 +34,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -46,7 +46,7 @@ from .exceptions import APIError, AuthRocketError, InvalidClaims, InvalidToken
 from .identity import AuthRocketSession
 from .mirror import fields as mirror_fields
 from .mirror import login as mirror_login
-from .models import AuthRocketUser
+from .models import AuthRocketMembership, AuthRocketUser, MirrorState
 from .signals import authrocket_login, authrocket_user_synced
 
 logger = logging.getLogger("django_authrocket.login")
@@ -262,13 +262,19 @@ class AuthRocketBackend(ModelBackend):
     def apply_staff_permission(
         self, user: AbstractBaseUser, session: AuthRocketSession, *, save: bool = True
     ) -> bool:
-        """Set ``is_staff`` from ``AUTHROCKET_STAFF_PERMISSION`` and the session's selected
-        membership (at login, and when an api-mode recheck brings changed permissions); True
-        when it changed."""
+        """Set ``is_staff`` from the person's membership of ``AUTHROCKET_STAFF_ORG``: staff
+        while that membership grants ``AUTHROCKET_STAFF_PERMISSION``, whichever org the
+        session selected (at login, and when an api-mode recheck brings changed permissions).
+        True when it changed.
+
+        The membership comes from the session when it lists the staff org, else from the
+        mirror (LoginRocket's token may name only the selected org). Without a staff org no
+        one is staff (``authrocket.E020``): an ``ar:admin`` of their own org is not the site's.
+        """
         permission = app_settings.STAFF_PERMISSION
         if not permission or not hasattr(user, "is_staff"):
             return False
-        wanted = session.has_perm(permission)
+        wanted = _grants_staff(session, permission, app_settings.STAFF_ORG)
         if getattr(user, "is_staff", None) == wanted:
             return False
         setattr(user, "is_staff", wanted)  # noqa: B010 - not every user model declares it
@@ -301,6 +307,39 @@ def _configured(paths: tuple[str, ...]) -> tuple[str, AuthRocketBackend]:
         "No AuthRocket backend in AUTHENTICATION_BACKENDS: add "
         "'django_authrocket.backends.AuthRocketBackend' (or your subclass of it)."
     )
+
+
+def _grants_staff(session: AuthRocketSession, permission: str, staff_orgs: tuple[str, ...]) -> bool:
+    """Whether the person's membership of a staff org grants ``permission``.
+
+    A staff org value starting with ``org_`` names an org id, any other value a reference. The
+    session decides for the staff orgs it lists (it is fresher than the mirror); for the others
+    the mirror's active, unexpired memberships of this AuthRocket user decide.
+    """
+    ids = {name for name in staff_orgs if name.startswith("org_")}
+    references = set(staff_orgs) - ids
+    if not ids and not references:
+        return False
+    listed = [
+        m
+        for m in session.memberships
+        if m.org.id in ids or (m.org.reference is not None and m.org.reference in references)
+    ]
+    if any(m.has_perm(permission) for m in listed):
+        return True
+    seen_ids = {m.org.id for m in listed}
+    seen_references = {m.org.reference for m in listed}
+    unseen = Q(org__authrocket_id__in=ids - seen_ids) | Q(
+        org__reference__in=references - seen_references
+    )
+    mirrored = (
+        AuthRocketMembership.objects.filter(unseen, user__authrocket_id=session.user.id)
+        .exclude(org__authrocket_id__in=seen_ids)
+        .exclude(org__state__in=(MirrorState.INACTIVE, MirrorState.CLOSED))
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .only("permissions")
+    )
+    return any(m.has_perm(permission) for m in mirrored)
 
 
 def _log_refusal(exc: AuthRocketError) -> None:

@@ -15,7 +15,10 @@ Each step is a method a subclass can override on its own, in the order they run:
     memberships the session carries;
 ``update_user(user, session)``
     every later login: the local user's name and email, and ``is_staff``
-    (``apply_staff_permission``, also run when an api-mode recheck brings new permissions).
+    (``apply_staff_permission``, also run when an api-mode recheck brings new permissions);
+``staff_org_grants(session, permission) -> bool``
+    whether the person's membership of ``AUTHROCKET_STAFF_ORG`` grants a permission, whichever
+    org is selected: what ``is_staff`` follows.
 
 A site that subclasses the backend names its class in ``AUTHENTICATION_BACKENDS``;
 :func:`get_backend` returns that instance, and logins, Bearer requests, DRF and rechecks all go
@@ -274,13 +277,22 @@ class AuthRocketBackend(ModelBackend):
         permission = app_settings.STAFF_PERMISSION
         if not permission or not hasattr(user, "is_staff"):
             return False
-        wanted = _grants_staff(session, permission, app_settings.STAFF_ORG)
+        wanted = self.staff_org_grants(session, permission)
         if getattr(user, "is_staff", None) == wanted:
             return False
         setattr(user, "is_staff", wanted)  # noqa: B010 - not every user model declares it
         if save:
             user.save(update_fields=["is_staff"])  # type: ignore[misc]
         return True
+
+    def staff_org_grants(self, session: AuthRocketSession, permission: str) -> bool:
+        """Whether the person's membership of ``AUTHROCKET_STAFF_ORG`` grants ``permission``,
+        whichever org the session selected (False without a staff org).
+
+        What :meth:`apply_staff_permission` asks; a site's own mapping (superusers, groups)
+        can ask it too, for another permission of the same org.
+        """
+        return _grants_staff(session, permission, app_settings.STAFF_ORG)
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -104,6 +104,10 @@ if env.str("AUTHROCKET_VERIFY", default=""):
     AUTHROCKET_VERIFY = env.str("AUTHROCKET_VERIFY")
 if env.str("AUTHROCKET_RECHECK_INTERVAL", default=""):
     AUTHROCKET_RECHECK_INTERVAL = env.int("AUTHROCKET_RECHECK_INTERVAL")
+# Only for tests that run this site against the emulator with DEBUG off, as a deployment
+# (tests/multiprocess_site.py, the load run). Never in production: check authrocket.W020.
+if env.bool("AUTHROCKET_ACCEPT_EMULATOR_TOKENS", default=False):
+    AUTHROCKET_ACCEPT_EMULATOR_TOKENS = True
 
 #: The emulator ``make demo`` runs (example_project/demo.py), with a fixed, not secret, API key.
 #: DEMO_EMULATOR_URL moves it (say, when port 8765 is taken); the browser test uses a free port.

@@ -112,6 +112,7 @@ def main() -> None:
     with AuthRocketEmulator() as emulator:
         settings.AUTHROCKET_JWT_KEY = None
         settings.AUTHROCKET_LOGINROCKET_URL = emulator.loginrocket_url
+        settings.AUTHROCKET_ACCEPT_EMULATOR_TOKENS = True  # its tokens, with DEBUG off
         reload_settings()
         user = emulator.create_user("ada@example.com", first_name="Ada", last_name="Lovelace")
         token = emulator.mint_token(user["id"])

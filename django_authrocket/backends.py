@@ -15,7 +15,10 @@ Each step is a method a subclass can override on its own, in the order they run:
     memberships the session carries;
 ``update_user(user, session)``
     every later login: the local user's name and email, and ``is_staff``
-    (``apply_staff_permission``, also run when an api-mode recheck brings new permissions).
+    (``apply_staff_permission``, also run when an api-mode recheck brings new permissions);
+``staff_org_grants(session, permission) -> bool``
+    whether the person's membership of ``AUTHROCKET_STAFF_ORG`` grants a permission, whichever
+    org is selected: what ``is_staff`` follows.
 
 A site that subclasses the backend names its class in ``AUTHENTICATION_BACKENDS``;
 :func:`get_backend` returns that instance, and logins, Bearer requests, DRF and rechecks all go
@@ -34,7 +37,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -46,7 +49,7 @@ from .exceptions import APIError, AuthRocketError, InvalidClaims, InvalidToken
 from .identity import AuthRocketSession
 from .mirror import fields as mirror_fields
 from .mirror import login as mirror_login
-from .models import AuthRocketUser
+from .models import AuthRocketMembership, AuthRocketUser, MirrorState
 from .signals import authrocket_login, authrocket_user_synced
 
 logger = logging.getLogger("django_authrocket.login")
@@ -262,19 +265,34 @@ class AuthRocketBackend(ModelBackend):
     def apply_staff_permission(
         self, user: AbstractBaseUser, session: AuthRocketSession, *, save: bool = True
     ) -> bool:
-        """Set ``is_staff`` from ``AUTHROCKET_STAFF_PERMISSION`` and the session's selected
-        membership (at login, and when an api-mode recheck brings changed permissions); True
-        when it changed."""
+        """Set ``is_staff`` from the person's membership of ``AUTHROCKET_STAFF_ORG``: staff
+        while that membership grants ``AUTHROCKET_STAFF_PERMISSION``, whichever org the
+        session selected (at login, and when an api-mode recheck brings changed permissions).
+        True when it changed.
+
+        The membership comes from the session when it lists the staff org, else from the
+        mirror (LoginRocket's token may name only the selected org). Without a staff org no
+        one is staff (``authrocket.E020``): an ``ar:admin`` of their own org is not the site's.
+        """
         permission = app_settings.STAFF_PERMISSION
         if not permission or not hasattr(user, "is_staff"):
             return False
-        wanted = session.has_perm(permission)
+        wanted = self.staff_org_grants(session, permission)
         if getattr(user, "is_staff", None) == wanted:
             return False
         setattr(user, "is_staff", wanted)  # noqa: B010 - not every user model declares it
         if save:
             user.save(update_fields=["is_staff"])  # type: ignore[misc]
         return True
+
+    def staff_org_grants(self, session: AuthRocketSession, permission: str) -> bool:
+        """Whether the person's membership of ``AUTHROCKET_STAFF_ORG`` grants ``permission``,
+        whichever org the session selected (False without a staff org).
+
+        What :meth:`apply_staff_permission` asks; a site's own mapping (superusers, groups)
+        can ask it too, for another permission of the same org.
+        """
+        return _grants_staff(session, permission, app_settings.STAFF_ORG)
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -301,6 +319,39 @@ def _configured(paths: tuple[str, ...]) -> tuple[str, AuthRocketBackend]:
         "No AuthRocket backend in AUTHENTICATION_BACKENDS: add "
         "'django_authrocket.backends.AuthRocketBackend' (or your subclass of it)."
     )
+
+
+def _grants_staff(session: AuthRocketSession, permission: str, staff_orgs: tuple[str, ...]) -> bool:
+    """Whether the person's membership of a staff org grants ``permission``.
+
+    A staff org value starting with ``org_`` names an org id, any other value a reference. The
+    session decides for the staff orgs it lists (it is fresher than the mirror); for the others
+    the mirror's active, unexpired memberships of this AuthRocket user decide.
+    """
+    ids = {name for name in staff_orgs if name.startswith("org_")}
+    references = set(staff_orgs) - ids
+    if not ids and not references:
+        return False
+    listed = [
+        m
+        for m in session.memberships
+        if m.org.id in ids or (m.org.reference is not None and m.org.reference in references)
+    ]
+    if any(m.has_perm(permission) for m in listed):
+        return True
+    seen_ids = {m.org.id for m in listed}
+    seen_references = {m.org.reference for m in listed}
+    unseen = Q(org__authrocket_id__in=ids - seen_ids) | Q(
+        org__reference__in=references - seen_references
+    )
+    mirrored = (
+        AuthRocketMembership.objects.filter(unseen, user__authrocket_id=session.user.id)
+        .exclude(org__authrocket_id__in=seen_ids)
+        .exclude(org__state__in=(MirrorState.INACTIVE, MirrorState.CLOSED))
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .only("permissions")
+    )
+    return any(m.has_perm(permission) for m in mirrored)
 
 
 def _log_refusal(exc: AuthRocketError) -> None:

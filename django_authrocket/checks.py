@@ -16,9 +16,11 @@ E010     AuthRocketBackend (or a subclass) missing from AUTHENTICATION_BACKENDS
 E011     AUTHROCKET_CACHE names a cache that is not in CACHES
 E012     a numeric setting is negative or not a number
 E013     AUTHROCKET_WEBHOOK_SECRET shorter than 32 characters
+E020     AUTHROCKET_STAFF_PERMISSION set without AUTHROCKET_STAFF_ORG
 W001     AuthRocketMiddleware (or a subclass) missing from MIDDLEWARE
 W002     AUTHROCKET_CACHE is a per-process cache (LocMem/Dummy) and DEBUG is off
 W003     AUTHROCKET_URL does not end with /v1 or /v2
+W020     AUTHROCKET_ACCEPT_EMULATOR_TOKENS is on and DEBUG is off
 ======== =====================================================================
 
 The middleware and backend checks accept subclasses (the documented way to extend them), as
@@ -228,6 +230,34 @@ def check_integration(
                 "and a replayed token is not seen by the others. Use Redis, Memcached or the "
                 "database cache.",
                 id="authrocket.W002",
+            )
+        )
+    return messages
+
+
+@register("authrocket", Tags.security)
+def check_trust(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Who may become staff, and whether the emulator's tokens are trusted."""
+    messages: list[CheckMessage] = []
+    if app_settings.STAFF_PERMISSION and not app_settings.STAFF_ORG:
+        messages.append(
+            Error(
+                "AUTHROCKET_STAFF_PERMISSION is set without AUTHROCKET_STAFF_ORG.",
+                hint="Permissions such as ar:admin are held by people in their own orgs. Name "
+                "your staff org (its id, org_..., or its reference) in AUTHROCKET_STAFF_ORG; "
+                "until then no one becomes staff through AuthRocket.",
+                id="authrocket.E020",
+            )
+        )
+    if app_settings.ACCEPT_EMULATOR_TOKENS and not settings.DEBUG:
+        messages.append(
+            Warning(
+                "AUTHROCKET_ACCEPT_EMULATOR_TOKENS is on and DEBUG is off.",
+                hint="Tokens minted by the local emulator are accepted: any process that runs "
+                "one can log in as anyone. Turn it on only in test settings.",
+                id="authrocket.W020",
             )
         )
     return messages

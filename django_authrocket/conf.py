@@ -147,6 +147,12 @@ def _patterns(value: Any) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def _names(value: Any) -> tuple[str, ...]:
+    """One name or several (a list or tuple), stripped, blanks dropped."""
+    items = [value] if isinstance(value, str) else list(value or ())
+    return tuple(text for item in items if isinstance(item, str) and (text := item.strip()))
+
+
 def _strip_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -295,8 +301,26 @@ class AppSettings:
     STAFF_PERMISSION: Setting[str | None] = Setting(
         None,
         "An AuthRocket permission (e.g. ``ar:admin``) that makes the local user ``is_staff`` "
-        "at each login (and, in api mode, each recheck with changed permissions) while the "
-        "selected membership grants it. ``None`` leaves is_staff alone.",
+        "while their membership of AUTHROCKET_STAFF_ORG grants it, whichever org is selected: "
+        "set at each login and, in api mode, each recheck with changed permissions. Required "
+        "with it: AUTHROCKET_STAFF_ORG (authrocket.E020). ``None`` leaves is_staff alone.",
+    )
+    STAFF_ORG: Setting[tuple[str, ...]] = Setting(
+        (),
+        "The org(s) whose members may be staff: an org id (``org_...``) or reference, or a "
+        "list of them. A value starting with ``org_`` matches an org's id, any other value its "
+        "reference. Memberships of other orgs never make anyone staff, so a customer who is "
+        "``ar:admin`` of their own org stays a customer. Read from the session, else from the "
+        "mirror (AuthRocketMembership rows of that org).",
+        clean=_names,
+    )
+    ACCEPT_EMULATOR_TOKENS: Setting[bool] = Setting(
+        False,
+        "Accept tokens and Get Session answers minted by the emulator "
+        "(``django_authrocket.testing``), which carry the ``emu`` claim that real AuthRocket "
+        "never sends. Off: they are accepted only with ``DEBUG`` on. The pytest fixture and "
+        "``AuthRocketEmulator.settings()`` turn it on for tests; never in production "
+        "(authrocket.W020).",
     )
     PORTAL_USER_URL: Setting[str | None] = Setting(
         None,

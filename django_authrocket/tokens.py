@@ -16,6 +16,8 @@ The rules, in the order they are applied:
 7. an AuthRocket 2 token must carry ``iss == "https://authrocket.com"`` exactly; an AuthRocket 1
    token has no ``iss`` (if it has one, the same rule);
 8. with ``AUTHROCKET_REALM`` set, the token's realm (``rid``; AuthRocket 1: ``aud``) must match.
+9. a token the emulator minted (it carries :data:`EMULATOR_CLAIM`, which AuthRocket never sends)
+   is refused unless ``DEBUG`` or ``AUTHROCKET_ACCEPT_EMULATOR_TOKENS`` is on.
 
 Every refusal is an :class:`~django_authrocket.exceptions.InvalidToken` subclass whose message
 is safe to log: it never contains the token.
@@ -27,6 +29,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from .conf import app_settings
@@ -46,6 +49,12 @@ from .keys import KeyStore, SigningKey, load_static_key
 
 #: The only issuer of AuthRocket 2 tokens.
 AUTHROCKET_ISSUER = "https://authrocket.com"
+
+#: The claim the emulator (:mod:`django_authrocket.testing`) puts into every token and Get
+#: Session answer it makes. No AuthRocket token or API object has it: AuthRocket 2 tokens carry
+#: ``iss``/``iat``/``exp``/``sub``/``sid``/``rid``, profile claims and ``orgs``; AuthRocket 1
+#: tokens the short names (``uid``, ``tk``, ``aud``, ``m``...).
+EMULATOR_CLAIM = "emu"
 
 
 @sensitive_variables("token")
@@ -86,7 +95,8 @@ def check_claims(
     now: float | None = None,
     generation: int | None = None,
 ) -> None:
-    """Apply the time, shape, issuer and realm rules to verified claims (rules 5-8 above).
+    """Apply the time, shape, issuer, realm and emulator rules to verified claims (rules 5-9
+    above).
 
     ``generation`` is the site's AuthRocket generation (default: the one ``AUTHROCKET_URL``
     names, see :attr:`~django_authrocket.conf.AppSettings.api_generation`).
@@ -106,6 +116,19 @@ def check_claims(
         if iss != AUTHROCKET_ISSUER:
             raise InvalidIssuer(f"token issuer is not {AUTHROCKET_ISSUER}")
     check_realm(claims.get("rid" if is_ar2 else "aud"))
+    check_not_emulator(claims)
+
+
+def check_not_emulator(claims: Mapping[str, Any]) -> None:
+    """Refuse claims (or a Get Session answer) the emulator made, unless ``DEBUG`` or
+    ``AUTHROCKET_ACCEPT_EMULATOR_TOKENS`` is on (rule 9): a site that trusts a local emulator
+    by mistake must not let any process on that port log anyone in."""
+    if EMULATOR_CLAIM in claims and not (settings.DEBUG or app_settings.ACCEPT_EMULATOR_TOKENS):
+        raise InvalidClaims(
+            "token was made by the django-authrocket emulator, which is trusted only with "
+            "DEBUG or AUTHROCKET_ACCEPT_EMULATOR_TOKENS",
+            reason="emulator_token",
+        )
 
 
 def check_generation(claims: Mapping[str, Any], generation: int) -> None:

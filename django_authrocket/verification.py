@@ -7,7 +7,8 @@ The one place that knows ``AUTHROCKET_VERIFY``. Both modes apply the same rules:
   with it too), so garbage never costs a signature check or an API call;
 * the time and realm rules are :func:`django_authrocket.tokens.check_lifetime` and
   :func:`~django_authrocket.tokens.check_realm`, for a token's claims and for a Get Session
-  answer alike;
+  answer alike, and so is :func:`~django_authrocket.tokens.check_not_emulator` (the emulator's
+  marker);
 * a login token is single use (``AUTHROCKET_PREVENT_TOKEN_REPLAY``): the first login marks its
   digest in ``AUTHROCKET_CACHE`` until it expires, and every worker then refuses it, at the
   login view and as a Bearer token alike;
@@ -35,7 +36,7 @@ from .conf import app_settings
 from .exceptions import ExpiredToken, InvalidToken, NotFound, ReplayedToken
 from .identity import AuthRocketSession, Generation
 from .jws import parse
-from .tokens import check_lifetime, check_realm, verify_token
+from .tokens import check_lifetime, check_not_emulator, check_realm, verify_token
 
 #: How long a replay mark lives when the session says nothing about its expiry.
 REPLAY_MARK_LIFETIME = 3600.0
@@ -109,6 +110,7 @@ def session_from_api(answer: Any, *, max_age: int | None = None) -> AuthRocketSe
     token's time and realm rules applied; raises InvalidToken (or a subclass) otherwise."""
     generation: Generation = 1 if app_settings.api_generation == 1 else 2
     session = AuthRocketSession.from_api(answer, generation=generation)
+    check_not_emulator(session.claims)
     try:
         check_lifetime(
             expires=_seconds(session.expires_at),

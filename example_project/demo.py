@@ -35,6 +35,8 @@ def main() -> int:
     from django.conf import settings
     from django.core.management import call_command
 
+    from django_authrocket.conf import app_settings
+
     print("Migrating the example database...", flush=True)
     call_command("migrate", interactive=False, verbosity=0)
 
@@ -42,6 +44,13 @@ def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _raise_keyboard_interrupt)
     emulator, users = None, []
+    if not settings.DEMO_USES_EMULATOR and not app_settings.LOGINROCKET_URL:
+        print(
+            "No LOGINROCKET_URL, and DEBUG is off: the demo uses the local emulator only with "
+            "DEBUG on. Set DEBUG=true, or LOGINROCKET_URL to your realm.",
+            file=sys.stderr,
+        )
+        return 1
     if settings.DEMO_USES_EMULATOR:
         try:
             emulator, users = start_emulator(settings)
@@ -148,7 +157,10 @@ def print_welcome(emulator: Any, users: list[dict[str, Any]]) -> None:
         for user in users:
             state = "" if user["state"] == "active" else "  (inactive: cannot log in)"
             lines.append(f"    {user['name']:<16} {user['email']:<20}{state}".rstrip())
-        lines.append("  Ada owns Analytical Engines, so she also gets into the admin.")
+        lines.append(
+            "  Ada is an admin of Site Staff, the site's staff org, so she also gets into the"
+        )
+        lines.append("  Django admin; Grace, admin of her own org Difference Ltd, does not.")
     else:
         from django_authrocket.conf import app_settings
 

@@ -266,6 +266,7 @@ def site_environment(
         AUTHROCKET_REALM=realm_id,
         AUTHROCKET_VERIFY=verify,
         AUTHROCKET_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        AUTHROCKET_ACCEPT_EMULATOR_TOKENS="true",  # the emulator's tokens, with DEBUG off
     )
     if recheck_interval is not None:
         env["AUTHROCKET_RECHECK_INTERVAL"] = str(recheck_interval)

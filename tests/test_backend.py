@@ -72,6 +72,7 @@ def test_aauthenticate_works_from_async_code(emulator, ada) -> None:
 @pytest.mark.django_db
 def test_staff_permission_grants_and_withdraws_is_staff(settings, emulator, ada) -> None:
     settings.AUTHROCKET_STAFF_PERMISSION = "ar:admin"
+    settings.AUTHROCKET_STAFF_ORG = memberships_of(emulator, ada["id"])[0]["org_id"]
     user = authenticate(None, authrocket_token=emulator.mint_token(ada["id"]))
     assert user.is_staff
     mb_id = memberships_of(emulator, ada["id"])[0]["id"]

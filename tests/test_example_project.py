@@ -92,6 +92,72 @@ def test_without_authrocket_variables_the_site_uses_the_demo_emulator(tmp_path) 
     assert report["verification"]["keys"] == "LoginRocket's key set (JWKS)"
 
 
+def test_with_debug_off_the_site_never_falls_back_to_the_emulator(tmp_path) -> None:
+    env = clean_env(tmp_path / "db.sqlite3")
+    env.update(DEBUG="false", SECRET_KEY="x" * 50)
+
+    result = manage(env, "authrocket_check", "--no-network", "--json")
+
+    assert result.returncode != 0  # E001: no LoginRocket URL, as for any site
+    report = json.loads(result.stdout)
+    values = {row["name"]: row["value"] for row in report["settings"]}
+    assert values["AUTHROCKET_LOGINROCKET_URL"] is None
+    assert values["AUTHROCKET_URL"] is None and values["AUTHROCKET_API_KEY"] is None
+    assert values["AUTHROCKET_ACCEPT_EMULATOR_TOKENS"] is False
+    assert "authrocket.E001" in {check["id"] for check in report["checks"]}
+
+
+LOG_IN_AND_REPORT = """
+import json
+from django.contrib.auth import get_user_model
+from django.test import Client
+for token in TOKENS:
+    assert Client().get("/login/", {"token": token}).status_code == 302
+users = get_user_model().objects.select_related("authrocket")
+print("RESULT", json.dumps({u.email: [u.is_staff, u.is_superuser] for u in users}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("superusers", [None, "true"])
+def test_in_the_demo_only_the_staff_org_makes_staff_and_superusers_are_opt_in(
+    emulator, tmp_path, superusers
+) -> None:
+    env = clean_env(tmp_path / "db.sqlite3")
+    env.update(DEMO_EMULATOR_URL=emulator.url, ALLOWED_HOSTS="testserver")
+    if superusers:
+        env["STAFF_ORG_OWNERS_ARE_SUPERUSERS"] = superusers
+    assert manage(env, "migrate", "--no-input").returncode == 0
+    # Mallory created an org of her own: owner and admin there, and nothing to this site.
+    mallory = emulator.create_user(f"mallory-{tmp_path.name}@example.com")
+    own = emulator.create_org(f"Mallory Inc {tmp_path.name}")
+    emulator.create_membership(
+        mallory["id"], own["id"], permissions=["ar:owner", "ar:admin"], selected=True
+    )
+    people = [emulator.get_user(email) for email in ("ada@example.com", "grace@example.com")]
+    tokens = [emulator.mint_token(person["id"]) for person in [*people, mallory]]
+
+    script = f"TOKENS = {tokens!r}\n{LOG_IN_AND_REPORT}"  # on stdin, never on a command line
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell"],
+        cwd=EXAMPLE,
+        env=env,
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("RESULT "))
+    flags = json.loads(line.removeprefix("RESULT "))
+    # Ada: admin (and owner) of the site's staff org, with her customer org selected.
+    assert flags["ada@example.com"] == [True, bool(superusers)]
+    # Grace: admin of her own org Difference Ltd; Mallory: owner of the org she made.
+    assert flags["grace@example.com"] == [False, False]
+    assert flags[mallory["email"]] == [False, False]
+
+
 @pytest.mark.slow
 def test_a_person_logs_in_through_loginrocket_and_sees_the_dashboard(emulator, tmp_path) -> None:
     env = site_env(emulator, tmp_path / "db.sqlite3")

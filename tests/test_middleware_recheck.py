@@ -57,6 +57,7 @@ def test_api_mode_a_removed_staff_permission_ends_staff_status_at_the_recheck(
     membership = emulator.create_membership(
         grace["id"], org["id"], permissions=["ar:admin"], selected=True
     )
+    api_mode.AUTHROCKET_STAFF_ORG = org["id"]
     client = logged_in(emulator, grace)
     user = get_user_model().objects.get(username="grace")
     assert user.is_staff

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
+from .issuer import EMULATOR_MARKER
 from .records import (
     EventRecord,
     InvitationRecord,
@@ -87,6 +88,7 @@ def session_object(
     }
     if generation == 2:
         data["client_app_id"] = None
+    data[EMULATOR_MARKER] = True  # not an AuthRocket field: sites refuse it outside tests
     if user is not None:
         embedded = user_object(user, generation)
         embedded["memberships"] = [membership_object(m, org) for m, org in memberships]

@@ -1,4 +1,4 @@
-"""Demo data for the emulator: a realm with a few people and two orgs, for trying the app."""
+"""Demo data for the emulator: a realm with a few people and three orgs, for trying the app."""
 
 from __future__ import annotations
 
@@ -6,17 +6,22 @@ from typing import Any
 
 from .emulator import AuthRocketEmulator
 
+#: The reference of the demo realm's staff org: the example site's ``AUTHROCKET_STAFF_ORG``.
+DEMO_STAFF_ORG = "site-staff"
+
 
 def seed_demo_users(emulator: AuthRocketEmulator) -> list[dict[str, Any]]:
     """Create the demo users and orgs and return the users.
 
-    * Ada Lovelace: owner of Analytical Engines (selected) and member of Difference Ltd;
-    * Grace Hopper: admin of Difference Ltd;
+    * Ada Lovelace: owner of Analytical Engines (selected), member of Difference Ltd, and
+      owner and admin of Site Staff, the site's own staff org (reference ``site-staff``);
+    * Grace Hopper: admin of Difference Ltd (a customer's admin: not the site's staff);
     * Alan Turing: no org at all;
     * Inactive Isaac: an inactive user (LoginRocket refuses to log him in).
     """
     engines = emulator.create_org("Analytical Engines", reference="org-engines")
     difference = emulator.create_org("Difference Ltd", custom={"plan": "pro"})
+    staff = emulator.create_org("Site Staff", reference=DEMO_STAFF_ORG)
     ada = emulator.create_user(
         "ada@example.com", first_name="Ada", last_name="Lovelace", username="ada"
     )
@@ -27,5 +32,6 @@ def seed_demo_users(emulator: AuthRocketEmulator) -> list[dict[str, Any]]:
         ada["id"], engines["id"], permissions=["ar:owner", "ar:admin"], selected=True
     )
     emulator.create_membership(ada["id"], difference["id"], permissions=["billing:read"])
+    emulator.create_membership(ada["id"], staff["id"], permissions=["ar:owner", "ar:admin"])
     emulator.create_membership(grace["id"], difference["id"], permissions=["ar:admin"])
     return [ada, grace, alan, isaac]

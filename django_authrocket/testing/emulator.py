@@ -184,6 +184,8 @@ class AuthRocketEmulator:
 
         ``AUTHROCKET_JWT_KEY`` is the HS256 secret when the emulator signs with HS256, the RSA
         public key PEM when ``static_key`` is true, and otherwise None: keys come from JWKS.
+        ``AUTHROCKET_ACCEPT_EMULATOR_TOKENS`` is on: the package refuses the emulator's tokens
+        (their ``emu`` claim) with DEBUG off otherwise, and tests run with DEBUG off.
         """
         if self.algorithm == "HS256":
             jwt_key: str | None = self.jwt_secret
@@ -196,6 +198,7 @@ class AuthRocketEmulator:
             "AUTHROCKET_REALM": self.realm_id,
             "AUTHROCKET_VERIFY": verify,
             "AUTHROCKET_JWT_KEY": jwt_key,
+            "AUTHROCKET_ACCEPT_EMULATOR_TOKENS": True,
         }
 
     def override_settings(

@@ -12,6 +12,11 @@ from .records import SessionRecord
 from .signing import KeyRing, sign_jws
 from .store import Invalid, Store
 
+#: The claim that marks every token (and Get Session answer) the emulator makes, so a site
+#: refuses them outside DEBUG and tests (``django_authrocket.tokens.EMULATOR_CLAIM``; not an
+#: AuthRocket claim: real tokens never carry it). ``drop_claims=["emu"]`` mints one without.
+EMULATOR_MARKER = "emu"
+
 
 class TokenIssuer:
     """Creates sessions and signs AR1/AR2 tokens for them with the realm's keys."""
@@ -68,6 +73,7 @@ class TokenIssuer:
             )
         else:
             token_claims = ar1_claims(user, session, memberships, issued_at=iat, expires_at=exp)
+        token_claims[EMULATOR_MARKER] = True
         token_claims.update(claims or {})
         for name in drop_claims:
             token_claims.pop(name, None)

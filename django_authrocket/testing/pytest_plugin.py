@@ -4,6 +4,9 @@
 hands it to a test freshly reset and, when Django is configured, with the settings pointing at
 it (through pytest-django's ``settings`` fixture, undone after the test) and the
 ``AUTHROCKET_CACHE`` cache cleared, so keys and results cached by an earlier test cannot leak.
+Those settings include ``AUTHROCKET_ACCEPT_EMULATOR_TOKENS``: tests run with DEBUG off, where
+the package refuses the emulator's tokens otherwise. Only for the test that asks for the
+fixture, so a site's settings never need it.
 Works without Django too: then it only resets the emulator.
 """
 

@@ -1,10 +1,11 @@
 """Settings of the django-authrocket example site, read from the environment (django-environ).
 
 Every variable is listed in ``example_project/.env.example``; a ``.env`` file next to it is read
-when present. Without any AuthRocket variable the site logs in through the local emulator that
-``make demo`` starts on http://127.0.0.1:8765. Set ``LOGINROCKET_URL`` (and, as needed,
-``AUTHROCKET_URL``, ``AUTHROCKET_API_KEY``, ``AUTHROCKET_JWT_KEY``, ``AUTHROCKET_REALM``) and the
-same code talks to your real AuthRocket realm: django-authrocket reads those variables itself.
+when present. Without any AuthRocket variable, and with DEBUG on (the default), the site logs in
+through the local emulator that ``make demo`` starts on http://127.0.0.1:8765. Set
+``LOGINROCKET_URL`` (and, as needed, ``AUTHROCKET_URL``, ``AUTHROCKET_API_KEY``,
+``AUTHROCKET_JWT_KEY``, ``AUTHROCKET_REALM``) and the same code talks to your real AuthRocket
+realm: django-authrocket reads those variables itself.
 """
 
 from __future__ import annotations
@@ -100,9 +101,6 @@ LOGOUT_REDIRECT_URL = "home"
 # the JSON API. (With DRF installed, /api/me/ lists AuthRocketAuthentication itself.)
 AUTHROCKET_BEARER_URLS = [r"^api/"]
 
-# People whose selected AuthRocket org grants this permission are staff here (the admin).
-AUTHROCKET_STAFF_PERMISSION = env.str("AUTHROCKET_STAFF_PERMISSION", default="ar:admin") or None
-
 # How a login is checked: "jwt" (the signature, locally) or "api" (the Core API, which also sees
 # sessions ended at AuthRocket, rechecked every AUTHROCKET_RECHECK_INTERVAL seconds). Read here
 # because django-authrocket itself takes these two from settings only.
@@ -110,14 +108,20 @@ if env.str("AUTHROCKET_VERIFY", default=""):
     AUTHROCKET_VERIFY = env.str("AUTHROCKET_VERIFY")
 if env.str("AUTHROCKET_RECHECK_INTERVAL", default=""):
     AUTHROCKET_RECHECK_INTERVAL = env.int("AUTHROCKET_RECHECK_INTERVAL")
+# Only for tests that run this site against the emulator with DEBUG off, as a deployment
+# (tests/multiprocess_site.py, the load run). Never in production: check authrocket.W020.
+if env.bool("AUTHROCKET_ACCEPT_EMULATOR_TOKENS", default=False):
+    AUTHROCKET_ACCEPT_EMULATOR_TOKENS = True
 
 #: The emulator ``make demo`` runs (example_project/demo.py), with a fixed, not secret, API key.
 #: DEMO_EMULATOR_URL moves it (say, when port 8765 is taken); the browser test uses a free port.
 DEMO_EMULATOR_URL = env.str("DEMO_EMULATOR_URL", default="http://127.0.0.1:8765").rstrip("/")
 DEMO_EMULATOR_API_KEY = "ks_demo_example_project_not_secret"
 
-#: True while no LoginRocket URL is configured: the demo logs in through the emulator.
-DEMO_USES_EMULATOR = not any(
+#: True while no LoginRocket URL is configured and DEBUG is on: the demo logs in through the
+#: emulator. Never with DEBUG off: anyone who runs an emulator on that port could log in as
+#: anyone (and the package refuses the emulator's tokens then anyway).
+DEMO_USES_EMULATOR = DEBUG and not any(
     env.str(name, default="").strip() for name in ("LOGINROCKET_URL", "AUTHROCKET_LOGIN_URL")
 )
 if DEMO_USES_EMULATOR:
@@ -131,6 +135,19 @@ if DEMO_USES_EMULATOR:
     AUTHROCKET_JWT_KEY = None
 # Otherwise django-authrocket reads LOGINROCKET_URL, AUTHROCKET_URL, AUTHROCKET_API_KEY,
 # AUTHROCKET_JWT_KEY, AUTHROCKET_REALM and AUTHROCKET_WEBHOOK_SECRET from the environment.
+
+# Staff here (the Django admin) are the members of the site's own staff org whose membership
+# there grants AUTHROCKET_STAFF_PERMISSION, whichever org they have selected. An admin of a
+# customer's org is not staff here. No staff org: is_staff is left alone. The demo realm's staff
+# org has the reference "site-staff" (django_authrocket.testing.demo).
+AUTHROCKET_STAFF_ORG = env.list(
+    "AUTHROCKET_STAFF_ORG", default=["site-staff"] if DEMO_USES_EMULATOR else []
+)
+if AUTHROCKET_STAFF_ORG:
+    AUTHROCKET_STAFF_PERMISSION = env.str("AUTHROCKET_STAFF_PERMISSION", default="ar:admin")
+# Opt-in (demo_site/apps.py): owners (ar:owner) of the staff org are superusers too. Off, no
+# AuthRocket token ever makes a superuser here.
+STAFF_ORG_OWNERS_ARE_SUPERUSERS = env.bool("STAFF_ORG_OWNERS_ARE_SUPERUSERS", default=False)
 
 LOGGING = {
     "version": 1,

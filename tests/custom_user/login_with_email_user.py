@@ -41,4 +41,5 @@ def test_staff_permission_is_ignored_without_is_staff(settings, authrocket_emula
     ada = emulator.create_user("ada@example.com")
     org = emulator.create_org("Engines")
     emulator.create_membership(ada["id"], org["id"], permissions=["ar:admin"], selected=True)
+    settings.AUTHROCKET_STAFF_ORG = org["id"]
     assert Client().get("/login/", {"token": emulator.mint_token(ada["id"])}).status_code == 302

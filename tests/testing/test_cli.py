@@ -14,7 +14,7 @@ import requests
 
 from django_authrocket.testing import AuthRocketEmulator
 from django_authrocket.testing.cli import describe, main
-from django_authrocket.testing.demo import seed_demo_users
+from django_authrocket.testing.demo import DEMO_STAFF_ORG, seed_demo_users
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,5 +80,7 @@ def test_demo_users_cover_owners_admins_loners_and_inactive_people() -> None:
     assert refused.status_code == 403
     memberships = session["user"]["memberships"]
     assert [m["org"]["name"] for m in memberships if m["selected"]] == ["Analytical Engines"]
-    assert len(memberships) == 2
+    assert len(memberships) == 3
+    staff = next(m for m in memberships if m["org"]["reference"] == DEMO_STAFF_ORG)
+    assert not staff["selected"] and "ar:admin" in staff["permissions"]  # the site's staff org
     assert {grace["state"], alan["state"], isaac["state"]} == {"active", "inactive"}

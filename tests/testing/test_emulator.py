@@ -318,6 +318,7 @@ def test_settings_point_the_app_at_the_emulator_in_jwks_mode(emu: AuthRocketEmul
         "AUTHROCKET_REALM": "rl_emulator",
         "AUTHROCKET_VERIFY": "jwt",
         "AUTHROCKET_JWT_KEY": None,
+        "AUTHROCKET_ACCEPT_EMULATOR_TOKENS": True,
     }
     v1 = emu.settings(1, verify="api", static_key=True)
     assert v1["AUTHROCKET_URL"] == emu.url + "/api/v1"

@@ -61,8 +61,9 @@ def test_every_token_and_session_answer_of_the_emulator_carries_the_marker(emula
 def test_the_verifier_refuses_emulator_tokens_with_debug_off(
     production, emulator, ada, generation
 ) -> None:
-    if generation == 1:
+    if generation == 1:  # an AuthRocket 1 site: its realm secret and its /v1 Core API
         production.AUTHROCKET_JWT_KEY = emulator.jwt_secret
+        production.AUTHROCKET_URL = emulator.api_url(1)
     token = emulator.mint_token(ada["id"], generation=generation)
 
     with pytest.raises(InvalidClaims) as refused:

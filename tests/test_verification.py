@@ -37,9 +37,13 @@ def mode(request, settings, emulator) -> str:
 
 def serve_changed_answer(emulator, session_id: str, **changes: Any) -> None:
     """From now on Get Session answers with this session's real answer, ``changes`` applied
-    (``user`` changes are merged into the embedded user)."""
+    (``user`` changes are merged into the user, which the answer then embeds)."""
+    user_changes = changes.pop("user", None)
+    if user_changes is not None:
+        emulator.configure(session_answer="embedded_user")
     answer = AuthRocketClient.from_settings().get_session(session_id)
-    answer["user"].update(changes.pop("user", {}))
+    if user_changes is not None:
+        answer["user"].update(user_changes)
     body = json.dumps({**answer, **changes}).encode()
     emulator.inject_fault("/api/v2/sessions/*", kind="body", status=200, body=body, times=None)
 

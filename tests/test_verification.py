@@ -17,12 +17,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django_authrocket.client import AuthRocketClient
 from django_authrocket.exceptions import (
     ExpiredToken,
+    InvalidClaims,
     InvalidToken,
     MalformedToken,
     ReplayedToken,
     TokenTooOld,
     WrongRealm,
 )
+from django_authrocket.identity import AuthRocketSession
 from django_authrocket.verification import verify_bearer_token, verify_login_token
 from tests.helpers import session_calls
 
@@ -234,6 +236,26 @@ def test_api_mode_reads_the_user_and_their_memberships_without_a_token(
     ]
     assert sorted(m.org.name for m in session.memberships) == ["Analytical Engines", "Looms"]
     assert session.user.email_verification == "verified"  # the API's exact word
+
+
+def test_the_builder_takes_the_user_and_memberships_read_separately(
+    api_mode, emulator, ada
+) -> None:
+    emulator.configure(session_answer="without_token")
+    session, _ = emulator.login(ada["id"])
+    client = AuthRocketClient.from_settings()
+    answer = client.get_session(session["id"])
+    user = client.get_user(ada["id"])
+    memberships = list(client.iter_memberships(user_id=ada["id"]))
+
+    built = AuthRocketSession.from_api(answer, user=user, memberships=memberships)
+
+    assert (built.id, built.user.email, built.source) == (session["id"], ada["email"], "api")
+    assert built.selected_org is not None and built.selected_org.name == "Analytical Engines"
+    # What a login stores and rebuilds: the answer with the user embedded.
+    assert AuthRocketSession.from_api(built.claims) == built
+    with pytest.raises(InvalidClaims):  # the answer names another user
+        AuthRocketSession.from_api(answer, user={**user, "id": "usr_someone_else"})
 
 
 @pytest.mark.parametrize("spoiled", ["foreign_key", "other_session", "expired"])

@@ -10,7 +10,7 @@ can store it in no text or JSON column, and no genuine AuthRocket value holds on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -89,10 +89,15 @@ class AuthRocketUserInfo:
             refuse_nul(obj)
         text, mapping = (_str, _object) if strict else (_loose_str, _loose_object)
         verification = email_verification_of(obj)
+        if verification is not None:
+            verified: bool | None = verification == "verified"
+        else:  # a user made from a token (get_session.py) knows only verified or not
+            value = obj.get("email_verified")
+            verified = value if isinstance(value, bool) else None
         return cls(
             id=_required_str(obj, "id") if strict else str(obj["id"]),
             email=text(obj, "email"),
-            email_verified=None if verification is None else verification == "verified",
+            email_verified=verified,
             email_verification=verification,
             name=text(obj, "name") or "",
             first_name=text(obj, "first_name") or "",
@@ -244,29 +249,43 @@ class AuthRocketSession:
 
     @classmethod
     def from_api(
-        cls, session: Mapping[str, Any], *, generation: Generation = 2
+        cls,
+        session: Mapping[str, Any],
+        *,
+        user: Mapping[str, Any] | None = None,
+        memberships: Sequence[Mapping[str, Any]] | None = None,
+        generation: Generation = 2,
     ) -> AuthRocketSession:
-        """Build from a Core API session object (Get Session), which embeds its ``user``.
+        """Build from a Core API session object (Get Session) and its user.
 
-        Raises :class:`InvalidClaims` when the object lacks what a login needs.
+        AuthRocket 2's session object names its user by ``user_id`` only: pass the ``user``
+        object (``GET /users/:id``) and its ``memberships`` (``GET /memberships?user_id=``)
+        read separately. Without them the user embedded in the answer is used (AuthRocket 1
+        answers embed it, and :mod:`django_authrocket.get_session` completes an answer that
+        way), with the memberships embedded in that user. ``claims`` is always the answer with
+        its user embedded, what a login stores and rebuilds. Raises :class:`InvalidClaims` when
+        the objects lack what a login needs.
         """
         if not isinstance(session, Mapping) or session.get("object", "session") != "session":
             raise InvalidClaims("the Core API answer is not a session object")
         refuse_nul(session)
-        user_obj = session.get("user")
-        if not isinstance(user_obj, Mapping):
-            raise InvalidClaims("the Core API session object does not embed its user")
+        found = session.get("user") if user is None else user
+        if not isinstance(found, Mapping):
+            raise InvalidClaims("the Core API session object comes without its user")
+        user_obj: Mapping[str, Any] = found
         user_id = _required_str(user_obj, "id")
         if _str(session, "user_id") not in (None, user_id):
             raise InvalidClaims("the Core API session object names two different users")
-        user = AuthRocketUserInfo.from_api(user_obj)
-        memberships = tuple(
-            _membership_from_api(item) for item in _object_list(user_obj, "memberships")
-        )
+        if memberships is not None:
+            user_obj = {**user_obj, "memberships": list(memberships)}
+        if user_obj is not session.get("user"):
+            session = {**session, "user": user_obj}
         return cls(
             id=_required_str(session, "id"),
-            user=user,
-            memberships=memberships,
+            user=AuthRocketUserInfo.from_api(user_obj),
+            memberships=tuple(
+                _membership_from_api(item) for item in _object_list(user_obj, "memberships")
+            ),
             issued_at=_timestamp(session, "created_at"),
             expires_at=_timestamp(session, "expires_at"),
             generation=generation,

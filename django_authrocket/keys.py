@@ -128,10 +128,18 @@ def _rsa_key_from_der(der: bytes) -> rsa.RSAPublicKey:
 def rsa_key_from_jwk(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey:
     """Read an RSA JWK: ``x5c[0]`` (LoginRocket puts a bare SPKI there) or ``n``/``e``.
 
+    ``kty`` may be absent when the type is evident: ``alg`` RS256, an ``x5c`` (whose key must
+    then be RSA), or ``n`` and ``e``. The official libraries read only ``kid``, ``alg`` and
+    ``x5c`` (authrocket-ruby lib/authrocket/session.rb ``load_jwk_set``, authrocket-node
+    lib/loginrocket.js ``loadJwkSet``), so a key set without ``kty`` works with them.
     Raises ``ValueError`` with a log-safe reason when the entry is unusable.
     """
-    if jwk.get("kty") != "RSA":
-        raise ValueError(f"kty {str(jwk.get('kty'))[:10]!r} is not RSA")
+    kty = jwk.get("kty")
+    if kty is None:
+        if not (jwk.get("alg") == "RS256" or "x5c" in jwk or ("n" in jwk and "e" in jwk)):
+            raise ValueError("no kty, and neither alg RS256, x5c nor n/e says it is RSA")
+    elif kty != "RSA":
+        raise ValueError(f"kty {str(kty)[:10]!r} is not RSA")
     x5c = jwk.get("x5c")
     if isinstance(x5c, list) and x5c and isinstance(x5c[0], str):
         try:

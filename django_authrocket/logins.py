@@ -363,13 +363,15 @@ def _compact(value: Any) -> Any:
     return value
 
 
-#: What identity.AuthRocketSession.from_api reads from a Get Session answer; the rest of the
-#: answer (timestamps, locale, object tags...) is not worth storing and rebuilding.
+#: What identity.AuthRocketSession.from_api reads from a completed Get Session answer (see
+#: get_session.py: the user embedded, never the token); the rest of the answer (timestamps,
+#: locale, object tags...) is not worth storing and rebuilding.
 _API_SESSION_FIELDS = ("id", "user_id", "created_at", "expires_at", "user")
 _API_USER_FIELDS = (
     "id",
     "email",
     "email_verification",
+    "email_verified",  # a user made from a token (get_session.py) has this instead
     "name",
     "first_name",
     "last_name",

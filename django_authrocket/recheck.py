@@ -3,6 +3,9 @@
 Used by the middleware in ``"api"`` mode and for Bearer tokens in ``"api"`` mode. The answer is
 shared through ``AUTHROCKET_CACHE`` so every worker behind a load balancer uses the same one:
 
+* the answer is Get Session's, completed with the user it names
+  (:mod:`~django_authrocket.get_session`: from its token, or ``GET /users/:id`` and
+  ``GET /memberships?user_id=``), and cached whole, so those reads happen once per answer;
 * a fresh answer in the cache is used as it is (no call);
 * otherwise one caller takes a cache lock (``cache.add``) and asks the Core API; concurrent
   callers, in this process or another, wait for its answer instead of asking too;
@@ -23,7 +26,7 @@ from typing import Any
 
 from django.core.cache import caches
 
-from .client import AuthRocketClient
+from . import get_session
 from .conf import app_settings
 from .exceptions import APIError, APIUnavailable, NotFound
 from .redaction import shown_session
@@ -42,7 +45,7 @@ class Verdict:
     alive: bool
     checked_at: float
     reason: str = ""
-    #: The Get Session answer when alive (identity, memberships).
+    #: The completed Get Session answer when alive (identity, memberships; no token).
     answer: dict[str, Any] | None = field(default=None, compare=False)
     #: Set when the API could not be asked: the error's log-safe description.
     error: str | None = None
@@ -96,7 +99,7 @@ def _ask(session_id: str, token: str | None) -> Verdict:
     now = time.time()
     lookup = session_id if session_id.startswith("kss_") or not token else token
     try:
-        answer = AuthRocketClient.from_settings().get_session(lookup)
+        answer = get_session.fetch(lookup)
     except NotFound as exc:
         logger.info(
             "AuthRocket session %s has ended (request id %s)",

@@ -7,8 +7,10 @@ The one place that knows ``AUTHROCKET_VERIFY``. Both modes apply the same rules:
   with it too), so garbage never costs a signature check or an API call;
 * the time and realm rules are :func:`django_authrocket.tokens.check_lifetime` and
   :func:`~django_authrocket.tokens.check_realm`, for a token's claims and for a Get Session
-  answer alike, and so is :func:`~django_authrocket.tokens.check_not_emulator` (the emulator's
-  marker);
+  answer alike, and so is :func:`~django_authrocket.tokens.check_not_emulator` (the
+  emulator's marker); in api mode the token's own claims pass them before AuthRocket is asked
+  (Get Session may still answer for a token past its ``exp``), and the answer, which names
+  its user without embedding them, is completed by :mod:`django_authrocket.get_session`;
 * a login token is single use (``AUTHROCKET_PREVENT_TOKEN_REPLAY``): the first login marks its
   digest in ``AUTHROCKET_CACHE`` until it expires, and every worker then refuses it, at the
   login view and as a Bearer token alike;
@@ -30,13 +32,12 @@ from django.core.cache import caches
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import recheck
-from .client import AuthRocketClient
+from . import get_session, recheck
 from .conf import app_settings
 from .exceptions import ExpiredToken, InvalidToken, NotFound, ReplayedToken
 from .identity import AuthRocketSession, Generation
 from .jws import parse
-from .tokens import check_lifetime, check_not_emulator, check_realm, verify_token
+from .tokens import check_claims, check_lifetime, check_not_emulator, check_realm, verify_token
 
 #: How long a replay mark lives when the session says nothing about its expiry.
 REPLAY_MARK_LIFETIME = 3600.0
@@ -96,7 +97,7 @@ def _verified_bearer(token: str) -> AuthRocketSession:
         raise InvalidToken("empty bearer token", reason="malformed")
     if app_settings.VERIFY != "api":
         return verify_token(token)
-    parse(token)  # garbage never reaches the API
+    _check_own_claims(token)  # garbage and expired tokens never reach the API
     verdict = recheck.check_session(token, token)
     if not verdict.alive or verdict.answer is None:
         if verdict.reason == "expired":
@@ -106,8 +107,9 @@ def _verified_bearer(token: str) -> AuthRocketSession:
 
 
 def session_from_api(answer: Any, *, max_age: int | None = None) -> AuthRocketSession:
-    """An :class:`AuthRocketSession` from a Get Session answer of the configured API, with a
-    token's time and realm rules applied; raises InvalidToken (or a subclass) otherwise."""
+    """An :class:`AuthRocketSession` from a Get Session answer of the configured API,
+    completed with its user (:func:`django_authrocket.get_session.fetch`), with a token's time
+    and realm rules applied; raises InvalidToken (or a subclass) otherwise."""
     generation: Generation = 1 if app_settings.api_generation == 1 else 2
     session = AuthRocketSession.from_api(answer, generation=generation)
     check_not_emulator(session.claims)
@@ -130,15 +132,29 @@ def session_from_api(answer: Any, *, max_age: int | None = None) -> AuthRocketSe
 @sensitive_variables("token")
 def _ask_authrocket(token: str, *, max_age: int | None) -> AuthRocketSession:
     """Get Session with the token: AuthRocket itself says whether it is good."""
-    parse(token)  # garbage never reaches the API (size cap, shape)
+    _check_own_claims(token)  # garbage and expired tokens never reach the API
     try:
-        answer = AuthRocketClient.from_settings().get_session(token)
+        answer = get_session.fetch(token)
     except NotFound:
         raise InvalidToken(
             "AuthRocket does not know this session: it ended or the token is invalid",
             reason="session_not_found",
         ) from None
     return session_from_api(answer, max_age=max_age)
+
+
+@sensitive_variables("token")
+def _check_own_claims(token: str) -> None:
+    """api mode: the token itself must pass the jwt mode's claim rules (``exp``, ``nbf``,
+    ``iat``, issuer, realm) before AuthRocket is asked.
+
+    Get Session may answer for a token past its ``exp`` while its session lives on, so
+    AuthRocket's 200 is not enough. The claims are read without the signature checked (api
+    mode may have no key for it: an HS256 realm without ``AUTHROCKET_JWT_KEY``). That is safe
+    because these rules only refuse: a forged claim can only make a token fail, and a token
+    that passes still needs AuthRocket's answer.
+    """
+    check_claims(parse(token).claims(), leeway=app_settings.JWT_LEEWAY)
 
 
 def _seconds(moment: datetime | None) -> float | None:

@@ -220,6 +220,56 @@ def test_unusable_key_set_entries_are_skipped(caplog) -> None:
     assert list(keys) == ["good"]
 
 
+def test_a_key_without_kty_is_read_when_its_type_is_evident() -> None:
+    # The official libraries read only kid, alg and x5c (authrocket-ruby
+    # lib/authrocket/session.rb load_jwk_set; authrocket-node lib/loginrocket.js loadJwkSet).
+    keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(3)]
+    a, b, c = (key.public_key() for key in keys)
+    numbers = c.public_numbers()
+    parsed = parse_jwks(
+        {
+            "keys": [
+                {"kid": "alg-and-x5c", "alg": "RS256", "x5c": [_spki_b64(a)]},
+                {"kid": "x5c-only", "x5c": [_spki_b64(b)]},
+                {"kid": "n-and-e", "n": _b64url_uint(numbers.n), "e": _b64url_uint(numbers.e)},
+            ]
+        }
+    )
+    assert parsed["alg-and-x5c"].key.public_numbers() == a.public_numbers()
+    assert parsed["x5c-only"].key.public_numbers() == b.public_numbers()
+    assert parsed["n-and-e"].key.public_numbers() == numbers
+
+
+def test_a_key_without_kty_is_still_refused_when_not_for_signing_or_weak() -> None:
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    keys = parse_jwks(
+        {
+            "keys": [
+                {"kid": "weak", "alg": "RS256", "x5c": [_spki_b64(weak)]},
+                {"kid": "enc", "alg": "RS256", "use": "enc", "x5c": [_spki_b64(good)]},
+                {"kid": "ops", "alg": "RS256", "key_ops": ["encrypt"], "x5c": [_spki_b64(good)]},
+                {"kid": "es", "alg": "ES256", "x5c": [_spki_b64(ec_key)]},
+                {"kid": "ec-in-x5c", "x5c": [_spki_b64(ec_key)]},
+                {"kid": "nothing", "alg": "RS256"},
+                {"kid": "no-evidence", "use": "sig"},
+                {"kid": "other-kty", "kty": "oct", "x5c": [_spki_b64(good)]},
+                {"kid": "good", "alg": "RS256", "use": "sig", "x5c": [_spki_b64(good)]},
+            ]
+        }
+    )
+    assert list(keys) == ["good"]
+
+
+def test_logins_verify_against_a_key_set_of_kid_alg_and_x5c_only(emulator, user) -> None:
+    emulator.configure(jwks_shape="minimal")  # what the official libraries need, nothing more
+    assert all(set(entry) == {"kid", "alg", "x5c"} for entry in emulator.jwks["keys"])
+    assert verify_token(emulator.mint_token(user["id"])).user.id == user["id"]
+    emulator.rotate_keys()
+    assert verify_token(emulator.mint_token(user["id"])).user.id == user["id"]
+
+
 @pytest.mark.parametrize("document", [None, [], {"keys": "x"}, {"nokeys": []}])
 def test_a_document_that_is_not_a_key_set_is_a_value_error(document) -> None:
     with pytest.raises(ValueError, match="keys"):

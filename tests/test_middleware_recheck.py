@@ -10,10 +10,14 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 
+from django_authrocket import logins
 from django_authrocket.testing import authrocket_session_id, recheck_at_next_request
 from tests.helpers import is_logged_in, logged_in, memberships_of, session_calls
 
 pytestmark = pytest.mark.django_db
+
+#: The shapes AuthRocket's Get Session answer may take (realm option of the emulator).
+SESSION_ANSWERS = ["documented", "without_token", "embedded_user"]
 
 
 def test_api_mode_a_session_ended_at_authrocket_ends_within_one_interval(
@@ -48,9 +52,11 @@ def test_api_mode_permission_changes_reach_request_authrocket(api_mode, emulator
     assert client.get("/private/").json()["org"] is None
 
 
+@pytest.mark.parametrize("session_answer", SESSION_ANSWERS)
 def test_api_mode_a_removed_staff_permission_ends_staff_status_at_the_recheck(
-    api_mode, emulator
+    api_mode, emulator, session_answer
 ) -> None:
+    emulator.configure(session_answer=session_answer)
     api_mode.AUTHROCKET_STAFF_PERMISSION = "ar:admin"
     grace = emulator.create_user("grace@example.com", username="grace")
     org = emulator.create_org("Navy")
@@ -73,6 +79,57 @@ def test_api_mode_a_removed_staff_permission_ends_staff_status_at_the_recheck(
     assert client.get("/private/").status_code == 200
     user.refresh_from_db()
     assert user.is_staff
+
+
+# --- every shape of AuthRocket's Get Session answer ---------------------------------------------
+
+
+@pytest.mark.parametrize("session_answer", SESSION_ANSWERS)
+def test_api_mode_rechecks_under_every_get_session_answer(
+    api_mode, emulator, ada, session_answer
+) -> None:
+    # AuthRocket 2's answer names its user without embedding them (authrocket.com/docs/api/
+    # sessions); the recheck completes it from its token or by reading the user.
+    emulator.configure(session_answer=session_answer)
+    client = logged_in(emulator, ada)
+    assert client.get("/private/").json()["org"] is not None
+    logins.forget_identities()  # another worker: the identity is rebuilt from the login record
+    assert client.get("/private/").json()["first_name"] == "Ada"
+
+    emulator.update_user(ada["id"], first_name="Augusta")
+    time.sleep(1.05)
+    assert client.get("/private/").json()["first_name"] == "Augusta"
+    logins.forget_identities()
+    assert client.get("/private/").json() == {
+        "username": "ada",
+        "authrocket_session": authrocket_session_id(client),
+        "org": memberships_of(emulator, ada["id"])[0]["org_id"],
+        "first_name": "Augusta",
+    }
+
+    emulator.end_session(authrocket_session_id(client))
+    time.sleep(1.05)
+    assert not is_logged_in(client)
+
+
+def test_api_mode_reads_the_user_once_per_interval_not_per_request(api_mode, emulator, ada) -> None:
+    emulator.configure(session_answer="without_token")
+    client = logged_in(emulator, ada)
+    time.sleep(1.05)
+    emulator.clear_requests()
+    for _ in range(10):
+        assert is_logged_in(client)
+    assert session_calls(emulator) == 1
+    assert emulator.count_requests("/api/v2/users/*", method="GET") == 1
+    assert emulator.count_requests("/api/v2/memberships", method="GET") == 1
+
+
+def test_api_mode_a_deleted_user_ends_the_session_at_the_recheck(api_mode, emulator, ada) -> None:
+    emulator.configure(session_answer="without_token")
+    client = logged_in(emulator, ada)
+    emulator.inject_fault("/api/v2/users/*", status=404, times=None)  # gone, session still found
+    time.sleep(1.05)
+    assert not is_logged_in(client)
 
 
 # --- outages ------------------------------------------------------------------------------------

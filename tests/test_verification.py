@@ -12,16 +12,19 @@ import time
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from django_authrocket.client import AuthRocketClient
 from django_authrocket.exceptions import (
     ExpiredToken,
+    InvalidClaims,
     InvalidToken,
     MalformedToken,
     ReplayedToken,
     TokenTooOld,
     WrongRealm,
 )
+from django_authrocket.identity import AuthRocketSession
 from django_authrocket.verification import verify_bearer_token, verify_login_token
 from tests.helpers import session_calls
 
@@ -37,9 +40,13 @@ def mode(request, settings, emulator) -> str:
 
 def serve_changed_answer(emulator, session_id: str, **changes: Any) -> None:
     """From now on Get Session answers with this session's real answer, ``changes`` applied
-    (``user`` changes are merged into the embedded user)."""
+    (``user`` changes are merged into the user, which the answer then embeds)."""
+    user_changes = changes.pop("user", None)
+    if user_changes is not None:
+        emulator.configure(session_answer="embedded_user")
     answer = AuthRocketClient.from_settings().get_session(session_id)
-    answer["user"].update(changes.pop("user", {}))
+    if user_changes is not None:
+        answer["user"].update(user_changes)
     body = json.dumps({**answer, **changes}).encode()
     emulator.inject_fault("/api/v2/sessions/*", kind="body", status=200, body=body, times=None)
 
@@ -174,3 +181,188 @@ def test_an_empty_bearer_token_is_malformed(mode) -> None:
     with pytest.raises(InvalidToken) as caught:
         verify_bearer_token("")
     assert caught.value.reason == "malformed"
+
+
+# --- api mode: AuthRocket 2's Get Session answer names its user, it does not embed them ----------
+# authrocket.com/docs/api/sessions ("Fields"): id, client_app_id, created_at, expires_at, token,
+# user_id, request. Each shape the real answer may take is a realm option of the emulator.
+
+SESSION_ANSWERS = ["documented", "without_token", "embedded_user"]
+
+
+def user_reads(emulator) -> int:
+    """How many user and membership reads the emulator answered."""
+    return int(
+        emulator.count_requests("/api/*/users/*", method="GET")
+        + emulator.count_requests("/api/*/memberships", method="GET")
+    )
+
+
+@pytest.mark.parametrize("session_answer", SESSION_ANSWERS)
+def test_api_mode_logs_in_from_every_get_session_answer(
+    api_mode, emulator, ada, session_answer
+) -> None:
+    emulator.configure(session_answer=session_answer)
+    looms = emulator.create_org("Looms")
+    emulator.create_membership(ada["id"], looms["id"], permissions=["looms:read"])
+    token = emulator.mint_token(ada["id"])
+    emulator.clear_requests()
+
+    session = verify_login_token(token, single_use=True)
+
+    assert (session.source, session.user.id, session.user.first_name) == ("api", ada["id"], "Ada")
+    assert session.id.startswith("kss_")
+    assert session.selected_org is not None
+    assert session.selected_org.name == "Analytical Engines"
+    assert session.has_perm("billing:invoices")
+    assert session_calls(emulator) == 1
+    # Reads only where neither the answer nor its token tells who the user is.
+    assert user_reads(emulator) == (2 if session_answer == "without_token" else 0)
+
+
+def test_api_mode_reads_the_user_and_their_memberships_without_a_token(
+    api_mode, emulator, ada
+) -> None:
+    emulator.configure(session_answer="without_token")
+    looms = emulator.create_org("Looms")
+    emulator.create_membership(ada["id"], looms["id"], permissions=["looms:read"])
+    emulator.clear_requests()
+
+    session = verify_login_token(emulator.mint_token(ada["id"]))
+
+    assert emulator.count_requests(f"/api/v2/users/{ada['id']}", method="GET") == 1
+    assert [r.query for r in emulator.requests if r.path == "/api/v2/memberships"] == [
+        {"user_id": [ada["id"]], "max_results": ["100"]}
+    ]
+    assert sorted(m.org.name for m in session.memberships) == ["Analytical Engines", "Looms"]
+    assert session.user.email_verification == "verified"  # the API's exact word
+
+
+def test_the_builder_takes_the_user_and_memberships_read_separately(
+    api_mode, emulator, ada
+) -> None:
+    emulator.configure(session_answer="without_token")
+    session, _ = emulator.login(ada["id"])
+    client = AuthRocketClient.from_settings()
+    answer = client.get_session(session["id"])
+    user = client.get_user(ada["id"])
+    memberships = list(client.iter_memberships(user_id=ada["id"]))
+
+    built = AuthRocketSession.from_api(answer, user=user, memberships=memberships)
+
+    assert (built.id, built.user.email, built.source) == (session["id"], ada["email"], "api")
+    assert built.selected_org is not None and built.selected_org.name == "Analytical Engines"
+    # What a login stores and rebuilds: the answer with the user embedded.
+    assert AuthRocketSession.from_api(built.claims) == built
+    with pytest.raises(InvalidClaims):  # the answer names another user
+        AuthRocketSession.from_api(answer, user={**user, "id": "usr_someone_else"})
+
+
+@pytest.mark.parametrize("spoiled", ["foreign_key", "other_session", "expired"])
+def test_a_get_session_token_that_cannot_be_trusted_is_not_read(
+    api_mode, emulator, ada, spoiled
+) -> None:
+    # The answer's token is decoded only when it verifies and names this session and user;
+    # otherwise the user is read, as if the answer had no token.
+    session, token = emulator.login(ada["id"])
+    answer = AuthRocketClient.from_settings().get_session(session["id"])
+    answer["token"] = {
+        "foreign_key": emulator.mint_token(
+            session_id=session["id"], key=rsa.generate_private_key(65537, 2048)
+        ),
+        "other_session": emulator.mint_token(ada["id"]),
+        "expired": emulator.mint_token(
+            session_id=session["id"], issued_at=int(time.time()) - 120, ttl=60
+        ),
+    }[spoiled]
+    body = json.dumps(answer).encode()
+    emulator.inject_fault("/api/v2/sessions/*", kind="body", status=200, body=body, times=None)
+    emulator.clear_requests()
+
+    assert verify_login_token(token).user.id == ada["id"]
+    assert user_reads(emulator) == 2
+
+
+def test_a_user_read_from_another_realm_is_refused(api_mode, emulator, ada) -> None:
+    emulator.configure(session_answer="without_token")
+    user = AuthRocketClient.from_settings().get_user(ada["id"])
+    body = json.dumps({**user, "realm_id": "rlm_someone_else"}).encode()
+    emulator.inject_fault("/api/v2/users/*", kind="body", status=200, body=body, times=None)
+
+    with pytest.raises(WrongRealm):
+        verify_login_token(emulator.mint_token(ada["id"]))
+
+
+def test_a_session_whose_user_is_gone_is_refused(api_mode, emulator, ada) -> None:
+    emulator.configure(session_answer="without_token")
+    token = emulator.mint_token(ada["id"])
+    emulator.inject_fault("/api/v2/users/*", status=404, times=None)
+
+    with pytest.raises(InvalidToken) as caught:
+        verify_login_token(token)
+    assert caught.value.reason == "session_not_found"
+
+
+@pytest.mark.parametrize("session_answer", SESSION_ANSWERS)
+def test_a_bearer_token_costs_one_completed_answer_per_interval(
+    api_mode, emulator, ada, session_answer
+) -> None:
+    # The reads that complete an answer are cached with it (recheck.py), not repeated.
+    api_mode.AUTHROCKET_RECHECK_INTERVAL = 60
+    emulator.configure(session_answer=session_answer)
+    token = emulator.mint_token(ada["id"])
+    emulator.clear_requests()
+
+    sessions = [verify_bearer_token(token) for _ in range(5)]
+
+    assert {s.selected_org.name for s in sessions if s.selected_org} == {"Analytical Engines"}
+    assert session_calls(emulator) == 1
+    assert user_reads(emulator) == (2 if session_answer == "without_token" else 0)
+
+
+def test_api_mode_works_against_the_authrocket_1_api(api_mode, emulator, ada) -> None:
+    api_mode.AUTHROCKET_URL = emulator.api_url(1)  # its Get Session embeds the user
+    emulator.clear_requests()
+
+    session = verify_login_token(emulator.mint_token(ada["id"], generation=1))
+
+    assert (session.generation, session.user.id) == (1, ada["id"])
+    assert session.selected_org is not None and user_reads(emulator) == 0
+
+
+# --- api mode checks the token's own exp ------------------------------------------------------
+
+
+@pytest.mark.parametrize("session_answer", SESSION_ANSWERS)
+def test_api_mode_refuses_an_expired_token_that_get_session_still_answers_for(
+    api_mode, emulator, ada, session_answer
+) -> None:
+    # Whether AuthRocket answers Get Session for a token past its exp (while the session
+    # lives on) is not documented: the emulator can do either, and the token is refused here
+    # before AuthRocket is asked.
+    emulator.configure(session_answer=session_answer, expired_token_lookup="session")
+    session, _ = emulator.login(ada["id"])
+    expired = emulator.mint_token(
+        session_id=session["id"], issued_at=int(time.time()) - 120, ttl=60
+    )
+    emulator.clear_requests()
+
+    with pytest.raises(ExpiredToken) as login:
+        verify_login_token(expired)
+    with pytest.raises(ExpiredToken) as bearer:
+        verify_bearer_token(expired)
+
+    assert login.value.reason == bearer.value.reason == "expired"
+    assert session_calls(emulator) == 0  # refused without asking
+
+
+def test_api_mode_refuses_a_bearer_token_past_its_exp_even_with_a_cached_answer(
+    api_mode, emulator, ada
+) -> None:
+    api_mode.AUTHROCKET_RECHECK_INTERVAL = 60
+    api_mode.AUTHROCKET_JWT_LEEWAY = 0
+    token = emulator.mint_token(ada["id"], ttl=2)
+    assert verify_bearer_token(token).user.id == ada["id"]  # the answer is now cached
+    time.sleep(2.1)
+    with pytest.raises(ExpiredToken):
+        verify_bearer_token(token)

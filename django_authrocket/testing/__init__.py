@@ -10,11 +10,13 @@ With pytest, use the ``authrocket_emulator`` fixture of the bundled plugin inste
 from .clients import authrocket_session_id, expire_login, recheck_at_next_request
 from .emulator import AuthRocketEmulator
 from .faults import Fault
+from .options import RealmOptions
 from .recording import RecordedRequest
 
 __all__ = [
     "AuthRocketEmulator",
     "Fault",
+    "RealmOptions",
     "RecordedRequest",
     "authrocket_session_id",
     "expire_login",

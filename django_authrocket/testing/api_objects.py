@@ -77,8 +77,14 @@ def session_object(
     user: UserRecord | None = None,
     memberships: Sequence[tuple[MembershipRecord, OrgRecord]] = (),
     generation: int = 2,
+    *,
+    token: str | None = None,
 ) -> dict[str, Any]:
-    """A session; Get Session embeds the ``user`` with their memberships (each with its org)."""
+    """A session. AuthRocket 2's fields (authrocket.com/docs/api/sessions, "Fields"): ``id``,
+    ``client_app_id``, ``created_at``, ``expires_at``, ``token`` (given here only when the
+    caller has one), ``user_id``, ``request``. With ``user``, the user is embedded with their
+    memberships (each with its org), as AuthRocket 1's Get Session did (v1.authrocket.com
+    integration guide)."""
     data: dict[str, Any] = {
         "object": "session",
         "id": session.id,
@@ -88,6 +94,9 @@ def session_object(
     }
     if generation == 2:
         data["client_app_id"] = None
+        data["request"] = {}  # the emulator keeps no request attributes (ip, client)
+    if token is not None:
+        data["token"] = token
     data[EMULATOR_MARKER] = True  # not an AuthRocket field: sites refuse it outside tests
     if user is not None:
         embedded = user_object(user, generation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .core_api import CoreAPI
+from .options import RealmOptions
 from .pages import LoginRocketPages
 from .signing import KeyRing
 from .wire import Request, Response, error_response, html_response, json_response
@@ -15,17 +16,27 @@ _API_PATH = re.compile(r"/api/v(?P<generation>[12])(?:/(?P<rest>.*))?")
 class EmulatorApp:
     """The whole emulated service as one callable: ``app(request) -> response``."""
 
-    def __init__(self, keys: KeyRing, pages: LoginRocketPages, api: CoreAPI) -> None:
+    def __init__(
+        self,
+        keys: KeyRing,
+        pages: LoginRocketPages,
+        api: CoreAPI,
+        options: RealmOptions | None = None,
+    ) -> None:
         self.keys = keys
         self.pages = pages
         self.api = api
+        self.options = options or RealmOptions()
 
     def __call__(self, request: Request) -> Response:
         """Answer one request."""
         if request.path == "/connect/jwks":
             if request.method != "GET":
                 return error_response(405, f"Method {request.method} not allowed here")
-            return json_response(200, self.keys.jwks(), headers=[("Cache-Control", "max-age=300")])
+            minimal = self.options.jwks_shape == "minimal"
+            return json_response(
+                200, self.keys.jwks(minimal=minimal), headers=[("Cache-Control", "max-age=300")]
+            )
         match = _API_PATH.fullmatch(request.path)
         if match:
             return self.api.handle(request, int(match["generation"]), match["rest"] or "")

@@ -18,6 +18,8 @@ from .api_objects import (
     session_object,
     user_object,
 )
+from .issuer import TokenIssuer
+from .options import RealmOptions
 from .records import USER_STATES, SessionRecord
 from .signing import KeyRing
 from .store import Invalid, NotFound, Store
@@ -54,11 +56,22 @@ class ApiError(Exception):
 class CoreAPI:
     """Answers Core API requests from the store, as AuthRocket does."""
 
-    def __init__(self, store: Store, keys: KeyRing, *, api_key: str, realm_id: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        keys: KeyRing,
+        *,
+        api_key: str,
+        realm_id: str,
+        issuer: TokenIssuer | None = None,
+        options: RealmOptions | None = None,
+    ) -> None:
         self.store = store
         self.keys = keys
         self.api_key = api_key
         self.realm_id = realm_id
+        self.issuer = issuer
+        self.options = options or RealmOptions()
         self._routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"sessions"), {"GET": self.list_sessions}),
             (
@@ -150,20 +163,44 @@ class CoreAPI:
 
     # -- sessions -----------------------------------------------------------------------------
 
-    def _session_by_id_or_token(self, id_or_token: str) -> SessionRecord:
+    def _session_by_id_or_token(
+        self, id_or_token: str, *, expired_token_ok: bool = False
+    ) -> SessionRecord:
         session_id = id_or_token
         if "." in id_or_token:  # the full login token instead of the id
-            claims = self.keys.decode(id_or_token)
+            claims = self.keys.decode(id_or_token, verify_exp=not expired_token_ok)
             session_id = str((claims or {}).get("sid") or (claims or {}).get("tk") or "")
         return self.store.get_session(session_id)
 
     def get_session(self, call: ApiCall) -> Response:
-        """GET /sessions/:id (the id may be the full login token)."""
+        """GET /sessions/:id; the id may be the full login token (v1.authrocket.com/docs/api/
+        sessions: "Session ID or full login token"; the AuthRocket 1 integration guide passes
+        the token).
+
+        The v2 answer has the documented fields only, no embedded user, unless the realm
+        option ``session_answer`` says otherwise; ``token`` is the token asked with, else one
+        minted now for the session (the field is "Auto-generated. Full login (JWT) token").
+        The v1 answer embeds the user (v1.authrocket.com integration guide).
+        """
         assert call.object_id is not None
-        session = self._session_by_id_or_token(call.object_id)
+        by_token = "." in call.object_id
+        session = self._session_by_id_or_token(
+            call.object_id, expired_token_ok=self.options.expired_token_lookup == "session"
+        )
+        shape = "embedded_user" if call.generation == 1 else self.options.session_answer
+        token = None
+        if call.generation == 2 and shape != "without_token":
+            token = call.object_id if by_token else self._fresh_token(session)
+        if shape != "embedded_user":
+            return json_response(200, session_object(session, token=token))
         user = self.store.get_user(session.user_id)
         memberships = self.store.memberships_of(user.id)
-        return json_response(200, session_object(session, user, memberships, call.generation))
+        return json_response(
+            200, session_object(session, user, memberships, call.generation, token=token)
+        )
+
+    def _fresh_token(self, session: SessionRecord) -> str | None:
+        return self.issuer.mint(session_id=session.id) if self.issuer is not None else None
 
     def delete_session(self, call: ApiCall) -> Response:
         """DELETE /sessions/:id: 204."""
@@ -228,8 +265,11 @@ class CoreAPI:
             after=after, limit=limit, user_id=call.param("user_id"), org_id=call.param("org_id")
         )
         expand = (call.param("expand") or "").split(",")
+        # authrocket.com/docs/api/memberships: "Querying for a user_id will include the
+        # associated org records" (and not when both ids are given).
+        with_org = "org" in expand or (call.param("user_id") and not call.param("org_id"))
         items = [
-            membership_object(m, self.store.get_org(m.org_id) if "org" in expand else None)
+            membership_object(m, self.store.get_org(m.org_id) if with_org else None)
             for m in memberships
         ]
         return self._collection(items, more)

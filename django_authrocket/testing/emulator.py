@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import string
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,7 @@ from .core_api import CoreAPI
 from .faults import Fault, FaultKind, FaultList
 from .ids import random_token
 from .issuer import TokenIssuer
+from .options import RealmOptions
 from .pages import LoginRocketPages
 from .recording import RecordedRequest, RequestLog
 from .server import EmulatorHTTPServer
@@ -55,6 +57,7 @@ class AuthRocketEmulator:
         token_ttl: int = 3600,
         session_ttl: int = DEFAULT_SESSION_TTL,
         login_generation: int = 2,
+        options: RealmOptions | None = None,
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, not {algorithm!r}")
@@ -69,6 +72,9 @@ class AuthRocketEmulator:
         )
         self.api_key = api_key or f"ks_emulator_{random_token(24)}"
         self.login_generation = login_generation
+        #: Where AuthRocket's behaviour is uncertain, which way this realm goes (options.py).
+        self.options = options or RealmOptions()
+        self._initial_options = dataclasses.replace(self.options)
         self._store = Store(realm_id, session_ttl=session_ttl)
         self._activity = Activity(self._store)
         self._keys = KeyRing(jwt_secret=self.jwt_secret)
@@ -80,7 +86,15 @@ class AuthRocketEmulator:
         self._app = EmulatorApp(
             self._keys,
             LoginRocketPages(self._store, self._issuer, generation=login_generation),
-            CoreAPI(self._store, self._keys, api_key=self.api_key, realm_id=realm_id),
+            CoreAPI(
+                self._store,
+                self._keys,
+                api_key=self.api_key,
+                realm_id=realm_id,
+                issuer=self._issuer,
+                options=self.options,
+            ),
+            options=self.options,
         )
         self._server: EmulatorHTTPServer | None = None
         self._errors: list[str] = []
@@ -126,8 +140,14 @@ class AuthRocketEmulator:
         where = self.url if self.port else "not started"
         return f"<AuthRocketEmulator {self.realm_id} {self.algorithm} {where}>"
 
+    def configure(self, **options: Any) -> RealmOptions:
+        """Change realm options (see :class:`~django_authrocket.testing.options.RealmOptions`)
+        until the next :meth:`reset`, e.g. ``configure(session_answer="without_token")``."""
+        return self.options.update(**options)
+
     def reset(self) -> None:
-        """Forget all data, faults, recorded requests and errors; keep the keys and the port.
+        """Forget all data, faults, recorded requests and errors, and put the realm options
+        back as constructed; keep the keys and the port.
 
         A request still held by a latency fault is dropped when it wakes, instead of writing
         into the fresh data.
@@ -135,6 +155,7 @@ class AuthRocketEmulator:
         if self._server is not None:
             self._server.epoch += 1
         self._store.clear()
+        self.options.restore(self._initial_options)
         self._faults.clear()
         self._log.clear()
         self._errors.clear()
@@ -175,7 +196,7 @@ class AuthRocketEmulator:
     @property
     def jwks(self) -> dict[str, Any]:
         """The document served at ``/connect/jwks``."""
-        return self._keys.jwks()
+        return self._keys.jwks(minimal=self.options.jwks_shape == "minimal")
 
     def settings(
         self, generation: int = 2, *, verify: str = "jwt", static_key: bool = False

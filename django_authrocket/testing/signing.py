@@ -59,20 +59,29 @@ class SigningKey:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ).decode("ascii")
 
-    def jwk(self) -> dict[str, Any]:
-        """The JWKS entry: LoginRocket puts a bare SPKI (not a certificate) in ``x5c[0]``."""
-        numbers = self.public_key.public_numbers()
+    def jwk(self, *, minimal: bool = False) -> dict[str, Any]:
+        """The JWKS entry: LoginRocket puts a bare SPKI (not a certificate) in ``x5c[0]``.
+
+        ``minimal``: only ``kid``, ``alg`` and ``x5c``, what the official libraries read
+        (realm option ``jwks_shape``, see options.py).
+        """
         spki_der = self.public_key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        return {
-            "kty": "RSA",
+        entry: dict[str, Any] = {
             "kid": self.kid,
             "alg": "RS256",
+            "x5c": [base64.b64encode(spki_der).decode("ascii")],
+        }
+        if minimal:
+            return entry
+        numbers = self.public_key.public_numbers()
+        return {
+            "kty": "RSA",
+            **entry,
             "use": "sig",
             "n": _int_b64url(numbers.n),
             "e": _int_b64url(numbers.e),
-            "x5c": [base64.b64encode(spki_der).decode("ascii")],
         }
 
 
@@ -104,15 +113,21 @@ class KeyRing:
             self._current = new_key
         return new_key
 
-    def jwks(self) -> dict[str, Any]:
-        """The document served at ``/connect/jwks``."""
-        return {"keys": [key.jwk() for key in self.published]}
+    def jwks(self, *, minimal: bool = False) -> dict[str, Any]:
+        """The document served at ``/connect/jwks`` (``minimal``: see :meth:`SigningKey.jwk`)."""
+        return {"keys": [key.jwk(minimal=minimal) for key in self.published]}
 
-    def decode(self, token: str) -> dict[str, Any] | None:
-        """Claims of a token this realm signed and that has not expired; None otherwise.
+    def decode(self, token: str, *, verify_exp: bool = True) -> dict[str, Any] | None:
+        """Claims of a token this realm signed and (unless not ``verify_exp``) that has not
+        expired; None otherwise.
 
         Used by Get Session, which accepts the full login token in place of a session id.
         """
+        options: jwt.types.Options = {
+            "require": ["exp"],
+            "verify_aud": False,
+            "verify_exp": verify_exp,
+        }
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -123,7 +138,7 @@ class KeyRing:
                     token,
                     self.jwt_secret,
                     algorithms=["HS256"],
-                    options={"require": ["exp"], "verify_aud": False},
+                    options=options,
                 )
             key = next((k for k in self.published if k.kid == header.get("kid")), None)
             if key is None or header.get("alg") != "RS256":
@@ -132,7 +147,7 @@ class KeyRing:
                 token,
                 key.public_key,
                 algorithms=["RS256"],
-                options={"require": ["exp"], "verify_aud": False},
+                options=options,
             )
         except jwt.PyJWTError:
             return None

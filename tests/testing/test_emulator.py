@@ -531,7 +531,24 @@ def test_profile_and_accounts_pages_link_back_to_the_app(
 # -- Core API: auth and negotiation ----------------------------------------------------------------
 
 
-def test_get_session_by_id_embeds_the_user_with_memberships_and_orgs(
+#: AuthRocket 2's session object (authrocket.com/docs/api/sessions, "Fields").
+#: The emulator's marker rides on every answer (sites refuse it outside tests); not a field of
+#: AuthRocket's, so the shape checks below leave it out.
+MARKER = {"emu"}
+
+DOCUMENTED_SESSION_FIELDS = {
+    "object",
+    "id",
+    "client_app_id",
+    "created_at",
+    "expires_at",
+    "token",
+    "user_id",
+    "request",
+}
+
+
+def test_get_session_answers_the_documented_fields_and_no_embedded_user(
     emu: AuthRocketEmulator, http: requests.Session
 ) -> None:
     user, engines = member_of_two_orgs(emu)
@@ -539,17 +556,111 @@ def test_get_session_by_id_embeds_the_user_with_memberships_and_orgs(
 
     body = api_get(http, emu, "/sessions/" + session["id"])
 
+    assert set(body) - MARKER == DOCUMENTED_SESSION_FIELDS
     assert body["object"] == "session"
     assert body["id"] == session["id"]
     assert body["user_id"] == user["id"]
     assert isinstance(body["created_at"], float)
     assert body["expires_at"] > time.time()
+    # token: "Full login (JWT) token" of the session, signed with the realm's key.
+    claims = jwt.decode(
+        body["token"], emu.public_key_pem, algorithms=["RS256"], issuer="https://authrocket.com"
+    )
+    assert (claims["sid"], claims["sub"]) == (session["id"], user["id"])
+    assert [org["oid"] for org in claims["orgs"] if org["selected"]] == [engines["id"]]
+
+
+def test_get_session_by_token_answers_with_that_token(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    session, token = emu.login(emu.create_user()["id"])
+
+    body = api_get(http, emu, "/sessions/" + token)
+
+    assert body["id"] == session["id"] and body["token"] == token
+
+
+def test_get_session_without_token_leaves_the_token_out(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    emu.configure(session_answer="without_token")
+    session, token = emu.login(emu.create_user()["id"])
+
+    for id_or_token in (session["id"], token):
+        assert set(api_get(http, emu, "/sessions/" + id_or_token)) - MARKER == (
+            DOCUMENTED_SESSION_FIELDS - {"token"}
+        )
+
+
+def test_get_session_embeds_the_user_with_memberships_and_orgs_when_asked(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    emu.configure(session_answer="embedded_user")  # AuthRocket 1's shape, for older sites
+    user, engines = member_of_two_orgs(emu)
+    session, _ = emu.login(user["id"])
+
+    body = api_get(http, emu, "/sessions/" + session["id"])
+
+    assert set(body) - MARKER == DOCUMENTED_SESSION_FIELDS | {"user"}
     assert body["user"]["object"] == "user"
     assert body["user"]["email"] == "ada@example.com"
     [selected] = [m for m in body["user"]["memberships"] if m["selected"]]
     assert selected["org"]["id"] == engines["id"]
     assert selected["org"]["object"] == "org"
     assert selected["permissions"] == ["ar:admin"]
+
+
+def test_get_session_for_an_expired_token_is_404_unless_the_realm_looks_up_its_session(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    session, _ = emu.login(emu.create_user()["id"])
+    expired = emu.mint_token(session_id=session["id"], issued_at=int(time.time()) - 120, ttl=60)
+    url = emu.api_url() + "/sessions/" + expired
+
+    assert http.get(url, headers=v2_headers(emu)).status_code == 404
+    emu.configure(expired_token_lookup="session")
+    answer = http.get(url, headers=v2_headers(emu))
+    assert answer.status_code == 200 and answer.json()["id"] == session["id"]
+
+
+def test_realm_options_refuse_unknown_names_and_values_and_reset_puts_them_back(
+    emu: AuthRocketEmulator,
+) -> None:
+    with pytest.raises(AttributeError, match="no realm option"):
+        emu.configure(session_shape="documented")
+    with pytest.raises(ValueError, match="session_answer"):
+        emu.configure(session_answer="embedded")
+    emu.configure(session_answer="without_token", jwks_shape="minimal")
+    emu.reset()
+    assert (emu.options.session_answer, emu.options.jwks_shape) == ("documented", "full")
+
+
+def test_jwks_of_kid_alg_and_x5c_only_when_asked(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    emu.configure(jwks_shape="minimal")  # what the official libraries read, nothing more
+
+    document = http.get(emu.url + "/connect/jwks").json()
+
+    assert document == emu.jwks
+    assert [set(entry) for entry in document["keys"]] == [{"kid", "alg", "x5c"}] * len(
+        document["keys"]
+    )
+    assert document["keys"][0]["kid"] == emu.current_kid
+
+
+def test_memberships_listed_by_user_include_their_orgs(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    # authrocket.com/docs/api/memberships: "Querying for a user_id will include the
+    # associated org records ... for both org_id and user_id will not".
+    user, engines = member_of_two_orgs(emu)
+
+    by_user = api_get(http, emu, "/memberships", user_id=user["id"])["collection"]
+    by_both = api_get(http, emu, "/memberships", user_id=user["id"], org_id=engines["id"])
+
+    assert sorted(m["org"]["name"] for m in by_user) == ["Engines", "Other"]
+    assert [set(m) & {"org"} for m in by_both["collection"]] == [set()]
 
 
 def test_get_session_accepts_the_login_token_in_place_of_the_id(
@@ -627,7 +738,8 @@ def test_v1_uses_x_authrocket_headers_and_the_v1_user_shape(
     )
 
     assert ok.status_code == 200
-    assert ok.json()["user"]["user_type"] == "human"
+    assert ok.json()["user"]["user_type"] == "human"  # AuthRocket 1 embeds the user
+    assert "memberships" in ok.json()["user"]
     assert ok.json()["user"]["name"]
     assert "client_app_id" not in ok.json()
     assert with_v2_header.status_code == 403

@@ -1,0 +1,160 @@
+"""Get Session, made whole: AuthRocket's answer about a session, with the user it only names.
+
+AuthRocket 2's session object (authrocket.com/docs/api/sessions, "Fields") is ``id``,
+``client_app_id``, ``created_at``, ``expires_at``, ``token``, ``user_id`` and ``request``: it
+names its user, it does not embed them (AuthRocket 1's answer did, and the official libraries
+never rely on it). :func:`fetch` asks Get Session and completes the answer into the one shape
+the rest of the package reads: the session with its ``user`` embedded, and in the user their
+``memberships``, each with its ``org``.
+
+1. An answer that embeds its user (AuthRocket 1) is taken as it is.
+2. Else the answer's ``token``, the session's own login token, is decoded here when it verifies
+   (:func:`~django_authrocket.tokens.verify_token`: the configured key or LoginRocket's key
+   set, every rule of ``"jwt"`` mode) and names this session and this user. The user and the
+   orgs come from its claims, as the official libraries build a session from a token
+   (authrocket-node lib/session.js ``jwtToSession``); a token without org data leaves
+   ``memberships`` out, which is not the same as none.
+3. Else (no token, or one that does not verify: expired, another key, LoginRocket's keys out
+   of reach) the user is read (``GET /users/:id``) with their memberships
+   (``GET /memberships?user_id=``, which "will include the associated org records":
+   authrocket.com/docs/api/memberships).
+
+A user or session that AuthRocket no longer knows is :class:`~django_authrocket.exceptions.
+NotFound`, as a session that ended. The completed answer never holds the token: it goes into
+``AUTHROCKET_CACHE`` (recheck.py caches it for one ``AUTHROCKET_RECHECK_INTERVAL``, so the
+reads cost no more often than the Get Session call they complete) and into the login record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
+
+from .client import AuthRocketClient
+from .exceptions import InvalidResponse, InvalidToken
+from .identity import AuthRocketSession
+from .redaction import shown_session
+from .tokens import verify_token
+
+logger = logging.getLogger("django_authrocket.recheck")
+
+
+@sensitive_variables("id_or_token")
+def fetch(id_or_token: str) -> dict[str, Any]:
+    """Get Session for a session id (``kss_...``) or a full login token, completed.
+
+    Raises :class:`~django_authrocket.exceptions.NotFound` when the session (or its user) is
+    gone, and other :class:`~django_authrocket.exceptions.APIError` subclasses when AuthRocket
+    cannot answer.
+    """
+    client = AuthRocketClient.from_settings()
+    return complete(client.get_session(id_or_token), client)
+
+
+def complete(answer: dict[str, Any], client: AuthRocketClient) -> dict[str, Any]:
+    """The Get Session ``answer`` with its user (and their memberships) embedded, without
+    its token; reads through ``client`` only what neither the answer nor its token holds."""
+    session = {key: value for key, value in answer.items() if key != "token"}
+    if isinstance(answer.get("user"), dict):
+        return session
+    user_id = answer.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise InvalidResponse(
+            "the Get Session answer names no user", method="GET", path=f"/sessions/{_id(answer)}"
+        )
+    user = _user_from_token(answer, user_id) or _read_user(client, user_id)
+    return {**session, "user": user}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _user_from_token(answer: dict[str, Any], user_id: str) -> dict[str, Any] | None:
+    """The user object the answer's token describes, or None when it cannot be trusted."""
+    token = answer.get("token")
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        decoded = verify_token(token)
+    except (InvalidToken, ImproperlyConfigured) as exc:
+        reason = exc.reason if isinstance(exc, InvalidToken) else "no key configured"
+        logger.debug(
+            "Session %s: its token does not verify (%s); reading the user", _id(answer), reason
+        )
+        return None
+    if decoded.id != answer.get("id") or decoded.user.id != user_id:
+        logger.warning("Session %s: its token names another session or user", _id(answer))
+        return None
+    return _api_user(decoded)
+
+
+def _api_user(session: AuthRocketSession) -> dict[str, Any]:
+    """A token's user in the Core API's shape (what identity.AuthRocketSession.from_api reads)."""
+    info = session.user
+    user: dict[str, Any] = {
+        "object": "user",
+        "id": info.id,
+        "realm_id": info.realm_id,
+        "email": info.email,
+        # A token says verified or not; "requested" and "none" look alike there.
+        "email_verified": info.email_verified,
+        "name": info.name,
+        "first_name": info.first_name,
+        "last_name": info.last_name,
+        "username": info.username,
+        "reference": info.reference,
+        "custom": dict(info.custom),
+    }
+    if "orgs" in session.claims or "m" in session.claims:  # the token carries org data
+        user["memberships"] = [
+            {
+                "object": "membership",
+                "id": membership.id,
+                "org_id": membership.org.id,
+                "user_id": info.id,
+                "permissions": list(membership.permissions),
+                "selected": membership.selected,
+                "custom": dict(membership.custom),
+                "org": {
+                    "object": "org",
+                    "id": membership.org.id,
+                    "name": membership.org.name,
+                    "reference": membership.org.reference,
+                    "custom": dict(membership.org.custom),
+                },
+            }
+            for membership in session.memberships
+        ]
+    return user
+
+
+def _read_user(client: AuthRocketClient, user_id: str) -> dict[str, Any]:
+    """``GET /users/:id`` and ``GET /memberships?user_id=``: the user with their memberships."""
+    user = dict(client.get_user(user_id))
+    now = time.time()
+    user["memberships"] = [
+        membership
+        for membership in client.iter_memberships(user_id=user_id)
+        if not _lapsed(membership.get("expires_at"), now)
+    ]
+    return user
+
+
+def _lapsed(expires_at: object, now: float) -> bool:
+    """A membership past its ``expires_at``, which AuthRocket deletes "automatically"
+    (authrocket.com/docs/api/memberships) but maybe not yet."""
+    return (
+        isinstance(expires_at, int | float)
+        and not isinstance(expires_at, bool)
+        and expires_at < now
+    )
+
+
+def _id(answer: dict[str, Any]) -> str:
+    """The session as a log line may name it: a digest (a session id is a credential)."""
+    value = answer.get("id")
+    return shown_session(value) if isinstance(value, str) else "?"

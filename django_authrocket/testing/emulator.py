@@ -18,7 +18,7 @@ from .api_objects import (
     user_object,
 )
 from .app import EmulatorApp
-from .core_api import CoreAPI
+from .core_api import CUSTOM_ON_GET, UNFILTERED_MEMBERSHIPS, CoreAPI
 from .faults import Fault, FaultKind, FaultList
 from .ids import random_token
 from .issuer import TokenIssuer
@@ -42,6 +42,12 @@ class AuthRocketEmulator:
     >>> with AuthRocketEmulator() as emu:                      # doctest: +SKIP
     ...     user = emu.create_user("ada@example.com", first_name="Ada")
     ...     session, token = emu.login(user["id"])
+
+    Realm options, where AuthRocket's real behaviour is not documented (settable later too;
+    :meth:`reset` restores the values given here): ``custom_on_get`` (``"expand"``: Get a User
+    and Get an Org leave ``custom`` out unless ``expand=custom``, as the lists do; ``"always"``)
+    and ``unfiltered_memberships`` (``"error"``: ``GET /memberships`` without ``user_id`` or
+    ``org_id`` is a 422; ``"empty"``: an empty list).
     """
 
     def __init__(
@@ -55,6 +61,8 @@ class AuthRocketEmulator:
         token_ttl: int = 3600,
         session_ttl: int = DEFAULT_SESSION_TTL,
         login_generation: int = 2,
+        custom_on_get: str = "expand",
+        unfiltered_memberships: str = "error",
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, not {algorithm!r}")
@@ -77,10 +85,17 @@ class AuthRocketEmulator:
         )
         self._faults = FaultList()
         self._log = RequestLog()
+        self._api = CoreAPI(self._store, self._keys, api_key=self.api_key, realm_id=realm_id)
+        self._api_options = {
+            "custom_on_get": custom_on_get,
+            "unfiltered_memberships": unfiltered_memberships,
+        }
+        self.custom_on_get = custom_on_get
+        self.unfiltered_memberships = unfiltered_memberships
         self._app = EmulatorApp(
             self._keys,
             LoginRocketPages(self._store, self._issuer, generation=login_generation),
-            CoreAPI(self._store, self._keys, api_key=self.api_key, realm_id=realm_id),
+            self._api,
         )
         self._server: EmulatorHTTPServer | None = None
         self._errors: list[str] = []
@@ -138,6 +153,28 @@ class AuthRocketEmulator:
         self._faults.clear()
         self._log.clear()
         self._errors.clear()
+        for name, value in self._api_options.items():
+            setattr(self, name, value)
+
+    # -- realm options (see the class docstring) ----------------------------------------------
+
+    @property
+    def custom_on_get(self) -> str:
+        return self._api.custom_on_get
+
+    @custom_on_get.setter
+    def custom_on_get(self, value: str) -> None:
+        self._api.custom_on_get = _option(value, CUSTOM_ON_GET, "custom_on_get")
+
+    @property
+    def unfiltered_memberships(self) -> str:
+        return self._api.unfiltered_memberships
+
+    @unfiltered_memberships.setter
+    def unfiltered_memberships(self, value: str) -> None:
+        self._api.unfiltered_memberships = _option(
+            value, UNFILTERED_MEMBERSHIPS, "unfiltered_memberships"
+        )
 
     # -- where it is and how to point an app at it --------------------------------------------
 
@@ -528,3 +565,9 @@ class AuthRocketEmulator:
     def server_errors(self) -> list[str]:
         """Tracebacks of requests the emulator failed to handle (each answered with a 500)."""
         return list(self._errors)
+
+
+def _option(value: str, allowed: tuple[str, ...], name: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
+    return value

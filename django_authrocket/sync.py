@@ -182,10 +182,11 @@ class _Listing:
         self.warnings: list[str] = []
         self.odd: list[str] = []  # objects not written: what they were
         self.kept: dict[str, str] = {}  # memberships: org id -> why its rows were kept
+        self.done: str | None = None  # the last id committed (memberships: the last org)
 
     def run(self) -> Counts:
         total = Counts()
-        after = None if self.dry_run else self._start()
+        after = self.done = None if self.dry_run else self._start()
         batches = self._org_batches(after) if self.resource == "memberships" else self._pages(after)
         for number, batch in enumerate(batches, start=1):
             counts = self._commit(batch)
@@ -238,7 +239,7 @@ class _Listing:
                 "/memberships", {"org_id": org_id}, page_size=self.batch_size
             )
             try:
-                while (page := self._next(listed, f"at org {org_id}", after_org)) is not None:
+                while (page := self._next(listed, f"at org {org_id}", self.done)) is not None:
                     items = self._expected(page.items, org_id=org_id)
                     if batch.items and len(batch.items) + len(items) > self.batch_size:
                         yield batch  # the checkpoint stays before this org: it is not done
@@ -311,6 +312,7 @@ class _Listing:
                         transaction.set_rollback(True)
                     else:
                         self._move_checkpoint(batch.checkpoint)
+                    self.done = batch.checkpoint or self.done
                     return counts
             except IntegrityError:
                 if attempt == PAGE_ATTEMPTS:

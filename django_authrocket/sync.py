@@ -247,7 +247,7 @@ class _Listing:
                     batch.items.extend(items)
                     named += len(page.items)
             except _OrgNotFound:
-                self.kept[org_id] = "AuthRocket answered 404 for its memberships"
+                self.kept[org_id] = "AuthRocket answered 404 for their memberships"
             if org_id not in self.kept:
                 batch.orgs[org_id] = named
             batch.checkpoint = after_org = org_id
@@ -294,7 +294,7 @@ class _Listing:
                 good.append(item)
                 continue
             if org_id is not None:
-                self.kept[org_id] = "its listing held memberships of another kind or org"
+                self.kept[org_id] = "their listings held objects that are not their memberships"
         return good
 
     # -- what is written -----------------------------------------------------------------------
@@ -332,8 +332,8 @@ class _Listing:
         """Remove what these orgs' complete listings did not name; keep (and say so) the rows
         of an org whose listing was empty while the mirror holds some."""
         held = pages.memberships_held([org_id for org_id, named in orgs.items() if not named])
-        for org_id, count in held.items():
-            self.kept[org_id] = f"AuthRocket listed none of its {count} memberships"
+        for org_id in held:
+            self.kept[org_id] = "AuthRocket listed none of the memberships the mirror holds"
         complete = [org_id for org_id in orgs if org_id not in held]
         if self.dry_run:
             return pages.count_unlisted("memberships", self.seen_in_dry_run, orgs=complete)
@@ -379,23 +379,15 @@ class _Listing:
                 f"{self.resource}: {len(self.odd)} object(s) in AuthRocket's answer were not "
                 f"written, as they were not what was asked for (e.g. {self.odd[0]})",
             )
-        if self.kept and self.prune:
-            by_reason: dict[str, list[str]] = {}
-            for org_id, reason in self.kept.items():
-                by_reason.setdefault(reason, []).append(org_id)
-            for reason, org_ids in by_reason.items():
-                named = ", ".join(org_ids[:NAMED_IN_WARNINGS])
-                more = len(org_ids) - NAMED_IN_WARNINGS
-                named += f" and {more} more" if more > 0 else ""
-                self.warnings.append(
-                    f"memberships: kept every local membership of {len(org_ids)} org(s), as "
-                    f"{reason}: {named}"
-                )
-        elif self.kept:
-            self.warnings.append(
-                f"memberships: {len(self.kept)} org(s) answered unexpectedly: "
-                + ", ".join(f"{org_id} ({why})" for org_id, why in list(self.kept.items())[:3])
-            )
+        by_reason: dict[str, list[str]] = {}
+        for org_id, reason in self.kept.items():
+            by_reason.setdefault(reason, []).append(org_id)
+        for reason, org_ids in by_reason.items():
+            named = ", ".join(org_ids[:NAMED_IN_WARNINGS])
+            if len(org_ids) > NAMED_IN_WARNINGS:
+                named += f" and {len(org_ids) - NAMED_IN_WARNINGS} more"
+            kept = "kept every local membership of" if self.prune else "skipped"
+            self.warnings.append(f"memberships: {kept} {len(org_ids)} org(s), as {reason}: {named}")
         for warning in self.warnings:
             logger.warning("AuthRocket sync: %s", warning)
 

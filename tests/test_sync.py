@@ -283,7 +283,7 @@ def test_an_empty_memberships_answer_removes_nothing_and_says_so(emulator) -> No
     assert AuthRocketMembership.objects.count() == 6 and report.counts["memberships"].removed == 0
     [warning] = report.warnings
     assert warning.startswith("memberships: kept every local membership of 2 org(s), as ")
-    assert "AuthRocket listed none of its 3 memberships" in warning
+    assert "AuthRocket listed none of the memberships the mirror holds" in warning
     assert f"WARNING: {warning}" in output.splitlines()
 
 
@@ -328,7 +328,7 @@ def test_another_orgs_memberships_in_an_answer_are_not_written_and_remove_nothin
     assert not AuthRocketMembership.objects.filter(authrocket_id="mb_stranger").exists()
     assert report.warnings[0].startswith("memberships: 2 object(s) in AuthRocket's answer were")
     assert "mb_stranger of org org_elsewhere" in report.warnings[0]
-    assert "as its listing held memberships of another kind or org" in report.warnings[1]
+    assert "as their listings held objects that are not their memberships" in report.warnings[1]
 
 
 def test_an_org_answering_404_is_skipped_and_its_memberships_kept(emulator) -> None:
@@ -343,7 +343,7 @@ def test_an_org_answering_404_is_skipped_and_its_memberships_kept(emulator) -> N
     assert AuthRocketMembership.objects.count() == 4
     assert report.warnings == [
         "memberships: kept every local membership of 1 org(s), as AuthRocket answered 404 for "
-        f"its memberships: {first.authrocket_id}"
+        f"their memberships: {first.authrocket_id}"
     ]
 
 
@@ -375,6 +375,26 @@ def test_a_memberships_listing_resumes_after_the_last_complete_org(fast_retries,
     assert {m["id"] for m in memberships} == set(
         AuthRocketMembership.objects.values_list("authrocket_id", flat=True)
     )
+
+
+def test_a_resync_lists_the_users_memberships_and_trusts_only_their_own(emulator, ada) -> None:
+    """The webhook endpoint and the admin's resync list one user's memberships (``user_id``,
+    documented); another user's membership in that answer is neither written nor a reason to
+    remove the user's own."""
+    sync()
+    emulator.clear_requests()
+    assert resync_users([ada["id"]])["memberships"].unchanged == 1
+    [listing] = [r for r in emulator.requests if r.path == "/api/v2/memberships"]
+    assert listing.query["user_id"] == [ada["id"]]
+
+    stranger = {"object": "membership", "id": "mb_x", "org_id": "org_x", "user_id": "usr_x"}
+    body = json.dumps({"collection": [stranger], "more_results": False}).encode()
+    emulator.inject_fault("/api/v2/memberships", kind="body", status=200, body=body)
+    resync_users([ada["id"]])
+
+    assert list(AuthRocketMembership.objects.values_list("user__authrocket_id", flat=True)) == [
+        ada["id"]
+    ]
 
 
 # --- failures and resuming ----------------------------------------------------------------------

@@ -15,7 +15,8 @@ What every call does:
   status and AuthRocket's ``X-Request-ID``, never the API key or a token.
 
 Objects come back as the API's own JSON dicts; list calls are generators that page with
-``after``/``max_results`` until ``more_results`` is false.
+``after``/``max_results`` until ``more_results`` is false. Reads of users and orgs ask for
+``expand=custom`` (AuthRocket leaves custom attributes out otherwise).
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ logger = logging.getLogger("django_authrocket.client")
 MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
 #: Largest page the API serves.
 MAX_PAGE_SIZE: Final = 1000
+#: Users and orgs leave out ``custom`` unless asked: "expand: custom -- Include custom in the
+#: response" (https://authrocket.com/docs/api/orgs, List orgs; the users list documents the
+#: same). Sent on every read of a user or an org, single reads too (harmless where implied).
+EXPAND_CUSTOM: Final[Mapping[str, str]] = {"expand": "custom"}
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -150,16 +155,16 @@ class AuthRocketClient:
     # --- users, orgs, memberships, events ---------------------------------------------------
 
     def get_user(self, id_or_email: str) -> dict[str, Any]:
-        return self._object("GET", f"/users/{_segment(id_or_email)}")
+        return self._object("GET", f"/users/{_segment(id_or_email)}", EXPAND_CUSTOM)
 
     def iter_users(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        return self.paginate("/users", filters)
+        return self.paginate("/users", {**EXPAND_CUSTOM, **filters})
 
     def get_org(self, org_id: str) -> dict[str, Any]:
-        return self._object("GET", f"/orgs/{_segment(org_id)}")
+        return self._object("GET", f"/orgs/{_segment(org_id)}", EXPAND_CUSTOM)
 
     def iter_orgs(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        return self.paginate("/orgs", filters)
+        return self.paginate("/orgs", {**EXPAND_CUSTOM, **filters})
 
     def get_membership(self, membership_id: str) -> dict[str, Any]:
         return self._object("GET", f"/memberships/{_segment(membership_id)}")
@@ -167,7 +172,12 @@ class AuthRocketClient:
     def iter_memberships(
         self, *, user_id: str | None = None, org_id: str | None = None, **filters: Any
     ) -> Iterator[dict[str, Any]]:
+        """The memberships of a user or of an org (or the one of both). AuthRocket documents the
+        listing only with ``user_id`` and/or ``org_id``; by org it embeds each ``user``, by user
+        each ``org`` (https://authrocket.com/docs/api/memberships)."""
         params = {k: v for k, v in (("user_id", user_id), ("org_id", org_id)) if v}
+        if not params:
+            raise ValueError("memberships are listed for a user_id or an org_id, never all")
         return self.paginate("/memberships", {**params, **filters})
 
     def get_event(self, event_id: str) -> dict[str, Any]:
@@ -218,8 +228,10 @@ class AuthRocketClient:
 
     # --- transport --------------------------------------------------------------------------
 
-    def _object(self, method: str, path: str) -> dict[str, Any]:
-        body = self.request(method, path)
+    def _object(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        body = self.request(method, path, params=params)
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise InvalidResponse(
                 "answer is not an API object", method=method, path=_log_path(path)

@@ -10,6 +10,7 @@ webhook and a full sync write rows the same way.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,8 @@ from .exceptions import NotFound
 from .mirror import pages
 from .mirror.pages import Counts, Resource
 from .models import AuthRocketOrg, AuthRocketUser
+
+logger = logging.getLogger("django_authrocket.sync")
 
 
 @dataclass
@@ -54,11 +57,19 @@ def fetch_user(user_id: str, client: AuthRocketClient | None = None) -> Snapshot
         user = client.get_user(user_id)
     except NotFound:
         return Snapshot(gone_users=[user_id])
-    memberships = list(client.iter_memberships(user_id=str(user["id"])))
+    user_id = str(user["id"])
+    listed = list(client.iter_memberships(user_id=user_id))
+    memberships = [m for m in listed if m.get("user_id") == user_id]
+    if len(memberships) < len(listed):  # an unexpected answer: write its own, remove nothing
+        logger.warning(
+            "AuthRocket listed %d membership(s) of other users for %s: kept its local ones",
+            len(listed) - len(memberships),
+            user_id,
+        )
     return Snapshot(
         users=[user],
         memberships=memberships,
-        members_of=[str(user["id"])],
+        members_of=[user_id] if len(memberships) == len(listed) else [],
         orgs=_missing_orgs(client, {str(m.get("org_id")) for m in memberships}),
     )
 

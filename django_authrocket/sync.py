@@ -5,9 +5,20 @@ each page (up to 1,000 objects) to :func:`django_authrocket.mirror.pages.write`,
 transaction** together with the checkpoint, so the queries per page do not depend on how many
 rows changed or how big the realm is, and an unchanged page writes nothing but the checkpoint.
 The checkpoint (:class:`~django_authrocket.models.AuthRocketSyncCheckpoint`) names the last
-committed page, so a run that crashed or was killed resumes where it stopped. After a complete
-listing, ``deactivate_missing`` deactivates the local users (never deletes them) and removes the
-memberships that were not listed.
+committed page, so a run that crashed or was killed resumes where it stopped.
+
+Users and orgs are listed with ``expand=custom`` (AuthRocket leaves custom attributes out
+otherwise). Memberships are listed the way AuthRocket documents it, "for a user or an org"
+(https://authrocket.com/docs/api/memberships): ``GET /memberships?org_id=`` for each mirrored
+org in id order (listing by org also embeds each user: unused here). Their pages are gathered
+into batches of up to ``batch_size``; the checkpoint names the last org whose memberships are
+all committed.
+
+``deactivate_missing`` deactivates the local users (never deletes them) that a complete users
+listing did not name, and removes each org's memberships that its complete listing did not name.
+An answer that is unexpected (objects of another kind, another org's memberships, a 404 for an
+org) or empty where the mirror holds rows removes nothing: the run keeps those rows and says so
+in :attr:`SyncReport.warnings` (the command prints each one).
 
 Single objects (the webhook endpoint, the admin's resync action) go through
 :mod:`django_authrocket.resync`, which writes through the same :mod:`~django_authrocket.mirror`.
@@ -16,18 +27,18 @@ Single objects (the webhook endpoint, the admin's resync action) go through
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final, NoReturn
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .client import MAX_PAGE_SIZE, AuthRocketClient, Page
-from .exceptions import APIError, AuthRocketError
+from .client import EXPAND_CUSTOM, MAX_PAGE_SIZE, AuthRocketClient, Page
+from .exceptions import APIError, AuthRocketError, NotFound
 from .mirror import pages
 from .mirror.pages import Counts, Resource
-from .models import AuthRocketSyncCheckpoint
+from .models import AuthRocketOrg, AuthRocketSyncCheckpoint, AuthRocketUser
 
 logger = logging.getLogger("django_authrocket.sync")
 
@@ -37,12 +48,14 @@ DEFAULT_BATCH_SIZE: Final = MAX_PAGE_SIZE
 #: A page that hit a unique constraint (a concurrent login created the same user or username
 #: meanwhile) is read and written again this many times before the run stops.
 PAGE_ATTEMPTS: Final = 3
+#: How many org ids a warning names before it says "and N more".
+NAMED_IN_WARNINGS: Final = 5
 
-_PATHS: Final[dict[Resource, str]] = {
-    "users": "/users",
-    "orgs": "/orgs",
-    "memberships": "/memberships",
+_LISTS: Final[dict[Resource, tuple[str, Mapping[str, str]]]] = {
+    "users": ("/users", EXPAND_CUSTOM),
+    "orgs": ("/orgs", EXPAND_CUSTOM),
 }
+_OBJECT: Final[dict[Resource, str]] = {"users": "user", "orgs": "org", "memberships": "membership"}
 
 
 class SyncAborted(AuthRocketError):
@@ -69,12 +82,15 @@ class PageResult:
 
 @dataclass
 class SyncReport:
-    """The outcome of :func:`sync`: counts per resource."""
+    """The outcome of :func:`sync`: counts per resource, and what it refused to act on."""
 
     dry_run: bool = False
     counts: dict[Resource, Counts] = field(default_factory=dict)
-    #: The id each resumed listing continued after.
+    #: The id each resumed listing continued after (memberships: an org id).
     resumed_after: dict[Resource, str] = field(default_factory=dict)
+    #: Answers the run did not trust, one sentence each: objects it did not write, rows it kept
+    #: instead of deactivating or removing them.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def deactivated(self) -> int:
@@ -102,10 +118,12 @@ def sync(
     """List ``resources`` from the Core API and write them into the mirror, page by page.
 
     ``deactivate_missing`` sets ``is_active=False`` on local users whose AuthRocket user was
-    not listed (and removes memberships that were not), only after the listing completed.
-    ``dry_run`` reads and compares everything, rolls every page back, and ignores and keeps
-    the checkpoints. Raises :class:`SyncAborted` when a page cannot be fetched (after the
-    client's retries); every page before it stays committed and the checkpoint names it.
+    not listed, and removes the memberships an org's listing did not name, each only after
+    that listing completed, and never on an answer it does not trust (see
+    :attr:`SyncReport.warnings`). ``dry_run`` reads and compares everything, rolls every page
+    back, and ignores and keeps the checkpoints. Raises :class:`SyncAborted` when a page cannot
+    be fetched (after the client's retries); every page before it stays committed and the
+    checkpoint names it.
     """
     wanted = [resource for resource in RESOURCES if resource in set(resources)]
     if deactivate_missing and "users" not in wanted:
@@ -115,9 +133,25 @@ def sync(
     for resource in wanted:
         listing = _Listing(resource, client, batch_size, dry_run, deactivate_missing, on_page)
         report.counts[resource] = listing.run()
+        report.warnings.extend(listing.warnings)
         if listing.resumed_after:
             report.resumed_after[resource] = listing.resumed_after
     return report
+
+
+@dataclass
+class _Batch:
+    """Objects written in one transaction, and what that transaction also does."""
+
+    items: list[dict[str, Any]]
+    #: The id the checkpoint moves to (None: it stays).
+    checkpoint: str | None
+    #: Memberships: the orgs whose listing ends in this batch, with how many it named.
+    orgs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def last_id(self) -> str | None:
+        return str(self.items[-1]["id"]) if self.items else None
 
 
 class _Listing:
@@ -136,8 +170,8 @@ class _Listing:
         self.client = client
         self.batch_size = max(1, min(int(batch_size), MAX_PAGE_SIZE))
         self.dry_run = dry_run
-        # After a complete listing, act on the rows it did not name: found by the synced_at
-        # stamp every row seen gets (flat memory, survives a resume), not by a set of ids.
+        # Act on the rows a complete listing did not name: found by the synced_at stamp every
+        # row seen gets (flat memory, survives a resume), not by a set of ids.
         self.prune = deactivate_missing and resource in ("users", "memberships")
         self.mark_seen = self.prune
         self.on_page = on_page
@@ -145,25 +179,21 @@ class _Listing:
         self.checkpoint: AuthRocketSyncCheckpoint | None = None
         self.started_at = timezone.now()
         self.seen_in_dry_run: set[str] = set()  # a dry run cannot stamp: it remembers ids
+        self.warnings: list[str] = []
+        self.odd: list[str] = []  # objects not written: what they were
+        self.kept: dict[str, str] = {}  # memberships: org id -> why its rows were kept
+        self.done: str | None = None  # the last id committed (memberships: the last org)
 
     def run(self) -> Counts:
         total = Counts()
-        after = None if self.dry_run else self._start()
-        listed = self.client.iter_pages(
-            _PATHS[self.resource], {}, page_size=self.batch_size, after=after
-        )
-        number = 0
-        while True:
-            page = self._next_page(listed, after)
-            if page is None:
-                break
-            number += 1
-            counts = self._commit(page)
+        after = self.done = None if self.dry_run else self._start()
+        batches = self._org_batches(after) if self.resource == "memberships" else self._pages(after)
+        for number, batch in enumerate(batches, start=1):
+            counts = self._commit(batch)
             total.add(counts)
-            after = page.last_id or after
             if self.on_page is not None:
-                self.on_page(PageResult(self.resource, number, counts, page.last_id))
-        total.add(self._finish())
+                self.on_page(PageResult(self.resource, number, counts, batch.last_id))
+        total.add(self._finish(total))
         return total
 
     def _start(self) -> str | None:
@@ -179,38 +209,110 @@ class _Listing:
             logger.info("Resuming the %s listing after %s", self.resource, checkpoint.last_id)
             return checkpoint.last_id
         if checkpoint.in_progress:
-            # That run did not stamp the users it saw, so missing ones cannot be told apart.
+            # That run did not stamp the rows it saw, so missing ones cannot be told apart.
             logger.info("Listing %s from the start to find missing ones", self.resource)
         checkpoint.last_id, checkpoint.pages, checkpoint.completed_at = "", 0, None
         checkpoint.started_at, checkpoint.marks_seen = self.started_at, self.mark_seen
         checkpoint.save()
         return None
 
-    def _next_page(self, listed: Iterator[Page], after: str | None) -> Page | None:
+    # -- what is listed ------------------------------------------------------------------------
+
+    def _pages(self, after: str | None) -> Iterator[_Batch]:
+        """Users and orgs: each page of the listing is a batch."""
+        path, params = _LISTS[self.resource]
+        listed = self.client.iter_pages(path, params, page_size=self.batch_size, after=after)
+        while True:
+            page = self._next(listed, f"after {after}" if after else "at the first page", after)
+            if page is None:
+                return
+            yield _Batch(self._expected(page.items), page.last_id)
+            after = page.last_id or after
+
+    def _org_batches(self, after_org: str | None) -> Iterator[_Batch]:
+        """Memberships: each mirrored org's listing (``GET /memberships?org_id=``), its pages
+        gathered into batches of up to ``batch_size`` objects or orgs."""
+        batch, orgs_ended = _Batch([], None), 0
+        for org_id in _mirrored_orgs(after_org):
+            named = 0
+            listed = self.client.iter_pages(
+                "/memberships", {"org_id": org_id}, page_size=self.batch_size
+            )
+            try:
+                while (page := self._next(listed, f"at org {org_id}", self.done)) is not None:
+                    items = self._expected(page.items, org_id=org_id)
+                    if batch.items and len(batch.items) + len(items) > self.batch_size:
+                        yield batch  # the checkpoint stays before this org: it is not done
+                        batch, orgs_ended = _Batch([], batch.checkpoint), 0
+                    batch.items.extend(items)
+                    named += len(page.items)
+            except _OrgNotFound:
+                self.kept[org_id] = "AuthRocket answered 404 for their memberships"
+            if org_id not in self.kept:
+                batch.orgs[org_id] = named
+            batch.checkpoint = after_org = org_id
+            orgs_ended += 1
+            if orgs_ended >= self.batch_size:
+                yield batch
+                batch, orgs_ended = _Batch([], batch.checkpoint), 0
+        if batch.items or orgs_ended:
+            yield batch
+
+    def _next(self, listed: Iterator[Page], where: str, after: str | None) -> Page | None:
         try:
             return next(listed)
         except StopIteration:
             return None
+        except NotFound as exc:
+            if self.resource == "memberships":
+                raise _OrgNotFound from exc
+            self._abort(where, exc, after)
         except APIError as exc:
-            where = f"after {after}" if after else "at the first page"
-            kept = "" if self.dry_run else "; the checkpoint is kept: run it again to resume"
-            raise SyncAborted(
-                f"Listing {self.resource} failed {where}: {exc}{kept}",
-                resource=self.resource,
-                after=after,
-            ) from exc
+            self._abort(where, exc, after)
 
-    def _commit(self, page: Page) -> Counts:
+    def _abort(self, where: str, exc: APIError, after: str | None) -> NoReturn:
+        kept = "" if self.dry_run else "; the checkpoint is kept: run it again to resume"
+        raise SyncAborted(
+            f"Listing {self.resource} failed {where}: {exc}{kept}",
+            resource=self.resource,
+            after=after,
+        ) from exc
+
+    def _expected(
+        self, items: list[dict[str, Any]], *, org_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The items that are what was asked for; notes the others (never written)."""
+        kind, good = _OBJECT[self.resource], []
+        for item in items:
+            if item.get("object", kind) != kind:
+                self.odd.append(f"an object of type {str(item.get('object'))[:20]!r}")
+            elif org_id is not None and item.get("org_id") != org_id:
+                self.odd.append(f"{item['id']} of org {str(item.get('org_id'))[:64]}")
+            elif org_id is not None and not isinstance(item.get("user_id"), str):
+                self.odd.append(f"{item['id']} without a user_id")
+            else:
+                good.append(item)
+                continue
+            if org_id is not None:
+                self.kept[org_id] = "their listings held objects that are not their memberships"
+        return good
+
+    # -- what is written -----------------------------------------------------------------------
+
+    def _commit(self, batch: _Batch) -> Counts:
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             try:
                 with transaction.atomic():
-                    counts = pages.write(self.resource, page.items, mark_seen=self.mark_seen)
+                    counts = pages.write(self.resource, batch.items, mark_seen=self.mark_seen)
+                    if self.dry_run and self.prune:
+                        self.seen_in_dry_run.update(str(item["id"]) for item in batch.items)
+                    if self.prune and batch.orgs:
+                        counts.add(self._prune_orgs(batch.orgs))
                     if self.dry_run:
                         transaction.set_rollback(True)
                     else:
-                        self._move_checkpoint(page)
-                    if self.dry_run and self.prune:
-                        self.seen_in_dry_run.update(str(item["id"]) for item in page.items)
+                        self._move_checkpoint(batch.checkpoint)
+                    self.done = batch.checkpoint or self.done
                     return counts
             except IntegrityError:
                 if attempt == PAGE_ATTEMPTS:
@@ -218,28 +320,91 @@ class _Listing:
                 logger.info("A %s page met a concurrent write; writing it again", self.resource)
         raise AssertionError("unreachable")
 
-    def _move_checkpoint(self, page: Page) -> None:
+    def _move_checkpoint(self, last_id: str | None) -> None:
         checkpoint = self.checkpoint
-        if checkpoint is None or page.last_id is None:
+        if checkpoint is None or last_id is None:
             return
-        checkpoint.last_id = page.last_id
+        checkpoint.last_id = last_id
         checkpoint.pages += 1
         checkpoint.save(update_fields=["last_id", "pages", "updated_at"])
 
-    def _finish(self) -> Counts:
+    def _prune_orgs(self, orgs: dict[str, int]) -> Counts:
+        """Remove what these orgs' complete listings did not name; keep (and say so) the rows
+        of an org whose listing was empty while the mirror holds some."""
+        held = pages.memberships_held([org_id for org_id, named in orgs.items() if not named])
+        for org_id in held:
+            self.kept[org_id] = "AuthRocket listed none of the memberships the mirror holds"
+        complete = [org_id for org_id in orgs if org_id not in held]
+        if self.dry_run:
+            return pages.count_unlisted("memberships", self.seen_in_dry_run, orgs=complete)
+        return pages.prune_unseen("memberships", self.started_at, orgs=complete)
+
+    def _finish(self, total: Counts) -> Counts:
         """After a complete listing: prune what was not seen, mark the checkpoint complete."""
         counts = Counts()
         with transaction.atomic():
-            if self.prune:
-                counts = self._prune()
+            if self.resource == "users" and self.prune and self._trust_users(total):
+                counts = self._prune_users()
             if self.dry_run:
                 transaction.set_rollback(True)
             elif self.checkpoint is not None:
                 self.checkpoint.last_id, self.checkpoint.completed_at = "", timezone.now()
                 self.checkpoint.save(update_fields=["last_id", "completed_at", "updated_at"])
+        self._warn()
         return counts
 
-    def _prune(self) -> Counts:
+    def _trust_users(self, total: Counts) -> bool:
+        """Whether the users listing may deactivate the users it did not name."""
+        if self.odd:
+            self.warnings.append("users: nobody was deactivated, as the listing was unexpected")
+            return False
+        if total.seen == 0 and not self.resumed_after and AuthRocketUser.objects.exists():
+            held = AuthRocketUser.objects.count()
+            self.warnings.append(
+                f"users: AuthRocket listed no users while the mirror holds {held}: nobody was "
+                "deactivated (check AUTHROCKET_URL, the API key and AUTHROCKET_REALM)"
+            )
+            return False
+        return True
+
+    def _prune_users(self) -> Counts:
         if self.dry_run:
             return pages.count_unlisted(self.resource, self.seen_in_dry_run)
         return pages.prune_unseen(self.resource, self.started_at)
+
+    def _warn(self) -> None:
+        if self.odd:
+            self.warnings.insert(
+                0,
+                f"{self.resource}: {len(self.odd)} object(s) in AuthRocket's answer were not "
+                f"written, as they were not what was asked for (e.g. {self.odd[0]})",
+            )
+        by_reason: dict[str, list[str]] = {}
+        for org_id, reason in self.kept.items():
+            by_reason.setdefault(reason, []).append(org_id)
+        for reason, org_ids in by_reason.items():
+            named = ", ".join(org_ids[:NAMED_IN_WARNINGS])
+            if len(org_ids) > NAMED_IN_WARNINGS:
+                named += f" and {len(org_ids) - NAMED_IN_WARNINGS} more"
+            kept = "kept every local membership of" if self.prune else "skipped"
+            self.warnings.append(f"memberships: {kept} {len(org_ids)} org(s), as {reason}: {named}")
+        for warning in self.warnings:
+            logger.warning("AuthRocket sync: %s", warning)
+
+
+class _OrgNotFound(Exception):
+    """A 404 to one org's memberships listing: that org is skipped, its rows kept."""
+
+
+def _mirrored_orgs(after: str | None) -> Iterator[str]:
+    """The AuthRocket ids of the mirrored orgs, in order, after ``after``; read 1,000 at a time
+    (an org mirrored meanwhile is included when its id comes later)."""
+    while True:
+        rows = AuthRocketOrg.objects.order_by("authrocket_id")
+        if after:
+            rows = rows.filter(authrocket_id__gt=after)
+        chunk = list(rows.values_list("authrocket_id", flat=True)[:1000])
+        yield from chunk
+        if len(chunk) < 1000:
+            return
+        after = chunk[-1]

@@ -56,6 +56,7 @@ def sign_out_everywhere(settings, emulator, ada) -> None:
 
 def deactivate_a_user_missing_upstream(settings, emulator, ada) -> None:
     logged_in(emulator, ada)
+    emulator.create_user()  # an empty listing would deactivate nobody (it is not trusted)
     emulator.delete_user(ada["id"])
     sync(deactivate_missing=True)
 

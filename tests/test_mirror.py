@@ -15,7 +15,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_authrocket.client import AuthRocketClient
+from django_authrocket.client import EXPAND_CUSTOM, AuthRocketClient
 from django_authrocket.identity import AuthRocketSession, AuthRocketUserInfo
 from django_authrocket.mirror import fields, pages
 from django_authrocket.mirror.login import create_user_row, update_user_row
@@ -27,9 +27,12 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def listed(resource: str) -> list[dict]:
-    """Every object of ``resource`` as the Core API lists it."""
+    """Every object of ``resource`` as the Core API lists it (with ``expand=custom``;
+    memberships org by org, the way AuthRocket documents the listing)."""
     client = AuthRocketClient.from_settings()
-    return [item for page in client.iter_pages(f"/{resource}", {}) for item in page.items]
+    if resource == "memberships":
+        return [m for org in client.iter_orgs() for m in client.iter_memberships(org_id=org["id"])]
+    return list(client.paginate(f"/{resource}", EXPAND_CUSTOM))
 
 
 def write(resource: str, items=None, **options) -> pages.Counts:
@@ -133,13 +136,25 @@ def test_the_api_reader_treats_wrong_types_as_absent() -> None:
     mapped = fields.user_fields_from_api(odd)
 
     assert info.email is None and info.email_verification is None and info.email_verified is None
-    assert mapped["name"] == "" and mapped["state"] == "active" and mapped["custom"] == {}
-    assert mapped["created_at"] is None and mapped["last_login_at"] is None
-    assert "email_verification" not in mapped
+    assert mapped["state"] == "active"  # null: empty, so the default
+    for absent in ("name", "custom", "created_at", "last_login_at", "email_verification"):
+        assert absent not in mapped  # the stored value stays
     membership = fields.membership_fields_from_api(
         {"id": "mb_9", "permissions": ["ok", 1, None], "selected": "yes"}
     )
-    assert membership["permissions"] == ["ok"] and membership["selected"] is False
+    assert membership == {"authrocket_id": "mb_9", "permissions": ["ok"]}
+
+
+def test_a_missing_member_is_left_out_and_null_is_empty() -> None:
+    """AuthRocket's lists leave ``custom`` out unless ``expand=custom`` (docs/api/orgs): a
+    missing member must not read as an empty one; ``null`` (a documented value) is empty."""
+    user = fields.user_fields_from_api({"id": "usr_1", "email": "a@b.example", "reference": None})
+    org = fields.org_fields_from_api({"id": "org_1", "name": "One", "custom": None})
+    membership = fields.membership_fields_from_api({"id": "mb_1", "expires_at": None})
+
+    assert user == {"email": "a@b.example", "reference": ""}
+    assert org == {"name": "One", "custom": {}}
+    assert membership == {"authrocket_id": "mb_1", "expires_at": None}
 
 
 def test_the_api_reader_drops_nul_and_impossible_dates() -> None:
@@ -408,6 +423,46 @@ def test_odd_values_are_written_without_failing(emulator) -> None:
 
     row = AuthRocketUser.objects.get()
     assert row.name == "Ada" and row.created_at is None and row.custom == {}
+
+
+@pytest.mark.django_db
+def test_members_missing_from_an_answer_keep_what_the_mirror_holds(emulator) -> None:
+    """Without ``expand=custom`` AuthRocket's lists leave ``custom`` out (docs/api/orgs): such
+    an answer, or one missing any other member, never empties a stored value."""
+    emulator.create_user("ada@example.com", first_name="Ada", custom={"team": "navy"})
+    engines = emulator.create_org("Engines", reference="e-1", custom={"plan": "enterprise"})
+    write("users")
+    write("orgs")
+    [user], [org] = listed("users"), listed("orgs")
+    bare_user = {k: v for k, v in user.items() if k not in ("custom", "first_name", "username")}
+    bare_org = {k: v for k, v in org.items() if k not in ("custom", "reference", "name")}
+
+    users, orgs = write("users", [bare_user]), write("orgs", [bare_org])
+
+    assert (users.unchanged, orgs.unchanged) == (1, 1)
+    row = AuthRocketUser.objects.select_related("user").get()
+    assert (row.custom, row.first_name, row.user.first_name) == ({"team": "navy"}, "Ada", "Ada")
+    stored = AuthRocketOrg.objects.get(authrocket_id=engines["id"])
+    assert (stored.custom, stored.reference, stored.name) == (
+        {"plan": "enterprise"},
+        "e-1",
+        "Engines",
+    )
+    write("orgs", [{**bare_org, "custom": None}])  # null: emptied
+    assert AuthRocketOrg.objects.get().custom == {}
+
+
+@pytest.mark.django_db
+def test_a_membership_answer_without_selected_or_permissions_keeps_them(emulator, ada) -> None:
+    """AuthRocket 2's membership fields are id, org_id, user_id, permissions, expires_at
+    (docs/api/memberships): no ``selected``; a missing member keeps the stored value."""
+    write_everything()
+    [membership] = listed("memberships")
+    bare = {k: v for k, v in membership.items() if k not in ("selected", "permissions")}
+
+    assert write("memberships", [bare]).unchanged == 1
+    stored = AuthRocketMembership.objects.get()
+    assert stored.selected is True and stored.permissions == ["ar:admin", "billing:*"]
 
 
 @pytest.mark.django_db

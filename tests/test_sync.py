@@ -4,6 +4,7 @@ emulator, real HTTP, a real database. How objects map onto rows: test_mirror.py.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import sqlite3
@@ -24,6 +25,7 @@ from django_authrocket.models import (
     AuthRocketSyncCheckpoint,
     AuthRocketUser,
 )
+from django_authrocket.resync import resync_orgs, resync_users
 from django_authrocket.sync import SyncAborted, sync
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -184,6 +186,215 @@ def test_a_dry_run_counts_the_users_it_would_deactivate(emulator) -> None:
 def test_deactivate_missing_needs_the_users_listing(emulator) -> None:
     with pytest.raises(ValueError, match="users"):
         sync(["orgs"], deactivate_missing=True)
+
+
+# --- custom attributes: expand=custom -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("custom_on_get", ["expand", "always"])
+def test_custom_attributes_survive_every_sync_and_resync(emulator, custom_on_get) -> None:
+    """AuthRocket's lists leave ``custom`` out unless ``expand=custom`` (docs/api/orgs: "expand:
+    custom -- Include custom in the response"; the users list documents the same); whether a
+    single read includes it is not documented: a realm option, both variants here."""
+    emulator.configure(custom_on_get=custom_on_get)
+    user = emulator.create_user("ada@example.com", custom={"team": "navy"})
+    org = emulator.create_org("Engines", custom={"plan": "enterprise", "seats": 50})
+    emulator.create_membership(user["id"], org["id"])
+
+    sync()
+    again = sync()
+    resync_users([user["id"]])
+    resync_orgs([org["id"]])
+
+    assert AuthRocketOrg.objects.get().custom == {"plan": "enterprise", "seats": 50}
+    assert AuthRocketUser.objects.get().custom == {"team": "navy"}
+    assert (again.counts["users"].unchanged, again.counts["orgs"].unchanged) == (1, 1)
+    reads = [r for r in emulator.requests if r.path.startswith(("/api/v2/users", "/api/v2/orgs"))]
+    assert reads and all(r.query.get("expand") == ["custom"] for r in reads)
+
+
+# --- memberships: listed org by org ---------------------------------------------------------------
+
+
+def member_of(emulator, orgs: int, per_org: int) -> list[dict]:
+    """``orgs`` orgs of ``per_org`` members each (users created too); the memberships."""
+    memberships = []
+    for i in range(orgs):
+        org = emulator.create_org(f"Org {i}")
+        for j in range(per_org):
+            user = emulator.create_user(f"o{i}m{j}@example.com")
+            memberships.append(emulator.create_membership(user["id"], org["id"]))
+    return memberships
+
+
+@pytest.mark.parametrize("unfiltered", ["error", "empty"])
+def test_memberships_are_listed_org_by_org_never_unfiltered(emulator, unfiltered) -> None:
+    """AuthRocket documents ``GET /memberships`` only "for a user or an org"
+    (docs/api/memberships); unfiltered, the emulator answers 422 or an empty list."""
+    emulator.configure(unfiltered_memberships=unfiltered)
+    memberships = member_of(emulator, orgs=3, per_org=4)
+
+    batches = []
+    report = sync(batch_size=5, on_page=batches.append)
+
+    assert report.counts["memberships"].created == 12 and report.warnings == []
+    sizes = [b.counts.seen for b in batches if b.resource == "memberships"]
+    assert sizes == [4, 4, 4]  # one org's page does not fit beside another's in 5
+    assert set(AuthRocketMembership.objects.values_list("authrocket_id", flat=True)) == {
+        m["id"] for m in memberships
+    }
+    listings = [r for r in emulator.requests if r.path == "/api/v2/memberships"]
+    assert len(listings) == 3 and all(len(r.query["org_id"]) == 1 for r in listings)
+    again = sync(batch_size=5, deactivate_missing=True)
+    assert again.counts["memberships"].unchanged == 12 and again.warnings == []
+
+
+def test_deactivate_missing_removes_exactly_the_memberships_removed_upstream(emulator) -> None:
+    memberships = member_of(emulator, orgs=4, per_org=3)
+    sync(batch_size=4)
+    gone = {memberships[1]["id"], memberships[9]["id"]}
+    for membership_id in gone:
+        emulator.delete_membership(membership_id)
+
+    dry = sync(batch_size=4, deactivate_missing=True, dry_run=True)
+    report = sync(batch_size=4, deactivate_missing=True)
+
+    assert dry.counts["memberships"].removed == 2 and AuthRocketMembership.objects.count() == 10
+    assert report.counts["memberships"].removed == 2 and report.warnings == []
+    left = set(AuthRocketMembership.objects.values_list("authrocket_id", flat=True))
+    assert left == {m["id"] for m in memberships} - gone
+
+
+def empty_answer(emulator, path: str):
+    """Every listing at ``path`` answers an empty collection from now on."""
+    return emulator.inject_fault(
+        path, kind="body", status=200, body=b'{"collection": [], "more_results": false}', times=None
+    )
+
+
+def test_an_empty_memberships_answer_removes_nothing_and_says_so(emulator) -> None:
+    member_of(emulator, orgs=2, per_org=3)
+    sync()
+    empty_answer(emulator, "/api/v2/memberships")
+
+    report = sync(deactivate_missing=True)
+    output = run_command("--deactivate-missing")
+
+    assert AuthRocketMembership.objects.count() == 6 and report.counts["memberships"].removed == 0
+    [warning] = report.warnings
+    assert warning.startswith("memberships: kept every local membership of 2 org(s), as ")
+    assert "AuthRocket listed none of the memberships the mirror holds" in warning
+    assert f"WARNING: {warning}" in output.splitlines()
+
+
+def test_the_unfiltered_empty_variant_never_empties_the_mirror(emulator) -> None:
+    """The old sync listed memberships unfiltered: against an API that answers that with an
+    empty list, ``--deactivate-missing`` removed every membership."""
+    emulator.unfiltered_memberships = "empty"
+    member_of(emulator, orgs=2, per_org=2)
+    sync()
+
+    sync(deactivate_missing=True)
+
+    assert AuthRocketMembership.objects.count() == 4
+
+
+def test_an_empty_users_answer_deactivates_nobody_and_says_so(emulator) -> None:
+    make_users(emulator, 3)
+    sync()
+    empty_answer(emulator, "/api/v2/users")
+
+    report = sync(deactivate_missing=True)
+
+    assert report.deactivated == 0 and not User.objects.filter(is_active=False).exists()
+    assert report.warnings == [
+        "users: AuthRocket listed no users while the mirror holds 3: nobody was deactivated "
+        "(check AUTHROCKET_URL, the API key and AUTHROCKET_REALM)"
+    ]
+
+
+def test_another_orgs_memberships_in_an_answer_are_not_written_and_remove_nothing(
+    emulator,
+) -> None:
+    memberships = member_of(emulator, orgs=2, per_org=2)
+    sync()
+    stranger = {**memberships[0], "id": "mb_stranger", "org_id": "org_elsewhere"}
+    body = json.dumps({"collection": [stranger], "more_results": False}).encode()
+    emulator.inject_fault("/api/v2/memberships", kind="body", status=200, body=body, times=None)
+
+    report = sync(deactivate_missing=True)
+
+    assert AuthRocketMembership.objects.count() == 4
+    assert not AuthRocketMembership.objects.filter(authrocket_id="mb_stranger").exists()
+    assert report.warnings[0].startswith("memberships: 2 object(s) in AuthRocket's answer were")
+    assert "mb_stranger of org org_elsewhere" in report.warnings[0]
+    assert "as their listings held objects that are not their memberships" in report.warnings[1]
+
+
+def test_an_org_answering_404_is_skipped_and_its_memberships_kept(emulator) -> None:
+    member_of(emulator, orgs=2, per_org=2)
+    sync()
+    first = AuthRocketOrg.objects.order_by("authrocket_id").first()
+    assert first is not None
+    emulator.inject_fault("/api/v2/memberships", status=404, times=1)
+
+    report = sync(deactivate_missing=True)
+
+    assert AuthRocketMembership.objects.count() == 4
+    assert report.warnings == [
+        "memberships: kept every local membership of 1 org(s), as AuthRocket answered 404 for "
+        f"their memberships: {first.authrocket_id}"
+    ]
+
+
+def test_a_memberships_listing_resumes_after_the_last_complete_org(fast_retries, emulator) -> None:
+    memberships = member_of(emulator, orgs=4, per_org=3)
+    sync(["users", "orgs"])
+    orgs = list(
+        AuthRocketOrg.objects.order_by("authrocket_id").values_list("authrocket_id", flat=True)
+    )
+
+    def fail_from_now_on(page):
+        if page.resource == "memberships" and page.number == 1:
+            emulator.inject_fault("/api/v2/memberships", status=503, times=None)
+
+    with pytest.raises(SyncAborted) as aborted:
+        sync(["memberships"], batch_size=4, on_page=fail_from_now_on)
+    emulator.clear_faults()
+    emulator.clear_requests()
+    checkpoint = AuthRocketSyncCheckpoint.objects.get(resource="memberships")
+
+    report = sync(["memberships"], batch_size=4)
+
+    assert aborted.value.resource == "memberships" and aborted.value.after == orgs[0]
+    assert "failed at org " + orgs[2] in str(aborted.value)  # org 2 read, not yet written
+    assert checkpoint.last_id == orgs[0] and AuthRocketMembership.objects.count() == 12
+    assert report.resumed_after == {"memberships": orgs[0]}
+    listed = [r.query["org_id"][0] for r in emulator.requests if r.path == "/api/v2/memberships"]
+    assert listed == orgs[1:]
+    assert {m["id"] for m in memberships} == set(
+        AuthRocketMembership.objects.values_list("authrocket_id", flat=True)
+    )
+
+
+def test_a_resync_lists_the_users_memberships_and_trusts_only_their_own(emulator, ada) -> None:
+    """The webhook endpoint and the admin's resync list one user's memberships (``user_id``,
+    documented); another user's membership in that answer is neither written nor a reason to
+    remove the user's own."""
+    sync()
+    emulator.clear_requests()
+    assert resync_users([ada["id"]])["memberships"].unchanged == 1
+    [listing] = [r for r in emulator.requests if r.path == "/api/v2/memberships"]
+    assert listing.query["user_id"] == [ada["id"]]
+
+    stranger = {"object": "membership", "id": "mb_x", "org_id": "org_x", "user_id": "usr_x"}
+    body = json.dumps({"collection": [stranger], "more_results": False}).encode()
+    emulator.inject_fault("/api/v2/memberships", kind="body", status=200, body=body)
+    resync_users([ada["id"]])
+
+    assert list(AuthRocketMembership.objects.values_list("user__authrocket_id", flat=True)) == [
+        ada["id"]
+    ]
 
 
 # --- failures and resuming ----------------------------------------------------------------------

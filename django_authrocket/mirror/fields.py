@@ -13,6 +13,11 @@ leaves it as it is (the mirror row keeps every address, with its ``email_verific
 Usernames from tokens lose control and invisible format characters and are NFKC-normalised
 (:func:`clean_username`), so a look-alike name meets the name it imitates.
 
+A member missing from a Core API object is not an empty one: AuthRocket leaves members out of
+some answers (a list without ``expand=custom`` has no ``custom``), so a mapping holds only the
+fields whose member is there (or ``null``: that one is empty). A member of the wrong type counts
+as missing. The stored value of a field left out stays as it is.
+
 Nothing here touches the database.
 """
 
@@ -21,7 +26,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from django_authrocket.identity import AuthRocketUserInfo, Membership, Org
 
@@ -90,7 +95,8 @@ def user_info_from_api(obj: Mapping[str, Any]) -> AuthRocketUserInfo:
 def user_fields_from_api(
     obj: Mapping[str, Any], info: AuthRocketUserInfo | None = None
 ) -> dict[str, Any]:
-    """Mirror fields of :class:`AuthRocketUser` from a Core API user object.
+    """Mirror fields of :class:`AuthRocketUser` from a Core API user object: only those whose
+    member the object has (see the module docstring).
 
     The login mapping (:func:`user_fields`) plus what only the API carries: the state, the
     exact email verification, and the dates. ``info``: the object's
@@ -100,12 +106,21 @@ def user_fields_from_api(
     fields["state"] = _text(obj, "state") or "active"
     fields["created_at"] = api_datetime(obj.get("created_at"))
     fields["last_login_at"] = api_datetime(obj.get("last_login_at"))
-    return fields
+    return _given_only(fields, obj, _USER_MEMBERS)
+
+
+def local_user_fields_from_api(
+    obj: Mapping[str, Any], info: AuthRocketUserInfo, user_model: type[Any]
+) -> dict[str, Any]:
+    """:func:`local_user_fields` of a Core API user object (``info``: its
+    :func:`user_info_from_api`), without the fields whose member the object lacks."""
+    return _given_only(local_user_fields(info, user_model), obj, _USER_MEMBERS)
 
 
 def org_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Mirror fields of :class:`AuthRocketOrg` from a Core API org object."""
-    return {
+    """Mirror fields of :class:`AuthRocketOrg` from a Core API org object: only those whose
+    member the object has (a list without ``expand=custom`` leaves ``custom`` out)."""
+    fields = {
         "realm_id": _text(obj, "realm_id") or "",
         "name": _text(obj, "name") or "",
         "state": _text(obj, "state") or "active",
@@ -113,17 +128,74 @@ def org_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
         "custom": _object(obj, "custom"),
         "created_at": api_datetime(obj.get("created_at")),
     }
+    return _given_only(fields, obj, _ORG_MEMBERS)
 
 
 def membership_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:
     """Mirror fields of :class:`AuthRocketMembership` from a Core API membership object
-    (without ``user`` and ``org``, which the caller resolves from ``user_id``/``org_id``)."""
-    return {
-        "authrocket_id": str(obj["id"]),
+    (without ``user`` and ``org``, which the caller resolves from ``user_id``/``org_id``): the
+    id, and the others whose member the object has (AuthRocket 2 documents no ``selected``)."""
+    fields = {
         "permissions": _strings(obj, "permissions"),
         "selected": obj.get("selected") is True,
         "expires_at": api_datetime(obj.get("expires_at")),
     }
+    return {"authrocket_id": str(obj["id"]), **_given_only(fields, obj, _MEMBERSHIP_MEMBERS)}
+
+
+# The member each mapped field is read from (of the same name), and the JSON types it may have
+# (``null`` is always allowed: it is an empty value, not a missing one).
+_TEXT = (str,)
+_NUMBER = (int, float)
+_USER_MEMBERS: Final[dict[str, tuple[type, ...]]] = {
+    "email": _TEXT,
+    "realm_id": _TEXT,
+    "email_verification": _TEXT,
+    "username": _TEXT,
+    "name": _TEXT,
+    "first_name": _TEXT,
+    "last_name": _TEXT,
+    "reference": _TEXT,
+    "custom": (dict,),
+    "state": _TEXT,
+    "created_at": _NUMBER,
+    "last_login_at": _NUMBER,
+}
+_ORG_MEMBERS: Final[dict[str, tuple[type, ...]]] = {
+    "realm_id": _TEXT,
+    "name": _TEXT,
+    "state": _TEXT,
+    "reference": _TEXT,
+    "custom": (dict,),
+    "created_at": _NUMBER,
+}
+_MEMBERSHIP_MEMBERS: Final[dict[str, tuple[type, ...]]] = {
+    "permissions": (list,),
+    "selected": (bool,),
+    "expires_at": _NUMBER,
+}
+
+
+def _given_only(
+    fields: dict[str, Any],
+    obj: Mapping[str, Any],
+    members: Mapping[str, tuple[type, ...]],
+) -> dict[str, Any]:
+    """``fields`` without those whose member ``obj`` lacks (or has with the wrong type)."""
+    return {
+        name: value
+        for name, value in fields.items()
+        if name not in members or _given(obj, name, members[name])
+    }
+
+
+def _given(obj: Mapping[str, Any], key: str, types: tuple[type, ...]) -> bool:
+    if key not in obj:
+        return False
+    value = obj[key]
+    if value is None:
+        return True
+    return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
 
 
 def api_datetime(value: Any) -> datetime | None:

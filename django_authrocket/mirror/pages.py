@@ -12,6 +12,8 @@ upsert rewrites, and the foreign keys an object names by AuthRocket id. Local us
 the way a login creates them (same username rule, unusable password) and their names and email
 follow AuthRocket.
 
+A field whose member an object lacks (see :mod:`.fields`) keeps its stored value.
+
 Also here, what becomes of rows gone upstream: local users are deactivated (``is_active=False``),
 never deleted; memberships are deleted; orgs stay (AuthRocket closes orgs, it does not delete
 them).
@@ -29,13 +31,14 @@ from typing import Any, Final, Literal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from django_authrocket.identity import AuthRocketUserInfo
 from django_authrocket.mirror.fields import (
     assign_changed,
     local_user_fields,
+    local_user_fields_from_api,
     membership_fields_from_api,
     org_fields_from_api,
     user_fields_from_api,
@@ -279,7 +282,8 @@ class _LocalUsers:
     def follow(self, user: Any, item: Mapping[str, Any]) -> bool:
         """Bring ``user``'s names and email in step with a Core API user object (saved by
         :meth:`save`); True when something changed."""
-        changed = assign_changed(user, local_user_fields(user_info_from_api(item), self.model))
+        info = user_info_from_api(item)
+        changed = assign_changed(user, local_user_fields_from_api(item, info, self.model))
         if changed:
             self.changed.append(user)
             self.changed_fields.update(changed)
@@ -368,19 +372,27 @@ def remove_memberships(
     return removed
 
 
-def prune_unseen(resource: Resource, since: datetime) -> Counts:
+def prune_unseen(
+    resource: Resource, since: datetime, *, orgs: Collection[str] | None = None
+) -> Counts:
     """After a complete listing written with ``mark_seen``: deactivate the local users, or
-    remove the memberships, whose rows it did not stamp (``synced_at`` before ``since``)."""
+    remove the memberships, whose rows it did not stamp (``synced_at`` before ``since``).
+    ``orgs``: only the memberships of these orgs (AuthRocket ids), whose listings completed."""
     unseen = Q(synced_at__lt=since) | Q(synced_at__isnull=True)
     if resource == "users":
         return Counts(deactivated=_deactivate(AuthRocketUser.objects.filter(unseen)))
     if resource == "memberships":
-        removed, _ = AuthRocketMembership.objects.filter(unseen).delete()
+        rows = AuthRocketMembership.objects.filter(unseen)
+        if orgs is not None:
+            rows = rows.filter(org__authrocket_id__in=list(orgs))
+        removed, _ = rows.delete()
         return Counts(removed=removed)
     return Counts()
 
 
-def count_unlisted(resource: Resource, listed: Collection[str]) -> Counts:
+def count_unlisted(
+    resource: Resource, listed: Collection[str], *, orgs: Collection[str] | None = None
+) -> Counts:
     """What :func:`prune_unseen` would do after a listing of the ids ``listed``, for a dry run
     (whose stamps were rolled back). Writes nothing."""
     if resource == "users":
@@ -388,9 +400,19 @@ def count_unlisted(resource: Resource, listed: Collection[str]) -> Counts:
         ids: Iterator[str | None] = users.values_list("authrocket_id", flat=True).iterator(2000)
         return Counts(deactivated=sum(1 for i in ids if i not in listed))
     if resource == "memberships":
-        memberships = AuthRocketMembership.objects.values_list("authrocket_id", flat=True)
-        return Counts(removed=sum(1 for i in memberships.iterator(2000) if i not in listed))
+        rows = AuthRocketMembership.objects.all()
+        if orgs is not None:
+            rows = rows.filter(org__authrocket_id__in=list(orgs))
+        memberships = rows.values_list("authrocket_id", flat=True).iterator(2000)
+        return Counts(removed=sum(1 for i in memberships if i not in listed))
     return Counts()
+
+
+def memberships_held(org_ids: Collection[str]) -> dict[str, int]:
+    """How many memberships the mirror holds for each of these orgs (those with any)."""
+    rows = AuthRocketMembership.objects.filter(org__authrocket_id__in=list(org_ids))
+    counted = rows.values_list("org__authrocket_id").annotate(held=Count("pk"))
+    return {str(org_id): int(held) for org_id, held in counted}
 
 
 def _deactivate(rows: Any) -> int:

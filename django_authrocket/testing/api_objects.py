@@ -17,8 +17,9 @@ from .records import (
 )
 
 
-def user_object(user: UserRecord, generation: int = 2) -> dict[str, Any]:
-    """A user; AuthRocket 1 adds ``user_type`` (``human``: the emulator has no API users)."""
+def user_object(user: UserRecord, generation: int = 2, *, custom: bool = True) -> dict[str, Any]:
+    """A user; AuthRocket 1 adds ``user_type`` (``human``: the emulator has no API users).
+    ``custom=False`` leaves ``custom`` out, as the Core API does unless ``expand=custom``."""
     data: dict[str, Any] = {
         "object": "user",
         "id": user.id,
@@ -38,12 +39,14 @@ def user_object(user: UserRecord, generation: int = 2) -> dict[str, Any]:
     }
     if generation == 1:
         data["user_type"] = "human"
+    if not custom:
+        del data["custom"]
     return data
 
 
-def org_object(org: OrgRecord) -> dict[str, Any]:
-    """An org."""
-    return {
+def org_object(org: OrgRecord, *, custom: bool = True) -> dict[str, Any]:
+    """An org; ``custom=False`` leaves ``custom`` out (the Core API's default for lists)."""
+    data: dict[str, Any] = {
         "object": "org",
         "id": org.id,
         "realm_id": org.realm_id,
@@ -53,10 +56,20 @@ def org_object(org: OrgRecord) -> dict[str, Any]:
         "custom": copy.deepcopy(org.custom),
         "created_at": org.created_at,
     }
+    if not custom:
+        del data["custom"]
+    return data
 
 
-def membership_object(membership: MembershipRecord, org: OrgRecord | None = None) -> dict[str, Any]:
-    """A membership, with its ``org`` embedded when given."""
+def membership_object(
+    membership: MembershipRecord,
+    org: OrgRecord | None = None,
+    *,
+    user: dict[str, Any] | None = None,
+    custom: bool = True,
+) -> dict[str, Any]:
+    """A membership, with its ``org`` embedded when given (``custom=False``: without its
+    custom attributes) and its ``user`` (an object already rendered) when given."""
     data: dict[str, Any] = {
         "object": "membership",
         "id": membership.id,
@@ -68,7 +81,9 @@ def membership_object(membership: MembershipRecord, org: OrgRecord | None = None
         "created_at": membership.created_at,
     }
     if org is not None:
-        data["org"] = org_object(org)
+        data["org"] = org_object(org, custom=custom)
+    if user is not None:
+        data["user"] = user
     return data
 
 

@@ -161,6 +161,14 @@ class CoreAPI:
     def _collection(items: list[dict[str, Any]], more: bool) -> Response:
         return json_response(200, {"collection": items, "more_results": more})
 
+    @staticmethod
+    def _expands(call: ApiCall, name: str) -> bool:
+        """Whether ``expand`` (comma-separated) names ``name``."""
+        return name in (call.param("expand") or "").split(",")
+
+    def _custom_on_get(self, call: ApiCall) -> bool:
+        return self.options.custom_on_get == "always" or self._expands(call, "custom")
+
     # -- sessions -----------------------------------------------------------------------------
 
     def _session_by_id_or_token(
@@ -222,7 +230,9 @@ class CoreAPI:
     # -- users --------------------------------------------------------------------------------
 
     def list_users(self, call: ApiCall) -> Response:
-        """GET /users (filters: ``state``, ``email``)."""
+        """GET /users (filters: ``state``, ``email``). ``custom`` only with ``expand=custom``
+        (the users list documents the parameter, as the orgs list does:
+        https://authrocket.com/docs/api/users)."""
         after, limit = self._page_args(call)
         state = call.param("state")
         if state is not None and state not in USER_STATES:
@@ -230,12 +240,18 @@ class CoreAPI:
         users, more = self.store.page_users(
             after=after, limit=limit, state=state, email=call.param("email")
         )
-        return self._collection([user_object(u, call.generation) for u in users], more)
+        custom = self._expands(call, "custom")
+        return self._collection(
+            [user_object(u, call.generation, custom=custom) for u in users], more
+        )
 
     def get_user(self, call: ApiCall) -> Response:
-        """GET /users/:id (or the user's email)."""
+        """GET /users/:id (or the user's email); ``custom`` per the ``custom_on_get`` option."""
         assert call.object_id is not None
-        return json_response(200, user_object(self.store.get_user(call.object_id), call.generation))
+        user = self.store.get_user(call.object_id)
+        return json_response(
+            200, user_object(user, call.generation, custom=self._custom_on_get(call))
+        )
 
     def create_user(self, call: ApiCall) -> Response:
         """POST /users with ``{"user": {...}}``: 201."""
@@ -248,30 +264,45 @@ class CoreAPI:
     # -- orgs, memberships, events ------------------------------------------------------------
 
     def list_orgs(self, call: ApiCall) -> Response:
-        """GET /orgs (filter: ``state``)."""
+        """GET /orgs (filter: ``state``). "expand: custom -- Include custom in the response":
+        without it the list leaves ``custom`` out (https://authrocket.com/docs/api/orgs)."""
         after, limit = self._page_args(call)
         orgs, more = self.store.page_orgs(after=after, limit=limit, state=call.param("state"))
-        return self._collection([org_object(o) for o in orgs], more)
+        custom = self._expands(call, "custom")
+        return self._collection([org_object(o, custom=custom) for o in orgs], more)
 
     def get_org(self, call: ApiCall) -> Response:
-        """GET /orgs/:id."""
+        """GET /orgs/:id; ``custom`` per the ``custom_on_get`` option."""
         assert call.object_id is not None
-        return json_response(200, org_object(self.store.get_org(call.object_id)))
+        org = self.store.get_org(call.object_id)
+        return json_response(200, org_object(org, custom=self._custom_on_get(call)))
 
     def list_memberships(self, call: ApiCall) -> Response:
-        """GET /memberships?user_id=&org_id= (``expand=org`` embeds each org)."""
+        """GET /memberships?org_id= and/or ?user_id=: "Querying for an org_id will include the
+        associated user records. Querying for a user_id will include the associated org
+        records. Querying for both org_id and user_id will not include any associated records"
+        (https://authrocket.com/docs/api/memberships; embedded as ``user``/``org``, the names
+        of authrocket-ruby lib/authrocket/membership.rb's ``belongs_to``). Neither: see the
+        ``unfiltered_memberships`` option."""
         after, limit = self._page_args(call)
+        user_id, org_id = call.param("user_id"), call.param("org_id")
+        if user_id is None and org_id is None:
+            if self.options.unfiltered_memberships == "empty":
+                return self._collection([], False)
+            raise ApiError(422, "Either org_id or user_id is required")
         memberships, more = self.store.page_memberships(
-            after=after, limit=limit, user_id=call.param("user_id"), org_id=call.param("org_id")
+            after=after, limit=limit, user_id=user_id, org_id=org_id
         )
-        expand = (call.param("expand") or "").split(",")
-        # authrocket.com/docs/api/memberships: "Querying for a user_id will include the
-        # associated org records" (and not when both ids are given).
-        with_org = "org" in expand or (call.param("user_id") and not call.param("org_id"))
-        items = [
-            membership_object(m, self.store.get_org(m.org_id) if with_org else None)
-            for m in memberships
-        ]
+        custom = self._expands(call, "custom")
+        items = []
+        for m in memberships:
+            if user_id is None:  # by org: each user
+                user = user_object(self.store.get_user(m.user_id), call.generation, custom=custom)
+                items.append(membership_object(m, user=user))
+            elif org_id is None:  # by user: each org
+                items.append(membership_object(m, self.store.get_org(m.org_id), custom=custom))
+            else:
+                items.append(membership_object(m))
         return self._collection(items, more)
 
     def get_membership(self, call: ApiCall) -> Response:

@@ -44,6 +44,10 @@ class AuthRocketEmulator:
     >>> with AuthRocketEmulator() as emu:                      # doctest: +SKIP
     ...     user = emu.create_user("ada@example.com", first_name="Ada")
     ...     session, token = emu.login(user["id"])
+
+    Realm options, where AuthRocket's real behaviour is not documented, are
+    :class:`~django_authrocket.testing.options.RealmOptions` (``options=`` here, or
+    :meth:`configure` for one test; :meth:`reset` restores the values given here).
     """
 
     def __init__(

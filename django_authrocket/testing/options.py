@@ -46,6 +46,22 @@ ExpiredTokenLookup = Literal["not_found", "session"]
 #:   authrocket-node/lib/loginrocket.js ``loadJwkSet``), so a set without ``kty`` works there.
 JwksShape = Literal["full", "minimal"]
 
+#: Whether Get a User / Get an Org include ``custom`` without ``expand=custom``. AuthRocket
+#: documents ``expand=custom`` for the lists (authrocket.com/docs/api/orgs, "List orgs"); what
+#: the single reads do is not documented.
+#:
+#: * ``"expand"``: only when asked, as the lists do.
+#: * ``"always"``: always.
+CustomOnGet = Literal["expand", "always"]
+
+#: The answer to ``GET /memberships`` with neither ``user_id`` nor ``org_id``, which AuthRocket
+#: does not document ("List memberships for a user or an org",
+#: authrocket.com/docs/api/memberships).
+#:
+#: * ``"error"``: a 422 validation error in the ``{"errors": [...]}`` shape.
+#: * ``"empty"``: an empty collection.
+UnfilteredMemberships = Literal["error", "empty"]
+
 
 @dataclass
 class RealmOptions:
@@ -58,6 +74,8 @@ class RealmOptions:
     session_answer: SessionAnswer = "documented"
     expired_token_lookup: ExpiredTokenLookup = "not_found"
     jwks_shape: JwksShape = "full"
+    custom_on_get: CustomOnGet = "expand"
+    unfiltered_memberships: UnfilteredMemberships = "error"
 
     def __setattr__(self, name: str, value: Any) -> None:
         choices = _CHOICES.get(name)
@@ -82,4 +100,6 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "session_answer": get_args(SessionAnswer),
     "expired_token_lookup": get_args(ExpiredTokenLookup),
     "jwks_shape": get_args(JwksShape),
+    "custom_on_get": get_args(CustomOnGet),
+    "unfiltered_memberships": get_args(UnfilteredMemberships),
 }

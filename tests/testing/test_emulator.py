@@ -865,8 +865,8 @@ def test_users_filter_by_state_and_email(emu: AuthRocketEmulator, http: requests
 def test_get_user_by_id_or_email(emu: AuthRocketEmulator, http: requests.Session) -> None:
     user = emu.create_user("Grace@Example.com", first_name="Grace", custom={"team": "navy"})
 
-    by_id = api_get(http, emu, "/users/" + user["id"])
-    by_email = api_get(http, emu, "/users/grace%40example.com")
+    by_id = api_get(http, emu, "/users/" + user["id"], expand="custom")
+    by_email = api_get(http, emu, "/users/grace%40example.com", expand="custom")
 
     assert by_id == by_email == user
     assert by_id["object"] == "user"
@@ -906,7 +906,7 @@ def test_orgs_and_memberships_can_be_listed_and_fetched(
     emu.create_membership(emu.create_user()["id"], engines["id"])
 
     orgs = api_get(http, emu, "/orgs")["collection"]
-    org = api_get(http, emu, "/orgs/" + engines["id"])
+    org = api_get(http, emu, "/orgs/" + engines["id"], expand="custom")
     of_user = api_get(http, emu, "/memberships", user_id=user["id"])["collection"]
     of_org = api_get(http, emu, "/memberships", org_id=engines["id"])["collection"]
     pair = api_get(http, emu, "/memberships", user_id=user["id"], org_id=engines["id"])
@@ -925,6 +925,69 @@ def test_orgs_and_memberships_can_be_listed_and_fetched(
     assert membership["selected"] is True
     assert membership["expires_at"] is None
     assert membership["org"]["name"] == "Engines"
+
+
+def test_custom_attributes_are_listed_only_when_expanded(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    """AuthRocket's lists leave ``custom`` out unless ``expand=custom`` (docs: List orgs, "expand:
+    custom -- Include custom in the response"; the users list documents the same)."""
+    user = emu.create_user(custom={"team": "navy"})
+    org = emu.create_org("Engines", custom={"tier": "gold"})
+
+    for path, custom in (("/users", {"team": "navy"}), ("/orgs", {"tier": "gold"})):
+        [plain] = api_get(http, emu, path)["collection"]
+        [expanded] = api_get(http, emu, path, expand="custom")["collection"]
+        assert "custom" not in plain
+        assert expanded["custom"] == custom
+        assert {**plain, "custom": custom} == expanded
+
+    # single reads: undocumented, so a realm option; "expand" (the default) as the lists
+    assert "custom" not in api_get(http, emu, "/users/" + user["id"])
+    assert "custom" not in api_get(http, emu, "/orgs/" + org["id"])
+    emu.configure(custom_on_get="always")
+    assert api_get(http, emu, "/users/" + user["id"])["custom"] == {"team": "navy"}
+    assert api_get(http, emu, "/orgs/" + org["id"])["custom"] == {"tier": "gold"}
+    emu.reset()
+    assert emu.options.custom_on_get == "expand"
+    with pytest.raises(ValueError, match="custom_on_get"):
+        emu.configure(custom_on_get="sometimes")
+
+
+def test_memberships_are_listed_by_org_with_users_and_by_user_with_orgs(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    """docs/api/memberships: "Querying for an org_id will include the associated user records.
+    Querying for a user_id will include the associated org records. Querying for both org_id
+    and user_id will not include any associated records"."""
+    user, engines = member_of_two_orgs(emu)
+
+    by_org = api_get(http, emu, "/memberships", org_id=engines["id"])["collection"]
+    by_user = api_get(http, emu, "/memberships", user_id=user["id"])["collection"]
+    both = api_get(http, emu, "/memberships", org_id=engines["id"], user_id=user["id"])
+
+    assert [m["user"]["id"] for m in by_org] == [user["id"]] and "org" not in by_org[0]
+    assert by_org[0]["user"]["email"] == "ada@example.com"
+    assert {m["org"]["id"] for m in by_user} == {m["org_id"] for m in by_user}
+    assert all("user" not in m for m in by_user)
+    assert [("user" in m, "org" in m) for m in both["collection"]] == [(False, False)]
+
+
+def test_an_unfiltered_memberships_listing_is_a_validation_error(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    """AuthRocket documents the listing only "for a user or an org" (docs/api/memberships);
+    the answer without either is a realm option: a 422 (default) or an empty list."""
+    member_of_two_orgs(emu)
+    url = emu.api_url() + "/memberships"
+
+    refused = http.get(url, headers=v2_headers(emu), params={"max_results": 1000})
+    emu.configure(unfiltered_memberships="empty")
+    empty = api_get(http, emu, "/memberships")
+
+    assert refused.status_code == 422
+    assert refused.json() == {"errors": ["Either org_id or user_id is required"]}
+    assert empty == {"collection": [], "more_results": False}
 
 
 def test_updating_and_deleting_realm_data_emits_events(

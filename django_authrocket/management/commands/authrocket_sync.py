@@ -2,8 +2,9 @@
 
 Pages of up to 1,000 objects, each written in one transaction; a rerun after a crash or a kill
 resumes from the checkpoint; a second run changes nothing. Shows a progress bar on a terminal
-when ``tqdm`` is installed, plain lines otherwise (``-v 2``: one per page), and always ends
-with a summary. Exits non-zero when the Core API keeps failing (the checkpoint is kept).
+when ``tqdm`` is installed, plain lines otherwise (``-v 2``: one per page), a ``WARNING:`` line
+for each answer it did not trust (rows kept rather than deactivated or removed), and always
+ends with a summary. Exits non-zero when the Core API keeps failing (the checkpoint is kept).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class Command(BaseCommand):
             "--deactivate-missing",
             action="store_true",
             help="After a complete users listing, set is_active=False on local users missing "
-            "at AuthRocket (never deletes), and remove memberships missing there.",
+            "at AuthRocket (never deletes), and remove memberships missing from their org's "
+            "listing. An empty or unexpected answer removes nothing: a WARNING line says so.",
         )
         parser.add_argument(
             "--batch-size",
@@ -82,6 +84,8 @@ class Command(BaseCommand):
             progress.close()
         for resource, after in report.resumed_after.items():
             self._log(1, f"{resource}: resumed after {after}", options)
+        for warning in report.warnings:  # at every verbosity: rows were kept, objects skipped
+            self.stdout.write(self.style.WARNING(f"WARNING: {warning}"))
         self.stdout.write(self.style.SUCCESS(f"AuthRocket sync done: {report.summary()}"))
 
     def _log(self, level: int, text: str, options: dict[str, Any]) -> None:

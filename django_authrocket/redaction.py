@@ -1,7 +1,9 @@
 """Keep login tokens out of log lines: :func:`redact` for text, :func:`redact_tokens` as a filter.
 
-A leaf module: it imports nothing from the package, so any module (the emulator's request log
-included) may use it without pulling in Django settings or the HTTP client.
+The app installs the filter on :data:`FILTERED_LOGGERS` when it starts, so a new project's
+``runserver`` log shows ``GET /login/?token=<token>``, never the token. A leaf module: it imports
+nothing from the package, so any module (the emulator's request log included) may use it without
+pulling in Django settings or the HTTP client.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Final, TypeGuard
 _TOKEN = re.compile(r"e[wy][A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 #: The logger whose DEBUG line names every request URL (``"GET /api/v2/sessions/<path>"``).
 URLLIB3_LOGGER: Final = "urllib3.connectionpool"
+#: Every logger the app filters: urllib3's, runserver's request log (``"GET /login/?token=…"``
+#: as LoginRocket sends people back) and Django's request errors.
+FILTERED_LOGGERS: Final = (URLLIB3_LOGGER, "django.server", "django.request")
 
 
 def redact(text: str) -> str:
@@ -25,9 +30,11 @@ def redact(text: str) -> str:
 def redact_tokens(record: logging.LogRecord) -> bool:
     """Logging filter: replace login tokens in a record's message and arguments by ``<token>``.
 
-    The app installs it on urllib3's connection pool logger, whose DEBUG line shows each
-    request's URL: a Get Session by token (``"api"`` mode, Bearer tokens) has the token in the
-    path, because that is how the Core API takes it.
+    The app installs it on each of :data:`FILTERED_LOGGERS`: urllib3's connection pool logger,
+    whose DEBUG line shows each request's URL (a Get Session by token has the token in the path,
+    because that is how the Core API takes it), and Django's ``django.server`` and
+    ``django.request``, whose lines show the login URL LoginRocket sends people back to. Add it
+    to any other logger that writes request URLs: ``logging.getLogger(name).addFilter(...)``.
     """
     if isinstance(record.msg, str) and "/" in record.msg:
         record.msg = redact(record.msg)

@@ -128,32 +128,20 @@ if DEMO_USES_EMULATOR:
 # Otherwise django-authrocket reads LOGINROCKET_URL, AUTHROCKET_URL, AUTHROCKET_API_KEY,
 # AUTHROCKET_JWT_KEY, AUTHROCKET_REALM and AUTHROCKET_WEBHOOK_SECRET from the environment.
 
+# runserver's request log needs no setup: django-authrocket keeps ?token= values out of it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "demo_site.log_filters.RedactTokens"}},
     "formatters": {
         "short": {"format": "[{asctime}] {levelname} {name}: {message}", "style": "{"},
-        "server": {
-            "()": "django.utils.log.ServerFormatter",
-            "format": "[{server_time}] {message}",
-            "style": "{",
-        },
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "short"},
-        # runserver's request log, as Django sets it up, minus the ?token= values.
-        "server": {
-            "class": "logging.StreamHandler",
-            "formatter": "server",
-            "filters": ["redact_tokens"],
-        },
     },
     "loggers": {
         "django_authrocket": {
             "handlers": ["console"],
             "level": env.str("LOG_LEVEL", default="INFO"),
         },
-        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
     },
 }

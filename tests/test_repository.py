@@ -7,11 +7,14 @@ reads lives in the repository (the test vectors under ``tests/vectors``).
 from __future__ import annotations
 
 import ast
+import configparser
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
@@ -116,3 +119,81 @@ def test_the_vectors_keep_their_notices() -> None:
     readme = (vectors / "README.md").read_text(encoding="utf-8")
     for source in ("wycheproof/", "jose-cookbook/", "django-redirects.json"):
         assert source in readme
+
+
+# --- CI runs tox's matrix -----------------------------------------------------------------------
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """tox's generative names: ``py{311,312}-django52`` is ``py311-django52``, ``py312-django52``."""
+    match = re.search(r"\{([^{}]*)\}", pattern)
+    if match is None:
+        return [pattern]
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    return [name for part in match[1].split(",") for name in expand_braces(head + part + tail)]
+
+
+def tox_env_list() -> list[str]:
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "tox.ini", encoding="utf-8")
+    lines = parser["tox"]["env_list"].split()
+    return [name for line in lines for name in expand_braces(line.strip())]
+
+
+def workflow(name: str) -> dict[str, Any]:
+    document = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+def test_tox_env_list_is_the_python_by_django_matrix_readme_claims() -> None:
+    envs = tox_env_list()
+    assert [e for e in envs if e.startswith("py")] == [
+        *("py311-django52", "py312-django52", "py313-django52"),
+        *("py312-django60", "py312-django61", "py313-django60", "py313-django61"),
+    ]
+    assert expand_braces("py{312,313}-django{60,61}") == [
+        "py312-django60",
+        "py312-django61",
+        "py313-django60",
+        "py313-django61",
+    ]
+
+
+def test_the_ci_workflow_runs_exactly_toxs_env_list() -> None:
+    job = workflow("ci.yml")["jobs"]["tox"]
+    include = job["strategy"]["matrix"]["include"]
+
+    assert sorted(entry["tox-env"] for entry in include) == sorted(tox_env_list())
+    for entry in include:  # each env on the Python its name says
+        if version := re.match(r"py3(\d+)-", entry["tox-env"]):
+            assert entry["python"] == f"3.{version[1]}", entry
+    assert any("tox -e ${{ matrix.tox-env }}" in step.get("run", "") for step in job["steps"])
+    assert {"postgres", "redis"} <= set(job["services"])
+    assert job["env"]["DATABASE_URL"].startswith("postgres://")
+    assert job["env"]["CACHE_URL"].startswith("redis://")
+
+
+def test_the_ci_workflow_runs_the_browser_test_and_builds_the_docs() -> None:
+    jobs = workflow("ci.yml")["jobs"]
+    runs = {
+        name: " ".join(step.get("run", "") for step in job["steps"]) for name, job in jobs.items()
+    }
+    assert "pytest tests/e2e" in runs["browser"] and "chromium" in runs["browser"]
+    assert "tox -e docs" in runs["docs"]
+
+
+def test_the_release_workflow_builds_then_publishes_with_trusted_publishing() -> None:
+    jobs = workflow("release.yml")["jobs"]
+    assert jobs["publish"]["needs"] == "build"
+    assert jobs["publish"]["permissions"] == {"id-token": "write"}
+    assert any("python -m build" in step.get("run", "") for step in jobs["build"]["steps"])
+    assert not any("password" in str(step.get("with", {})) for step in jobs["publish"]["steps"])
+
+
+def test_pre_commit_runs_ruff_and_its_formatter() -> None:
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+    assert {"ruff", "ruff-format"} <= hooks

@@ -69,7 +69,7 @@ def emulator() -> Iterator[AuthRocketEmulator]:
         yield emu
 
 
-def site_env(emulator: AuthRocketEmulator, database_dir: Path) -> dict[str, str]:
+def site_env(emulator: AuthRocketEmulator) -> dict[str, str]:
     """A clean environment: no Django or AuthRocket variable but the README's one."""
     env = {
         name: value
@@ -81,7 +81,6 @@ def site_env(emulator: AuthRocketEmulator, database_dir: Path) -> dict[str, str]
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["LOGINROCKET_URL"] = emulator.loginrocket_url
-    env["HOME"] = str(database_dir)
     return env
 
 
@@ -105,7 +104,7 @@ def new_site(tmp_path: Path, env: dict[str, str]) -> Path:
 
 @pytest.mark.slow
 def test_the_readme_snippet_makes_a_working_site(emulator, tmp_path) -> None:
-    env = site_env(emulator, tmp_path)
+    env = site_env(emulator)
     site_dir = new_site(tmp_path, env)
     _, _, commands = readme_setup()
     for command in commands:  # as pasted: `python manage.py migrate && ... authrocket_check`

@@ -3,19 +3,27 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: demo test install lint types check bench bench-quick tox docs clean
 
+# The dev set: tests, linters, type checker, tox (make test, lint, types, docs, bench...).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# Only what the demo needs (the `demo` extra); after `make test` it is already there.
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
+	@touch $(DEMO_STAMP)
+
 install: $(STAMP)
 
 ## demo: the example site and the AuthRocket emulator on http://127.0.0.1:8000/
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python example_project/demo.py
 
 ## test: the whole test suite (SQLite + LocMem unless DATABASE_URL / CACHE_URL say otherwise)

@@ -28,10 +28,13 @@ class AuthRocketConfig(AppConfig):
 
         import logging
 
-        from .redaction import URLLIB3_LOGGER, redact_tokens
+        from .redaction import FILTERED_LOGGERS, redact_tokens
 
-        # urllib3 logs each request URL at DEBUG; a Get Session by token has the token in it.
-        logging.getLogger(URLLIB3_LOGGER).addFilter(redact_tokens)  # added once: same object
+        # urllib3 logs each request URL at DEBUG (a Get Session by token has the token in it);
+        # runserver logs "GET /login/?token=..." as LoginRocket sends people back. The filter sits
+        # on the loggers, not on handlers, so a site's own LOGGING keeps it.
+        for name in FILTERED_LOGGERS:
+            logging.getLogger(name).addFilter(redact_tokens)  # added once: same object
 
 
 def _forget_on_authrocket_change(*, setting: str, **kwargs: object) -> None:

@@ -7,8 +7,10 @@ So neither appears in full in a log line, an error message or an admin page: a t
 ``<session sha256:...>``, the first 12 hex digits of its SHA-256. Support can still match
 lines: ``printf %s kss_... | sha256sum | cut -c1-12`` gives the digest of a known id.
 
-A leaf module: it imports nothing from the package, so any module (the emulator's request log
-included) may use it without pulling in Django settings or the HTTP client.
+The app installs the filter on :data:`FILTERED_LOGGERS` when it starts, so a new project's
+``runserver`` log shows ``GET /login/?token=<token>``, never the token. A leaf module: it imports
+nothing from the package, so any module (the emulator's request log included) may use it without
+pulling in Django settings or the HTTP client.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def shown_session(session_id: str) -> str:
     return f"<{kind} sha256:{digest(session_id)}>"
 
 
+#: Every logger the app filters: urllib3's, runserver's request log (``"GET /login/?token=…"``
+#: as LoginRocket sends people back) and Django's request errors.
+FILTERED_LOGGERS: Final = (URLLIB3_LOGGER, "django.server", "django.request")
+
+
 def redact(text: str) -> str:
     """``text`` with every login token replaced by ``<token>`` and every session id
     (``kss_...``) by its :func:`shown_session` form."""
@@ -57,9 +64,12 @@ def redact(text: str) -> str:
 def redact_tokens(record: logging.LogRecord) -> bool:
     """Logging filter: mask login tokens and session ids in a record's message and arguments.
 
-    The app installs it on urllib3's connection pool logger, whose DEBUG line shows each
-    request's URL: a Get Session by token (``"api"`` mode, Bearer tokens) has the token in the
-    path, because that is how the Core API takes it, and every session call has the session id.
+    The app installs it on each of :data:`FILTERED_LOGGERS`: urllib3's connection pool logger,
+    whose DEBUG line shows each request's URL (a Get Session by token has the token in the path,
+    because that is how the Core API takes it, and every session call has the session id),
+    and Django's ``django.server`` and ``django.request``, whose lines show the login URL
+    LoginRocket sends people back to. Add it to any other logger that writes request URLs:
+    ``logging.getLogger(name).addFilter(...)``.
     """
     if isinstance(record.msg, str) and "/" in record.msg:
         record.msg = redact(record.msg)

@@ -15,7 +15,7 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.shortcuts import resolve_url
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from .conf import app_settings
@@ -50,7 +50,19 @@ def after_login_url(request: HttpRequest) -> str:
 
 
 def after_logout_url(request: HttpRequest) -> str:
-    return next_from(request) or resolve_url(settings.LOGOUT_REDIRECT_URL or "/")
+    """The safe ``next``, else ``LOGOUT_REDIRECT_URL``, else the app's "You are logged out" page.
+
+    Not ``/``: a new ``startproject`` site has no page there, and a logout must land somewhere
+    real. A site that includes the views without ``django_authrocket.urls`` falls back to ``/``.
+    """
+    if next_url := next_from(request):
+        return next_url
+    if settings.LOGOUT_REDIRECT_URL:
+        return resolve_url(settings.LOGOUT_REDIRECT_URL)
+    try:
+        return reverse("authrocket:logged_out")
+    except NoReverseMatch:
+        return "/"
 
 
 def url_with_next(viewname: str, next_url: str | None, args: Sequence[str] = ()) -> str:

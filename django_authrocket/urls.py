@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.urls import path
+from django.views.generic import TemplateView
 
 from . import views, webhooks
 
@@ -15,5 +17,11 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("accounts/", views.accounts, name="accounts"),
     path("accounts/<str:org_id>/", views.accounts, name="accounts_org"),
+    # Where a logout lands when LOGOUT_REDIRECT_URL is not set (a new project has no "/").
+    path(
+        "logged-out/",
+        login_not_required(TemplateView.as_view(template_name="authrocket/logged_out.html")),
+        name="logged_out",
+    ),
     path("webhook/<str:secret>/", webhooks.webhook, name="webhook"),
 ]

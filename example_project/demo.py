@@ -4,7 +4,11 @@
 2. starts the AuthRocket emulator on http://127.0.0.1:8765 with demo people and orgs, in a
    thread of this process (skipped when LOGINROCKET_URL points the site at a real realm);
 3. starts ``manage.py runserver 127.0.0.1:8000`` as a child process (its own output shows);
-4. prints where to click, then waits. Ctrl+C (or SIGTERM) stops both.
+4. prints where to click, then waits. Ctrl+C (or SIGTERM) stops both; a second Ctrl+C while
+   they stop only says so.
+
+``DEMO_SITE_ADDRESS`` moves the site (default ``127.0.0.1:8000``), ``DEMO_EMULATOR_URL`` the
+emulator.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
-SITE_ADDRESS = "127.0.0.1:8000"
+SITE_ADDRESS = os.environ.get("DEMO_SITE_ADDRESS", "127.0.0.1:8000")
 SITE_URL = f"http://{SITE_ADDRESS}/"
 STARTUP_TIMEOUT = 30.0
 
@@ -57,7 +61,8 @@ def main() -> int:
         except OSError as exc:
             print(
                 f"Cannot start the AuthRocket emulator on {settings.DEMO_EMULATOR_URL}: {exc}.\n"
-                "Is another demo (or `manage.py authrocket_emulator`) already running?",
+                "Is another demo (or `manage.py authrocket_emulator`) already running? Stop it, "
+                "or move this demo's emulator: DEMO_EMULATOR_URL=http://127.0.0.1:8766 make demo",
                 file=sys.stderr,
             )
             return 1
@@ -76,6 +81,9 @@ def main() -> int:
         print("\nStopping the demo...", flush=True)
         return 0
     finally:
+        # A second Ctrl+C while stopping must not interrupt the clean-up with a traceback.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _still_stopping)
         if server is not None:
             stop_site(server)
         if emulator is not None:
@@ -170,8 +178,19 @@ def print_welcome(emulator: Any, users: list[dict[str, Any]]) -> None:
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    # Only once: from here on, another Ctrl+C just says the demo is on its way out.
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, _still_stopping)
     raise KeyboardInterrupt
 
 
+def _still_stopping(signum: int, frame: object) -> None:
+    print("Still stopping the demo (the site and the emulator)...", flush=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl+C before the demo was up (say, while migrating)
+        print("\nDemo stopped.", file=sys.stderr)
+        sys.exit(130)

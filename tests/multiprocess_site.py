@@ -43,7 +43,7 @@ from tests.processes import free_port, inherited_environment
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "example_project"
 
-#: /work/shared/ci-recipes.md: the role and database .ci/run creates on PostgreSQL 15.
+#: The role and database .ci/run creates on PostgreSQL 15.
 RECIPE_DATABASE_URL = "postgres://ci:ci@127.0.0.1:5432/ci"
 #: The webhook secret the site is started with (``AUTHROCKET_WEBHOOK_SECRET``).
 WEBHOOK_SECRET = "multiprocess-test-webhook-secret"

@@ -6,6 +6,8 @@ import io
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+import urllib3
 from django.core.management import CommandError, call_command
 
 from tests.processes import free_port
@@ -138,6 +141,87 @@ def test_an_unreachable_key_set_is_an_error(authrocket_emulator) -> None:
     assert key_set["status"] == "error"
     assert key_set["details"]["http_status"] == 503
     assert live(report, "core_api")["status"] == "ok"
+
+
+def test_an_unreachable_loginrocket_url_names_the_host_the_reason_and_a_hint(
+    authrocket_emulator, settings
+) -> None:
+    port = free_port()  # nothing listens there
+    settings.AUTHROCKET_LOGINROCKET_URL = f"http://127.0.0.1:{port}"
+
+    report, error = check_report()
+
+    assert error is not None
+    key_set = live(report, "key_set")
+    assert key_set["status"] == "error"
+    assert key_set["summary"].startswith(f"cannot reach 127.0.0.1:{port} (connection refused")
+    assert "AUTHROCKET_LOGINROCKET_URL" in key_set["summary"]
+    assert "authrocket_emulator" in key_set["summary"]  # the hint
+    assert key_set["details"]["host"] == f"127.0.0.1:{port}"
+    assert key_set["details"]["error"] == "ConnectionError"
+
+
+def test_an_unreachable_core_api_names_the_host_the_reason_and_a_hint(
+    authrocket_emulator, settings
+) -> None:
+    port = free_port()
+    settings.AUTHROCKET_URL = f"http://127.0.0.1:{port}/v2"
+    settings.AUTHROCKET_HTTP_RETRIES = 0
+
+    report, error = check_report()
+
+    assert error is not None
+    core_api = live(report, "core_api")
+    assert core_api["summary"].startswith(f"cannot reach 127.0.0.1:{port} (connection refused")
+    assert "AUTHROCKET_URL" in core_api["summary"]
+    assert core_api["details"]["error"] == "APIUnavailable"
+    assert live(report, "key_set")["status"] == "ok"
+
+
+def test_a_loginrocket_url_that_never_answers_is_a_timeout_with_a_hint(
+    authrocket_emulator, settings
+) -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        settings.AUTHROCKET_LOGINROCKET_URL = f"http://127.0.0.1:{port}"
+        settings.AUTHROCKET_HTTP_TIMEOUT = 0.3
+
+        report, _ = check_report()
+
+    summary = live(report, "key_set")["summary"]
+    assert summary.startswith(f"cannot reach 127.0.0.1:{port} (no answer within 0.3 s)")
+    assert "AUTHROCKET_HTTP_TIMEOUT" in summary
+
+
+@pytest.mark.parametrize(
+    ("cause", "reason"),
+    [
+        (socket.gaierror(-2, "Name or service not known"), "the host name does not resolve"),
+        (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
+        (ssl.SSLError(1, "certificate verify failed"), "the TLS handshake failed"),
+        (ConnectionResetError(104, "Connection reset by peer"), "the connection was reset"),
+        (OSError("something else"), "ConnectionError"),
+    ],
+)
+def test_the_reason_is_read_from_under_requests_own_error(cause, reason) -> None:
+    """requests wraps urllib3's error, which wraps (or names as ``reason``) the socket's."""
+    from django_authrocket.management.commands.authrocket_check import unreachable
+
+    try:
+        try:
+            raise cause
+        except OSError as inner:
+            raise urllib3.exceptions.NewConnectionError(None, "failed") from inner
+    except urllib3.exceptions.NewConnectionError as connection_error:
+        wrapped = urllib3.exceptions.MaxRetryError(None, "/connect/jwks", connection_error)
+    error = requests.ConnectionError(wrapped)
+
+    message = unreachable("https://realm.example.com/connect/jwks", error, "SOME_URL")
+
+    assert message.startswith(f"cannot reach realm.example.com:443 ({reason}")
+    assert "SOME_URL" in message
 
 
 def test_a_wrong_api_key_is_an_error_with_the_request_id(authrocket_emulator, settings) -> None:

@@ -1,6 +1,6 @@
 """Independent test vectors against the JWS layer, the key set parser and ``verify_token``.
 
-Sources (read-only, next to the repository in ``../shared/test-vectors``):
+Sources (copied unchanged under ``tests/vectors``, with their notices: see its README):
 
 * C2SP Wycheproof ``json_web_signature_test.json`` and ``json_web_key_test.json``;
 * the JOSE cookbook (RFC 7520 4.1 RS256, 4.4 HS256) and RFC 7515 Appendix A.1/A.2.
@@ -41,23 +41,13 @@ from django_authrocket.keys import SigningKey, parse_jwks, rsa_key_from_jwk
 from django_authrocket.tokens import check_claims, verify_token
 from tests.jwt_factory import HS256_SECRET, b64url_decode, rsa_key
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "test-vectors"
-MISSING = f"shared test vectors not found at {VECTORS} (clone next to a copy of shared/)"
+VECTORS = Path(__file__).resolve().parent / "vectors"
 
 
 @cache
-def load(relative: str) -> Any:
-    path = VECTORS / relative
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def require(relative: str) -> Any:
-    document = load(relative)
-    if document is None:
-        pytest.skip(MISSING)
-    return document
+    """A vector file of ``tests/vectors``, parsed (read once)."""
+    return json.loads((VECTORS / relative).read_text(encoding="utf-8"))
 
 
 def _case_id(tc_id: int, comment: str) -> str:
@@ -115,9 +105,7 @@ class SignatureCase:
 
 
 def signature_cases() -> list[SignatureCase]:
-    document = load(SIGNATURE_FILE)
-    if document is None:
-        return []
+    document = require(SIGNATURE_FILE)
     cases = []
     for group in document["testGroups"]:
         jwk = group.get("public") or group["private"]
@@ -149,14 +137,11 @@ def raw_key(case: SignatureCase) -> rsa.RSAPublicKey | bytes:
 
 
 def _signature_params() -> list[Any]:
-    if not SIGNATURE_CASES:
-        return [pytest.param(None, id="vectors-missing")]
     return [pytest.param(c, id=_case_id(c.tc_id, c.comment)) for c in SIGNATURE_CASES]
 
 
 def test_wycheproof_selection_is_complete() -> None:
     """Guards the loader: a bug that selects nothing (or too much) must not pass silently."""
-    require(SIGNATURE_FILE)
     by_alg = Counter(c.alg for c in SIGNATURE_CASES)
     assert by_alg == {"HS256": EXPECTED_HS256_VECTORS, "RS256": EXPECTED_RS256_VECTORS}
     assert len({c.tc_id for c in SIGNATURE_CASES}) == len(SIGNATURE_CASES)
@@ -171,9 +156,7 @@ def test_wycheproof_selection_is_complete() -> None:
 
 
 @pytest.mark.parametrize("case", _signature_params())
-def test_jws_layer_gives_the_wycheproof_verdict(case: SignatureCase | None) -> None:
-    if case is None:
-        pytest.skip(MISSING)
+def test_jws_layer_gives_the_wycheproof_verdict(case: SignatureCase) -> None:
     key = raw_key(case)
 
     def run() -> None:
@@ -191,7 +174,6 @@ def test_jws_layer_gives_the_wycheproof_verdict(case: SignatureCase | None) -> N
 
 def test_mislabelled_vectors_are_byte_identical_to_the_valid_mac() -> None:
     """Backs the KNOWN_ISSUES.json claim we rely on for 367 and 370."""
-    require(SIGNATURE_FILE)
     by_id = {c.tc_id: c for c in SIGNATURE_CASES}
     assert by_id[367].jws == by_id[357].jws == by_id[370].jws
     assert by_id[357].result == "valid"
@@ -220,9 +202,7 @@ JWK_EITHER = {
 
 
 def jwk_cases() -> list[tuple[int, str, str, Any, dict[str, Any]]]:
-    document = load(KEY_FILE)
-    if document is None:
-        return []
+    document = require(KEY_FILE)
     return [
         (t["tcId"], t["comment"], t["result"], t["jws"], group)
         for group in document["testGroups"]
@@ -234,8 +214,6 @@ JWK_CASES = jwk_cases()
 
 
 def _jwk_params() -> list[Any]:
-    if not JWK_CASES:
-        return [pytest.param(None, id="vectors-missing")]
     return [pytest.param(c, id=_case_id(c[0], c[1])) for c in JWK_CASES]
 
 
@@ -249,15 +227,12 @@ def _check_parsed_keyset(keys: dict[str, SigningKey]) -> None:
 
 
 def test_wycheproof_jwk_selection_is_complete() -> None:
-    require(KEY_FILE)
     assert len(JWK_CASES) == 26
     assert Counter(c[2] for c in JWK_CASES) == {"valid": 5, "invalid": 21}
 
 
 @pytest.mark.parametrize("case", _jwk_params())
 def test_parse_jwks_keeps_only_usable_rsa_keys(case: Any) -> None:
-    if case is None:
-        pytest.skip(MISSING)
     tc_id, _comment, _result, token, group = case
     keysets = [group[name] for name in ("public", "private") if name in group]
     for keyset in keysets:

@@ -1,4 +1,4 @@
-"""Token redaction in log lines: ``redact``, the urllib3 filter, and that the module is a leaf."""
+"""Token redaction in log lines: ``redact``, the logger filter, and that the module is a leaf."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+from django.core.servers.basehttp import WSGIRequestHandler
+
 from django_authrocket import redaction
-from django_authrocket.redaction import URLLIB3_LOGGER, redact, redact_tokens
+from django_authrocket.redaction import FILTERED_LOGGERS, URLLIB3_LOGGER, redact, redact_tokens
 
 
 def test_redact_masks_tokens_and_session_ids_and_leaves_other_ids_alone(emulator, ada) -> None:
@@ -65,6 +68,42 @@ def test_the_urllib3_filter_masks_the_url_argument_only(emulator, ada) -> None:
         'https://eyeglasses-shop.example.com:443 "GET /v2/sessions/<token> HTTP/1.1" 200 10'
     )
     assert redact_tokens in logging.getLogger(URLLIB3_LOGGER).filters  # installed by apps.py
+
+
+class Lines(logging.Handler):
+    """The formatted lines a logger writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.mark.parametrize("status", ["302", "401", "500"])
+def test_runservers_request_log_shows_no_token(emulator, ada, status) -> None:
+    """Django's own request log line, as runserver writes it for LoginRocket's return."""
+    token = emulator.mint_token(ada["id"])
+    lines = Lines()
+    server_log = logging.getLogger("django.server")
+    server_log.addHandler(lines)
+    handler = object.__new__(WSGIRequestHandler)  # just enough of one to call log_message
+    handler.request = None
+    try:
+        handler.log_message(
+            '"%s" %s %s', f"GET /login/?next=%2F&token={token} HTTP/1.1", status, "0"
+        )
+    finally:
+        server_log.removeHandler(lines)
+
+    assert lines.lines == [f'"GET /login/?next=%2F&token=<token> HTTP/1.1" {status} 0']
+
+
+def test_the_app_filters_urllib3_and_djangos_request_loggers() -> None:
+    assert set(FILTERED_LOGGERS) == {URLLIB3_LOGGER, "django.server", "django.request"}
+    for name in FILTERED_LOGGERS:
+        assert logging.getLogger(name).filters.count(redact_tokens) == 1, name
 
 
 def test_redaction_is_a_leaf_module_that_imports_nothing_from_the_package() -> None:

@@ -11,9 +11,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 
 from django_authrocket import redirects
-from tests.helpers import login_with, query_of
+from tests.helpers import logged_in, login_with, query_of
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "test-vectors"
+VECTORS = Path(__file__).resolve().parent / "vectors"
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 def redirect_vectors():
-    path = VECTORS / "django-redirects.json"
-    if not path.exists():
-        pytest.skip(f"shared test vectors not found at {path}")
-    return json.loads(path.read_text())
+    return json.loads((VECTORS / "django-redirects.json").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("kind", ["unsafe", "safe"])
@@ -82,9 +79,39 @@ def test_after_login_and_logout_fall_back_to_the_settings(settings) -> None:
     settings.LOGOUT_REDIRECT_URL = None
     plain = RequestFactory().get("/")
     assert redirects.after_login_url(plain) == "/home/"
-    assert redirects.after_logout_url(plain) == "/"
+    assert redirects.after_logout_url(plain) == "/logged-out/"  # the app's page, not "/"
     onward = RequestFactory().get("/", {"next": "/private/"})
     assert redirects.after_login_url(onward) == redirects.after_logout_url(onward) == "/private/"
+    settings.LOGOUT_REDIRECT_URL = "public"
+    assert redirects.after_logout_url(plain) == "/public/"
+
+
+#: A URLconf without django_authrocket.urls (this module, for the test below).
+urlpatterns: list[object] = []
+
+
+@pytest.mark.urls(__name__)
+def test_after_logout_is_the_root_on_a_site_without_the_apps_urls(settings) -> None:
+    settings.LOGOUT_REDIRECT_URL = None
+    assert redirects.after_logout_url(RequestFactory().get("/")) == "/"
+
+
+def test_a_logout_without_logout_redirect_url_lands_on_the_logged_out_page(
+    settings, emulator, ada
+) -> None:
+    """A new startproject site has no "/": the logout must end on a page that exists."""
+    settings.LOGOUT_REDIRECT_URL = None
+    client = logged_in(emulator, ada)
+
+    response = client.post("/logout/")
+
+    assert response.status_code == 302
+    assert query_of(response.url)["redirect_uri"] == ["http://testserver/logged-out/"]
+    page = client.get("/logged-out/")
+    assert page.status_code == 200
+    assert "You are logged out" in page.content.decode()
+    assert 'href="/login/"' in page.content.decode()
+    assert client.post("/logged-out/").status_code == 405
 
 
 def test_url_with_next_carries_next_only_when_there_is_one() -> None:

@@ -8,6 +8,7 @@ The console script and ``manage.py authrocket_emulator`` are this one module: th
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import signal
 import sys
@@ -97,7 +98,13 @@ def serve(options: dict[str, Any], write: Callable[[str], object]) -> None:
     try:
         emulator.start()
     except OSError as error:
-        raise Refused(f"cannot listen on {host}:{options['port']}: {error}") from None
+        message = f"cannot listen on {host}:{options['port']}: {error.strerror or error}"
+        if error.errno == errno.EADDRINUSE:
+            message += (
+                ". Another emulator (or `make demo`) may be running there: stop it, or choose "
+                f"another port with --port {options['port'] + 1} (--port 0 picks a free one)."
+            )
+        raise Refused(message) from None
     try:
         write(describe(emulator))
         if users:

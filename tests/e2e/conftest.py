@@ -36,7 +36,7 @@ DEMO_EMULATOR_API_KEY = "ks_demo_example_project_not_secret"
 #: ... and the port of its DEMO_EMULATOR_URL default.
 DEMO_EMULATOR_PORT = 8765
 
-#: Debian's Chromium as root in a closed network (see /work/shared/ci-recipes.md).
+#: Debian's Chromium as root in a closed network, as .ci/run installs it.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

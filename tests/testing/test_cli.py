@@ -53,13 +53,18 @@ def test_description_of_an_hs256_emulator_includes_its_secret() -> None:
     assert f"export AUTHROCKET_JWT_KEY={emu.jwt_secret}" in text
 
 
-def test_command_reports_a_busy_port_and_exits_1() -> None:
+def test_command_reports_a_busy_port_suggests_another_and_exits_1(capsys) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
 
         assert main(["--port", str(port)]) == 1
+
+    error = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in error
+    assert f"--port {port + 1}" in error and "--port 0" in error
+    assert "Traceback" not in error
 
 
 def test_demo_users_cover_owners_admins_loners_and_inactive_people() -> None:

@@ -11,9 +11,13 @@ The command exits non-zero (``CommandError``) when it found an error, so it can 
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -24,7 +28,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_authrocket.checks import PER_PROCESS_CACHES
 from django_authrocket.client import AuthRocketClient
 from django_authrocket.conf import AppSettings, Setting, app_settings
-from django_authrocket.exceptions import APIError
+from django_authrocket.exceptions import APIError, APIUnavailable
 from django_authrocket.keys import KeyStore, load_static_key, parse_jwks
 from django_authrocket.transport import USER_AGENT
 
@@ -280,10 +284,13 @@ def _check_key_set() -> LiveCheck:
         if response.status_code != 200:
             raise ValueError(f"HTTP {response.status_code}")
         keys = parse_jwks(response.json())
-    except (requests.RequestException, ValueError) as exc:
+    except requests.RequestException as exc:
         details["error"] = exc.__class__.__name__
-        reason = str(exc) if isinstance(exc, ValueError) else exc.__class__.__name__
-        return LiveCheck(name, "error", f"{store.jwks_url} failed: {reason}", details)
+        summary = unreachable(store.jwks_url, exc, "AUTHROCKET_LOGINROCKET_URL", details)
+        return LiveCheck(name, "error", summary, details)
+    except ValueError as exc:
+        details["error"] = exc.__class__.__name__
+        return LiveCheck(name, "error", f"{store.jwks_url} failed: {exc}", details)
     details["keys"] = len(keys)
     details["kids"] = sorted(keys)
     details["cached_kids"] = sorted(store.known_kids())
@@ -313,6 +320,14 @@ def _check_core_api() -> LiveCheck:
     started = time.monotonic()
     try:
         client.get_page("/users", {"max_results": 1})
+    except APIUnavailable as exc:
+        # The client keeps the cause to itself: one plain request to the API says why.
+        details.update(error=exc.__class__.__name__, http_status=None, request_id=None)
+        cause = _no_answer_from(client.api_url)
+        if cause is None:
+            return LiveCheck(name, "error", f"{exc.__class__.__name__}: {exc}", details)
+        summary = unreachable(client.api_url, cause, "AUTHROCKET_URL", details)
+        return LiveCheck(name, "error", summary, details)
     except APIError as exc:
         details.update(
             error=exc.__class__.__name__, http_status=exc.status, request_id=exc.request_id
@@ -322,3 +337,97 @@ def _check_core_api() -> LiveCheck:
     return LiveCheck(
         name, "ok", f"{client.api_url}: API key accepted in {details['elapsed_ms']} ms", details
     )
+
+
+# --- why a URL cannot be reached --------------------------------------------------------------
+
+
+def unreachable(
+    url: str, error: BaseException, setting: str, details: dict[str, Any] | None = None
+) -> str:
+    """``cannot reach <host:port> (<reason>). <hint>`` for a request that got no answer.
+
+    The reason is read from the chain of exceptions under ``error`` (requests wraps urllib3,
+    which wraps the socket's own error); ``setting`` is the setting that holds the URL, named
+    in the hint. ``details`` (the JSON report's) gets ``host``, ``reason`` and ``hint``.
+    """
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = f"{parts.hostname}:{port}"
+    reason, hint = _why(error, setting)
+    if details is not None:
+        details.update(host=host, reason=reason, hint=hint)
+    return f"cannot reach {host} ({reason}) for {url}. {hint}"
+
+
+def _why(error: BaseException, setting: str) -> tuple[str, str]:
+    """The reason a request got no answer, and what to check."""
+    causes = list(_chain(error))
+    if any(isinstance(c, socket.gaierror) or "NameResolution" in type(c).__name__ for c in causes):
+        return (
+            "the host name does not resolve",
+            f"Check the host in {setting} for typos, and this machine's DNS.",
+        )
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return (
+            "connection refused: nothing listens on that port",
+            f"Check the address and port in {setting}; for the local emulator, start it "
+            "(manage.py authrocket_emulator).",
+        )
+    if any(isinstance(c, requests.Timeout | TimeoutError) for c in causes):
+        return (
+            f"no answer within {app_settings.HTTP_TIMEOUT} s",
+            "A firewall or proxy may hold outgoing connections back; "
+            "AUTHROCKET_HTTP_TIMEOUT sets how long to wait.",
+        )
+    if any(isinstance(c, requests.exceptions.SSLError | ssl.SSLError) for c in causes):
+        return (
+            "the TLS handshake failed",
+            f"Check that {setting} names the host's own https address, and this machine's "
+            "CA certificates.",
+        )
+    if any(isinstance(c, requests.exceptions.ProxyError) for c in causes):
+        return (
+            "the proxy did not connect",
+            "Check the HTTPS_PROXY / HTTP_PROXY / NO_PROXY variables.",
+        )
+    if any(isinstance(c, ConnectionResetError) for c in causes):
+        return (
+            "the connection was reset",
+            f"Check that {setting} points at AuthRocket (https), not at another service.",
+        )
+    return (
+        error.__class__.__name__,
+        f"Check {setting}, and that this machine can reach that host.",
+    )
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every exception under it: causes, contexts, urllib3's ``reason``, args."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        nested += list(current.args)
+        pending += [item for item in nested if isinstance(item, BaseException)]
+
+
+def _no_answer_from(url: str) -> requests.RequestException | None:
+    """The error of one plain GET of ``url``, or None when something answered."""
+    try:
+        response = requests.get(
+            url,
+            timeout=float(app_settings.HTTP_TIMEOUT),
+            headers={"User-Agent": USER_AGENT},
+            allow_redirects=False,
+            stream=True,
+        )
+    except requests.RequestException as exc:
+        return exc
+    response.close()
+    return None

@@ -38,7 +38,11 @@ CORNER := .venv-py$(PY)
 
 .PHONY: test-corner
 test-corner:
-	@test -x $(CORNER)/bin/python || "$$(command -v python$(PY) || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(PY).*/bin/python | tail -n 1)" -m venv $(CORNER)
+	@# pyenv's own build first: its shims answer "command not found" for a version not selected.
+	@test -x $(CORNER)/bin/python || { \
+		py=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(PY).*/bin/python 2>/dev/null | sort -V | tail -n 1); \
+		[ -n "$$py" ] || py=$$(command -v python$(PY)); \
+		"$$py" -m venv $(CORNER); }
 	$(CORNER)/bin/python -m pip install --quiet --upgrade pip
 	$(CORNER)/bin/python -m pip install --quiet -e ".[test]" "$(DJANGO)"
 	$(CORNER)/bin/python -c "import sys, django; print('corner: Python', sys.version.split()[0], 'Django', django.__version__)"

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import django
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth.signals import user_logged_in
@@ -170,7 +171,10 @@ def test_the_debug_error_page_of_an_asgi_request_never_shows_the_token(
 @pytest.fixture
 def admins(settings) -> list[Any]:
     """Django's ``mail_admins`` handler is on (ADMINS set, DEBUG off): the mails it sends."""
-    settings.ADMINS = [("Admin", "admin@example.com")]
+    # Django 6.0 takes plain addresses (and deprecates the (name, address) pairs 5.2 needs).
+    settings.ADMINS = (
+        ["admin@example.com"] if django.VERSION >= (6, 0) else [("Admin", "admin@example.com")]
+    )
     settings.DEBUG = False
     mail.outbox = []
     return mail.outbox

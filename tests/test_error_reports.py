@@ -175,6 +175,8 @@ def admins(settings) -> list[Any]:
     settings.ADMINS = (
         ["admin@example.com"] if django.VERSION >= (6, 0) else [("Admin", "admin@example.com")]
     )
+    if django.VERSION >= (6, 1):  # Django 6.1 names its mailers (no default one from 2028)
+        settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     settings.DEBUG = False
     mail.outbox = []
     return mail.outbox

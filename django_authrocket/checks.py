@@ -17,10 +17,12 @@ E011     AUTHROCKET_CACHE names a cache that is not in CACHES
 E012     a numeric setting is negative or not a number
 E013     AUTHROCKET_WEBHOOK_SECRET shorter than 32 characters
 E020     AUTHROCKET_STAFF_PERMISSION set without AUTHROCKET_STAFF_ORG
+E021     AUTHROCKET_CACHE is a DummyCache (it stores nothing), whatever DEBUG is
 W001     AuthRocketMiddleware (or a subclass) missing from MIDDLEWARE
-W002     AUTHROCKET_CACHE is a per-process cache (LocMem/Dummy) and DEBUG is off
+W002     AUTHROCKET_CACHE is a per-process cache (LocMem) and DEBUG is off
 W003     AUTHROCKET_URL does not end with /v1 or /v2
 W020     AUTHROCKET_ACCEPT_EMULATOR_TOKENS is on and DEBUG is off
+W021     AUTHROCKET_CACHE has no atomic ``add`` (FileBasedCache)
 ======== =====================================================================
 
 The middleware and backend checks accept subclasses (the documented way to extend them), as
@@ -53,6 +55,12 @@ PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 )
+#: Stores nothing: every ``add`` succeeds, so replay marks and the key-fetch lock do nothing.
+DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
+#: ``add`` is "has_key, then set": two workers can both win it (a token logs in twice).
+#: Redis (SET NX), Memcached (its own add), the database cache (a unique key in a transaction)
+#: and LocMem (a lock, but per process: W002) have an atomic ``add``.
+NON_ATOMIC_ADD_CACHES = ("django.core.cache.backends.filebased.FileBasedCache",)
 
 
 @register("authrocket")
@@ -222,8 +230,35 @@ def check_integration(
                 id="authrocket.E011",
             )
         )
-    elif not settings.DEBUG and caches_setting[alias].get("BACKEND") in PER_PROCESS_CACHES:
-        messages.append(
+    else:
+        messages.extend(_cache_backend_messages(alias, caches_setting[alias].get("BACKEND")))
+    return messages
+
+
+def _cache_backend_messages(alias: str, backend: object) -> list[CheckMessage]:
+    """E021, W021 and W002 for the backend of ``AUTHROCKET_CACHE`` (subclasses count)."""
+    if _is_backend(backend, DUMMY_CACHE):
+        return [
+            Error(
+                f"AUTHROCKET_CACHE ({alias!r}) is a DummyCache, which stores nothing.",
+                hint="Replay protection and the throttle on key set fetches for forged kids "
+                "rely on the cache: with a DummyCache a used login token logs in again and "
+                "every forged kid costs a fetch. Use Redis, Memcached or the database cache "
+                "(LocMemCache for a single process).",
+                id="authrocket.E021",
+            )
+        ]
+    if any(_is_backend(backend, path) for path in NON_ATOMIC_ADD_CACHES):
+        return [
+            Warning(
+                f"AUTHROCKET_CACHE ({alias!r}) has no atomic add (FileBasedCache).",
+                hint="Two concurrent requests can both take a replay mark, so one login token "
+                "can log in twice. Use Redis, Memcached or the database cache.",
+                id="authrocket.W021",
+            )
+        ]
+    if not settings.DEBUG and any(_is_backend(backend, path) for path in PER_PROCESS_CACHES):
+        return [
             Warning(
                 f"AUTHROCKET_CACHE ({alias!r}) is a per-process cache.",
                 hint="With several workers, each fetches keys and rechecks sessions on its own "
@@ -231,8 +266,21 @@ def check_integration(
                 "database cache.",
                 id="authrocket.W002",
             )
-        )
-    return messages
+        ]
+    return []
+
+
+def _is_backend(backend: object, base_path: str) -> bool:
+    """Whether the dotted path ``backend`` names ``base_path``'s class or a subclass of it."""
+    if not isinstance(backend, str):
+        return False
+    if backend == base_path:
+        return True
+    try:
+        candidate = import_string(backend)
+    except ImportError:
+        return False
+    return isinstance(candidate, type) and issubclass(candidate, import_string(base_path))
 
 
 @register("authrocket", Tags.security)

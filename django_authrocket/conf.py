@@ -227,8 +227,11 @@ class AppSettings:
     )
     CACHE: Setting[str] = Setting(
         "default",
-        "Cache alias for signing keys, recheck results and replay marks. Use a cache shared by "
-        "all workers (Redis, Memcached, database) in production.",
+        "Cache alias for signing keys, recheck results and replay marks. Fit backends share "
+        "data between workers and have an atomic ``add``: Redis, Memcached and the database "
+        "cache. ``LocMemCache`` is fit for one process only (authrocket.W002), "
+        "``FileBasedCache`` can let one token log in twice (authrocket.W021), and a "
+        "``DummyCache`` turns replay protection off (authrocket.E021).",
     )
     HTTP_TIMEOUT: Setting[float] = Setting(
         5, "Seconds before a Core API or JWKS request is abandoned (connect and read)."

@@ -8,8 +8,10 @@ lives in the Django cache so every worker shares one copy and one fetch. On top 
 process keeps the parsed keys for a short while, so the common case (a known ``kid``) costs no
 cache read. An unknown ``kid`` triggers a refetch at most once per
 ``AUTHROCKET_JWKS_MIN_REFETCH_INTERVAL`` across all workers (a cache ``add`` is the lock), so a
-flood of forged kids cannot become a flood of fetches. When LoginRocket is unreachable the last
-good set keeps working.
+flood of forged kids cannot become a flood of fetches. The interval counts from the start of the
+last fetch, so neither forged kids nor a slow or failing LoginRocket push the next fetch back: a
+rotated-in key is picked up within one interval (plus one fetch). When LoginRocket is
+unreachable the last good set keeps working.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -300,11 +303,13 @@ class KeyStore:
     def _refetch(self, kid: str) -> None:
         """Fetch the key set unless another worker just did (or is doing) it.
 
-        The fetch mark (a cache ``add``) is the lock. Afterwards it stays for
-        ``AUTHROCKET_JWKS_MIN_REFETCH_INTERVAL`` only when the fetch did not find ``kid`` (a
-        forged or foreign kid: throttle the next ones) or failed (do not hammer LoginRocket);
-        a fetch that found it was a real rotation or refresh, so the next new kid may fetch
-        again at once.
+        The fetch mark (a cache ``add``) is the lock. When the fetch did not find ``kid`` (a
+        forged or foreign kid: throttle the next ones) or failed (do not hammer LoginRocket),
+        the mark stays until ``AUTHROCKET_JWKS_MIN_REFETCH_INTERVAL`` after the fetch *started*,
+        never longer: a flood of forged kids gets one fetch per interval, and the fetch after
+        a genuine rotation is never pushed back by the time the previous fetches took. A fetch
+        that found ``kid`` was a real rotation or refresh, so the next new kid may fetch again
+        at once.
         """
         seen = self._fetched_at
         with self._lock:  # threads of this process coalesce on one fetch
@@ -312,6 +317,7 @@ class KeyStore:
             if self._fetched_at > seen:
                 return  # another thread or worker fetched while we waited
             interval = max(1, app_settings.JWKS_MIN_REFETCH_INTERVAL)
+            started = time.monotonic()
             if not self.cache.add(self._fetch_key, "fetching", timeout=interval):
                 self._wait_for_other_fetch(seen)
                 return
@@ -324,7 +330,7 @@ class KeyStore:
                     exc.__class__.__name__,
                     "keeping the last good keys" if self._keys else "no keys cached",
                 )
-                self.cache.set(self._fetch_key, "failed", timeout=interval)
+                self._hold_mark("failed", started, interval)
                 return
             now = time.time()
             self.cache.set(self._doc_key, {"fetched_at": now, "jwks": document}, timeout=None)
@@ -332,10 +338,18 @@ class KeyStore:
             if kid in self._keys:
                 self.cache.delete(self._fetch_key)
             else:
-                self.cache.set(self._fetch_key, "done", timeout=interval)
+                self._hold_mark("done", started, interval)
             self._fetched_at = now
             self._local_until = time.monotonic() + LOCAL_TTL
             logger.info("Fetched %d LoginRocket signing key(s)", len(self._keys))
+
+    def _hold_mark(self, state: str, started: float, interval: int) -> None:
+        """Keep the fetch mark, now saying ``state``, until ``interval`` after ``started``."""
+        left = started + interval - time.monotonic()
+        if left <= 0:  # the fetch took the whole interval: the next one may start now
+            self.cache.delete(self._fetch_key)
+        else:  # cache timeouts are whole seconds on most backends: round up, never down
+            self.cache.set(self._fetch_key, state, timeout=math.ceil(left))
 
     def _wait_for_other_fetch(self, seen: float) -> None:
         """Another worker holds the fetch mark: wait for its result if it is still fetching."""

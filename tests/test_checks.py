@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.core.cache.backends.dummy import DummyCache
 from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -206,11 +207,54 @@ def test_cache_alias_not_in_caches_is_e011(good) -> None:
     assert "authrocket.E011" in check_ids()
 
 
-@pytest.mark.parametrize("backend", ["locmem.LocMemCache", "dummy.DummyCache"])
-def test_per_process_cache_in_production_is_w002(good, backend) -> None:
-    good.CACHES = {"default": {"BACKEND": f"django.core.cache.backends.{backend}"}}
+def test_per_process_cache_in_production_is_w002(good) -> None:
+    good.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     assert check_ids() == {"authrocket.W002"}
     good.DEBUG = True
+    assert check_ids() == set()
+
+
+class SiteDummyCache(DummyCache):
+    """A site's subclass of the dummy cache: it stores nothing either."""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(
+    "backend", ["django.core.cache.backends.dummy.DummyCache", f"{__name__}.SiteDummyCache"]
+)
+def test_a_dummy_cache_is_e021_with_debug_on_and_off(good, debug, backend) -> None:
+    # A DummyCache keeps no replay marks and no fetch lock: a used token logs in again and
+    # every forged kid costs a key set fetch (issue 12, finding 8).
+    good.DEBUG = debug
+    good.CACHES = {"default": {"BACKEND": backend}}
+    assert check_ids() == {"authrocket.E021"}
+    with pytest.raises(SystemCheckError, match=r"authrocket\.E021"):
+        call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_cache_without_atomic_add_is_w021(good, debug, tmp_path) -> None:
+    # FileBasedCache.add() is "has_key, then set": two workers can both take one replay mark.
+    good.DEBUG = debug
+    good.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path),
+        }
+    }
+    assert check_ids() == {"authrocket.W021"}
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.redis.RedisCache",
+        "django.core.cache.backends.memcached.PyMemcacheCache",
+        "django.core.cache.backends.db.DatabaseCache",
+    ],
+)
+def test_shared_caches_with_an_atomic_add_are_fit(good, backend) -> None:
+    good.CACHES = {"default": {"BACKEND": backend, "LOCATION": "unused"}}
     assert check_ids() == set()
 
 

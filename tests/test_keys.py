@@ -296,3 +296,55 @@ def test_after_a_fetch_that_did_not_help_unknown_kids_are_throttled(
     emulator.rotate_keys()
     with pytest.raises(UnknownKey):  # a real rotation now waits out the throttle
         verify_token(emulator.mint_token(user["id"]))
+
+
+def test_a_forged_kid_flood_does_not_delay_a_genuine_rotation(emulator, user, settings) -> None:
+    # Issue 12 (key rotation): the refetch interval counts from the start of the last fetch,
+    # so a stream of forged kids fetching through a slow LoginRocket cannot push the fetch that
+    # brings a rotated-in key past one interval. Before, each forged fetch re-armed the
+    # throttle when it *ended*: the genuine key waited interval + fetch time.
+    interval, fetch_time = 2, 1.0
+    settings.AUTHROCKET_JWKS_MIN_REFETCH_INTERVAL = interval
+    settings.AUTHROCKET_HTTP_RETRIES = 0
+    verify_token(emulator.mint_token(user["id"]))  # warm up
+    emulator.inject_fault(JWKS, kind="latency", delay=fetch_time, times=None)
+    with pytest.raises(UnknownKey):  # a forged kid fetches (slowly) and arms the throttle
+        verify_token(emulator.mint_token(user["id"], kid=f"forged-{secrets.token_hex(8)}"))
+    emulator.rotate_keys()
+    rotated_at = time.monotonic()
+    genuine = emulator.mint_token(user["id"])
+    stop = threading.Event()
+    forged_refused: list[bool] = []
+
+    def flood() -> None:
+        while not stop.is_set():
+            token = emulator.mint_token(user["id"], kid=f"forged-{secrets.token_hex(8)}")
+            try:
+                verify_token(token)
+            except UnknownKey:
+                forged_refused.append(True)
+            time.sleep(0.01)
+
+    flooders = [threading.Thread(target=flood) for _ in range(3)]
+    for thread in flooders:
+        thread.start()
+    accepted_after = None
+    try:
+        while time.monotonic() - rotated_at < interval + 2 * fetch_time + 1:
+            try:
+                assert verify_token(genuine).user.id == user["id"]
+            except UnknownKey:
+                time.sleep(0.05)
+                continue
+            accepted_after = time.monotonic() - rotated_at
+            break
+    finally:
+        stop.set()
+        for thread in flooders:
+            thread.join()
+    assert forged_refused  # the flood was on the whole time
+    assert accepted_after is not None
+    # The next fetch starts one interval after the forged one started (~1 s after the
+    # rotation) and takes fetch_time: about one interval. Before the change: interval + 1 s.
+    assert accepted_after < interval + fetch_time / 2
+    assert jwks_fetches(emulator) <= 4  # warm-up, the forged fetch, one per interval after

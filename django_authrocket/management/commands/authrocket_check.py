@@ -25,7 +25,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_authrocket.checks import PER_PROCESS_CACHES
+from django_authrocket.checks import DUMMY_CACHE, PER_PROCESS_CACHES
 from django_authrocket.client import AuthRocketClient
 from django_authrocket.conf import AppSettings, Setting, app_settings
 from django_authrocket.exceptions import APIError, APIUnavailable
@@ -227,6 +227,8 @@ def _cache() -> str:
     """Which cache holds keys, recheck answers and replay marks, and whether workers share it."""
     alias = app_settings.CACHE
     backend = str(getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", "not configured"))
+    if backend == DUMMY_CACHE:
+        return f"{alias!r}: {backend} (stores nothing: replay protection is off, see E021)"
     if backend in PER_PROCESS_CACHES:
         return f"{alias!r}: {backend} (per process: NOT shared between workers, see W002)"
     return f"{alias!r}: {backend} (shared by every worker that uses it)"

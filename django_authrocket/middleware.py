@@ -259,14 +259,14 @@ class AuthRocketMiddleware:
     def take_token(self, request: HttpRequest, token: str) -> HttpResponse:
         """``?token=`` on any GET path: log in, then the same path without LoginRocket's params.
 
-        Never cached, like every answer that takes a token.
+        Never cached, like every answer that takes a token. A refused token goes to the
+        login view's failure page, with ``next`` the same path: no token in the address bar.
         """
         target = _without_loginrocket_params(request)
         try:
             token_login.log_in_with_token(request, token)
         except (InvalidToken, APIError) as error:
-            # Rendered here: Django renders a TemplateResponse only when a view returns it.
-            return token_login.failure_response(request, error, target).render()
+            return token_login.failure_redirect(request, error, target)
         response = HttpResponseRedirect(target)
         response["Referrer-Policy"] = "no-referrer"
         add_never_cache_headers(response)

@@ -12,6 +12,8 @@ app_name = "authrocket"
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
+    # Where a refused login lands: a clean URL, the token gone from the address bar.
+    path("login/failed/", views.login_failed_page, name="login_failed"),
     path("logout/", views.logout, name="logout"),
     path("signup/", views.signup, name="signup"),
     path("profile/", views.profile, name="profile"),

@@ -2,7 +2,8 @@
 
 :class:`LoginView` is where LoginRocket sends people back with ``?token=``: it verifies the token,
 logs the person in (new session key, new CSRF token), records the login, and redirects to the
-safe ``next`` with the token gone from the address bar. Without a token it sends the person to
+safe ``next`` with the token gone from the address bar; a refused token is sent to
+:func:`login_failed_page`, a URL with no token either. Without a token it sends the person to
 LoginRocket. The other views are redirects to LoginRocket's pages, and logout.
 """
 
@@ -96,8 +97,22 @@ class LoginView(View):
         return response
 
     def login_failed(self, error: AuthRocketError) -> HttpResponse:
-        """The response to a refused token: a page that says why, with a way to try again."""
-        return token_login.failure_response(self.request, error, self.get_next_url())
+        """The response to a refused token: a 303 to :func:`login_failed_page` (a URL with no
+        token), which says why, with a way to try again."""
+        return token_login.failure_redirect(self.request, error, self.get_next_url())
+
+
+@never_cache
+@login_not_required
+@require_GET
+def login_failed_page(request: HttpRequest) -> HttpResponse:
+    """The page a refused login lands on: ``?reason=`` (a known code) and the safe ``next``.
+
+    401, or 503 when AuthRocket could not be reached.
+    """
+    return token_login.failure_page(
+        request, request.GET.get("reason", ""), redirects.next_from(request)
+    )
 
 
 @never_cache

@@ -7,14 +7,36 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.test import Client
+from django.urls import reverse
 
 
 def login_with(client: Client, token: str, next_url: str | None = None) -> Any:
-    """``GET /login/?token=...`` (and ``next``) with ``client``: LoginRocket's way back."""
+    """``GET /login/?token=...`` (and ``next``) with ``client``: LoginRocket's way back.
+
+    A refusal is followed to the failure page (see :func:`follow_refusal`), which is returned.
+    """
     params = {"token": token}
     if next_url is not None:
         params["next"] = next_url
-    return client.get("/login/", params)
+    return follow_refusal(client, client.get("/login/", params))
+
+
+def follow_refusal(client: Client, response: Any) -> Any:
+    """``response`` itself, unless it is a refused login's redirect to the failure page: then
+    that redirect is checked (a 303 to ``authrocket:login_failed`` with no token in it, no
+    ``Referer`` onwards, never cached) and the page it leads to is returned, with the redirect
+    as its ``refusal`` attribute."""
+    location = response.get("Location", "")
+    if not location.startswith(reverse("authrocket:login_failed")):
+        return response
+    assert response.status_code == 303
+    assert "token" not in query_of(location) and "token=" not in location
+    assert set(query_of(location)) <= {"reason", "next"}
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in response["Cache-Control"]
+    page = client.get(location)
+    page.refusal = response
+    return page
 
 
 def logged_in(emulator: Any, user: dict[str, Any], **mint: Any) -> Client:

@@ -15,6 +15,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
+from tests.helpers import follow_refusal
+
 pytestmark = pytest.mark.django_db
 
 WEBHOOK_SECRET = "whsec-review-3f9a7c1e5d2b4a60"
@@ -149,9 +151,13 @@ def test_every_answer_to_a_token_url_sets_referrer_policy_no_referrer(
     if outcome == "refused":
         token = emulator.mint_token(ada["id"], issued_at=1_700_000_000, ttl=60)
 
-    response = Client().get(where, {"token": token})
+    client = Client()
+    response = client.get(where, {"token": token})
 
-    assert response.status_code == (302 if outcome == "accepted" else 401)
+    assert response.status_code == (302 if outcome == "accepted" else 303)
     assert response["Referrer-Policy"] == "no-referrer"
     if outcome == "refused":
-        assert b'<meta name="referrer" content="no-referrer">' in response.content
+        page = follow_refusal(client, response)  # the failure page, at a URL with no token
+        assert page.status_code == 401
+        assert page["Referrer-Policy"] == "no-referrer"
+        assert b'<meta name="referrer" content="no-referrer">' in page.content

@@ -30,6 +30,7 @@ from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from django_authrocket import reports
 from django_authrocket.signals import authrocket_user_synced
+from tests.helpers import follow_refusal
 from tests.log_capture import JWT, SecretScanner
 
 pytestmark = pytest.mark.django_db
@@ -94,9 +95,11 @@ def arrange(settings: Any, where: str) -> str:
 
 
 def visit(path: str, token: str, **extra: Any) -> Any:
-    """GET ``path`` with LoginRocket's parameters, as a browser returning from LoginRocket."""
+    """GET ``path`` with LoginRocket's parameters, as a browser returning from LoginRocket; a
+    refusal's redirect is followed to the failure page (``helpers.follow_refusal``)."""
     params = {"token": token, "account": "org_1", "session": SESSION_ID, "next": "/private/"}
-    return Client(raise_request_exception=False).get(path, params, **extra)
+    client = Client(raise_request_exception=False)
+    return follow_refusal(client, client.get(path, params, **extra))
 
 
 def assert_no_token(text: str, token: str) -> None:
@@ -230,24 +233,29 @@ def test_the_admins_mail_about_a_cache_outage_never_shows_the_token(
 
 @pytest.mark.parametrize(
     ("method", "message"),
-    [("get", "Unauthorized: /login/"), ("head", "Method Not Allowed (HEAD): /login/")],
+    [("get", "Unauthorized: /login/failed/"), ("head", "Method Not Allowed (HEAD): /login/")],
 )
 def test_django_request_log_records_carry_the_masked_request(
     emulator, ada, caplog, method, message
 ) -> None:
     """``django.request`` attaches the request to its record (AdminEmailHandler and other
-    handlers read it): for a refused login (401) and a refused method (405) too, it is masked."""
+    handlers read it): for a refused method (405) it is masked; a refused login's 401 is the
+    failure page's, whose request never carried the token."""
     caplog.set_level(logging.INFO, logger="django.request")
     expired = emulator.mint_token(ada["id"], issued_at=1_700_000_000, ttl=60)
     params = {"token": expired, "session": SESSION_ID}
 
-    response = getattr(Client(), method)("/login/", params)
+    client = Client()
+    response = follow_refusal(client, getattr(client, method)("/login/", params))
 
     assert response.status_code in (401, 405)
     [record] = [r for r in caplog.records if r.name == "django.request"]
     request = record.request  # type: ignore[attr-defined]
     assert record.getMessage() == message
-    assert request.GET["token"] == MASK and request.GET["session"] == MASK
+    if method == "head":
+        assert request.GET["token"] == MASK and request.GET["session"] == MASK
+    else:
+        assert "token" not in request.GET and "session" not in request.GET
     for shown in (request.get_full_path(), request.META["QUERY_STRING"], repr(request)):
         assert_no_token(shown, expired)
 
@@ -424,6 +432,9 @@ def test_every_answer_that_takes_a_token_is_never_cached(
     response = visit(path, token)
 
     assert response.status_code == {"accepted": 302, "refused": 401, "unavailable": 503}[outcome]
-    directives = {part.strip() for part in response["Cache-Control"].split(",")}
-    assert directives >= NEVER_CACHE
-    assert "Expires" in response
+    # A refusal: the redirect that took the token, and the failure page it leads to.
+    for answer in [response, getattr(response, "refusal", response)]:
+        directives = {part.strip() for part in answer["Cache-Control"].split(",")}
+        assert directives >= NEVER_CACHE
+        assert "Expires" in answer
+    assert hasattr(response, "refusal") == (outcome != "accepted")

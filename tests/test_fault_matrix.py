@@ -47,6 +47,7 @@ from django_authrocket.models import (
 from django_authrocket.redaction import shown_session
 from django_authrocket.sync import SyncAborted, sync
 from django_authrocket.testing import authrocket_session_id, recheck_at_next_request
+from tests.helpers import follow_refusal
 
 pytestmark = pytest.mark.django_db
 
@@ -225,7 +226,8 @@ def assert_bounded(started: float, cell: Cell) -> None:
 
 
 def login(client: Client, token: str, **params: str):
-    return client.get("/login/", {"token": token, **params})
+    """The login view's answer; a refusal is followed to the failure page."""
+    return follow_refusal(client, client.get("/login/", {"token": token, **params}))
 
 
 def is_logged_in(client: Client) -> bool:

@@ -42,6 +42,7 @@ from django_authrocket.models import (
 )
 from django_authrocket.sync import sync
 from django_authrocket.webhook_events import action_for
+from tests.helpers import login_with
 
 pytestmark = pytest.mark.django_db
 
@@ -495,7 +496,7 @@ def test_an_api_mode_login_survives_any_get_session_answer(
         mutated.pop(key, None)
     serve(fault, 200, "application/json", json.dumps(mutated).encode())
 
-    response = Client().get("/login/", {"token": token, "next": "/private/"})
+    response = login_with(Client(), token, "/private/")  # a refusal: the failure page
 
     assert response.status_code in (302, 401, 503), response.content[:300]
 
@@ -544,6 +545,6 @@ def test_a_login_survives_any_key_set_answer(
     fault = emulator.inject_fault("/connect/jwks", kind="body", status=200, times=1)
     serve(fault, 200, content_type, body)
 
-    response = Client().get("/login/", {"token": login_token})
+    response = login_with(Client(), login_token)  # the failure page
 
     assert response.status_code in (401, 503), response.content[:300]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -259,6 +259,28 @@ def test_an_expired_token_shows_the_failure_page_with_a_retry_link(client, emula
     assert "This login link has expired." in body
     assert 'href="/login/?next=%2Fprivate%2F"' in body
     assert token not in body and token.split(".")[2] not in body
+
+
+@pytest.mark.parametrize("where", ["login view", "token anywhere"])
+def test_a_refused_login_leaves_no_token_in_the_address_bar(
+    settings, client, emulator, ada, where
+) -> None:
+    """The refusal is a redirect: the failure page is shown at a URL without the token."""
+    settings.AUTHROCKET_TOKEN_ANYWHERE = where == "token anywhere"
+    path = "/login/" if where == "login view" else "/public/"
+    token = emulator.mint_token(ada["id"], issued_at=1_700_000_000, ttl=60)
+
+    response = client.get(path, {"token": token, "next": "/private/"}, follow=True)
+
+    [(location, status)] = response.redirect_chain
+    assert status == 303
+    assert location.startswith("/login/failed/?")
+    address_bar = response.request["PATH_INFO"] + "?" + response.request["QUERY_STRING"]
+    assert "token" not in address_bar and token.split(".")[2] not in address_bar
+    assert response.status_code == 401
+    assert "This login link has expired." in response.content.decode()
+    back = "/private/" if where == "login view" else "/public/?next=%2Fprivate%2F"  # same page
+    assert f'href="/login/?{urlencode({"next": back})}"' in response.content.decode()
 
 
 def test_a_token_signed_with_a_foreign_key_is_refused(client, emulator, ada) -> None:

@@ -16,6 +16,7 @@ from django.test import Client
 from django_authrocket.redaction import URLLIB3_LOGGER, shown_session
 from django_authrocket.signals import authrocket_event
 from django_authrocket.testing import authrocket_session_id
+from tests.helpers import login_with
 from tests.log_capture import (
     API_KEY,
     JWT,
@@ -74,7 +75,7 @@ def test_refused_logins_log_the_reason_never_the_token(logs, emulator, ada) -> N
         emulator.mint_token(ada["id"])[:-8] + "AAAAAAAA",  # tampered
     ]
     for token in tokens:
-        assert Client().get("/login/", {"token": token}).status_code == 401
+        assert login_with(Client(), token).status_code == 401
 
     text = assert_no_secrets(logs, *tokens)
     assert "AuthRocket login refused (expired)" in text
@@ -90,10 +91,10 @@ def test_api_mode_logins_log_no_token_even_in_urllib3s_debug_lines(
     session, ended = emulator.login(ada["id"])
     emulator.end_session(session["id"])
     assert Client().get("/login/", {"token": good}).status_code == 302
-    assert Client().get("/login/", {"token": ended}).status_code == 401
+    assert login_with(Client(), ended).status_code == 401
     emulator.inject_fault("/api/v2/sessions/*", status=503, times=None)
     down = emulator.mint_token(ada["id"])
-    assert Client().get("/login/", {"token": down}).status_code == 503
+    assert login_with(Client(), down).status_code == 503
 
     assert_no_secrets(logs, good, ended, down, emulator.api_key)
     # The Core API takes the token in the path (GET /sessions/<token>); urllib3 logs each URL
@@ -143,7 +144,7 @@ def test_a_rejected_api_key_is_not_logged(logs, settings, emulator, ada) -> None
     settings.AUTHROCKET_API_KEY = WRONG_API_KEY
     token = emulator.mint_token(ada["id"])
 
-    assert Client().get("/login/", {"token": token}).status_code == 503
+    assert login_with(Client(), token).status_code == 503
 
     text = assert_no_secrets(logs, WRONG_API_KEY, emulator.api_key, token)
     assert "AuthRocket login could not be checked" in text

@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
+from django.urls import reverse
 
 from django_authrocket import token_login
 from django_authrocket.exceptions import (
@@ -18,7 +19,7 @@ from django_authrocket.exceptions import (
 )
 from django_authrocket.logins import LoginEntry
 from django_authrocket.models import AuthRocketLogin
-from tests.helpers import logged_in, login_with
+from tests.helpers import logged_in, login_with, query_of
 
 pytestmark = pytest.mark.django_db
 
@@ -97,14 +98,62 @@ def test_a_failed_login_sends_user_login_failed_with_the_token_masked(
     ids=["expired", "replayed", "inactive", "other", "keys-down", "api-down"],
 )
 def test_the_failure_page_says_why_and_offers_a_way_back(error, status, text) -> None:
-    response = token_login.failure_response(RequestFactory().get("/"), error, "/private/")
-    response.render()
+    redirect = token_login.failure_redirect(RequestFactory().get("/login/"), error, "/private/")
+    assert redirect.status_code == 303
+    assert redirect["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in redirect["Cache-Control"]
+
+    response = Client().get(redirect["Location"])  # a first visit: no session
+
     body = response.content.decode()
     assert response.status_code == status
     assert text in body
     assert 'href="/login/?next=%2Fprivate%2F"' in body
     assert response["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in response["Cache-Control"]
     assert str(error) not in body  # the reason code, not the internal message
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ExpiredToken("exp"), "expired"),
+        (InvalidToken("sig", reason="bad_signature"), "bad_signature"),
+        (InvalidToken("hook", reason="refused"), "refused"),
+        (KeysUnavailable("down"), "keys_unavailable"),
+        (APIUnavailable("down"), "api_error"),
+        (InvalidToken("a site's own", reason="not_ours"), "invalid"),
+    ],
+)
+def test_the_failure_url_carries_a_known_reason_and_the_next_only(error, reason) -> None:
+    request = RequestFactory().get("/login/", {"token": "eyJ.secret.sig"})
+    location = token_login.failure_redirect(request, error, "/private/?a=1")["Location"]
+    assert location.startswith(reverse("authrocket:login_failed") + "?")
+    assert query_of(location) == {"reason": [reason], "next": ["/private/?a=1"]}
+    assert "eyJ" not in location
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "text", "retry"),
+    [
+        ({"reason": "You won a prize"}, 401, "This login link is not valid.", "/login/"),
+        ({"reason": "replayed", "next": "//evil.example/"}, 401, "already used", "/login/"),
+        ({"reason": "keys_unavailable"}, 503, "could not be reached", "/login/"),
+        ({}, 401, "This login link is not valid.", "/login/"),
+        ({"reason": "expired", "next": "/a/"}, 401, "has expired", "/login/?next=%2Fa%2F"),
+    ],
+    ids=["unknown-reason", "unsafe-next", "outage", "bare", "next-kept"],
+)
+def test_the_failure_page_shows_only_known_reasons_and_a_safe_next(
+    query, status, text, retry
+) -> None:
+    """The page's URL is public: a crafted link shows nothing of its own, nor links away."""
+    response = Client().get(reverse("authrocket:login_failed"), query)
+    body = response.content.decode()
+    assert response.status_code == status
+    assert text in body
+    assert f'href="{retry}"' in body
+    assert "prize" not in body and "evil" not in body
 
 
 def test_the_login_request_itself_sees_its_authrocket_session(emulator, ada) -> None:

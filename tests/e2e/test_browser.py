@@ -1,9 +1,10 @@
 """A real browser logs in to the example site through the emulator's LoginRocket pages.
 
-Chromium (Debian's, driven by Playwright) goes through what a person does: the dashboard sends
-it to LoginRocket, it picks a user, comes back logged in with no token in the address bar, is
-refused the admin-only page, logs out, logs in again, and is sent back to LoginRocket as soon
-as its session is ended at AuthRocket. Screenshots of the main pages go to
+Chromium (Debian's, driven by Playwright) goes through what a person does: an expired login
+link lands on the failure page at a URL with no token; the dashboard sends it to LoginRocket,
+it picks a user, comes back logged in with no token in the address bar, is refused the
+admin-only page, logs out, logs in again, and is sent back to LoginRocket as soon as its
+session is ended at AuthRocket. Screenshots of the main pages go to
 build/e2e-screenshots/ (CI keeps them as artifacts); with AUTHROCKET_UPDATE_SCREENSHOT=1 the
 dashboard's also replaces docs/_static/dashboard.png, the picture in the README and the docs.
 """
@@ -50,6 +51,20 @@ def test_log_in_refuse_log_out_and_end_the_session_in_chromium(
             "Log in to Django with AuthRocket"
         )
         shoot(page, "01-home")
+
+        # A refused login token (an expired link): the failure page is shown at a clean URL,
+        # the token gone from the address bar, with a way to log in again.
+        expired = emulator.mint_token(alan["id"], issued_at=1_700_000_000, ttl=60)
+        failed = page.goto(f"{site}/login/?token={expired}&next=%2Fdashboard%2F")
+        assert failed is not None and failed.status == 401
+        assert page.url == f"{site}/login/failed/?reason=expired&next=%2Fdashboard%2F"
+        assert "token" not in page.url and expired.split(".")[2] not in page.url
+        expect(page.get_by_role("heading", level=1)).to_have_text("We could not log you in")
+        expect(page.locator("main")).to_contain_text("This login link has expired.")
+        expect(page.get_by_role("link", name="Log in again")).to_have_attribute(
+            "href", "/login/?next=%2Fdashboard%2F"
+        )
+        shoot(page, "01b-login-refused")
 
         # A private page sends the browser to LoginRocket, which lists the demo people.
         page.goto(f"{site}/dashboard/")

@@ -194,16 +194,16 @@ class AuthRocketMiddleware:
         was good for one interval), else end it: fail closed."""
         interval = float(app_settings.RECHECK_INTERVAL)
         grace = float(app_settings.RECHECK_GRACE)
-        session_id = _shown(logins.session_id(request))
+        shown = _shown(logins.session_id(request))  # a digest: a session id is a credential
         if grace > 0 and now - (entry.checked_at or 0) <= interval + grace:
             logger.warning(
                 "AuthRocket unreachable; keeping session %s within its grace (%s)",
-                session_id,
+                shown,
                 error,
             )
             entry.postponed(now + min(interval, 15.0)).save(request.session)
             return None
-        logger.warning("AuthRocket unreachable; ending session %s (%s)", session_id, error)
+        logger.warning("AuthRocket unreachable; ending session %s (%s)", shown, error)
         return self.end_session(
             request, "unreachable", _("Your login could not be confirmed. Please log in again.")
         )

@@ -286,6 +286,14 @@ class AppSettings:
         "that copy instead of the posted body. ``None``: on when ``AUTHROCKET_API_KEY`` and "
         "``AUTHROCKET_URL`` are set.",
     )
+    LOGIN_CONFIRMATION: Setting[bool] = Setting(
+        True,
+        "Ask the person to confirm, on a page naming the account (a POST with Django's CSRF "
+        "token), before a ``?token=`` logs the browser in when the browser did not start that "
+        "login on this site (no login marker cookie) or when it would switch a logged-in person "
+        "to another AuthRocket user. Off, any link carrying a valid token logs whoever opens it "
+        "in (login CSRF): see docs/security.md.",
+    )
     PREVENT_TOKEN_REPLAY: Setting[bool] = Setting(
         True,
         "Refuse a login token that already logged a browser in (a mark in AUTHROCKET_CACHE "

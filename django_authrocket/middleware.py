@@ -42,7 +42,16 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from . import bearer, logins, recheck, redirects, reports, token_login, verification
+from . import (
+    bearer,
+    login_confirmation,
+    logins,
+    recheck,
+    redirects,
+    reports,
+    token_login,
+    verification,
+)
 from .backends import get_backend, is_authrocket_backend
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
@@ -261,16 +270,23 @@ class AuthRocketMiddleware:
 
         Never cached, like every answer that takes a token. A refused token goes to the
         login view's failure page, with ``next`` the same path: no token in the address bar.
+        A token this browser did not ask for goes to the confirmation page first.
         """
         target = _without_loginrocket_params(request)
-        try:
-            token_login.log_in_with_token(request, token)
-        except (InvalidToken, APIError) as error:
+
+        def succeeded(user: Any, session: Any) -> HttpResponse:
+            response = HttpResponseRedirect(target)
+            response["Referrer-Policy"] = "no-referrer"
+            add_never_cache_headers(response)
+            return response
+
+        def failed(error: AuthRocketError) -> HttpResponse:
             return token_login.failure_redirect(request, error, target)
-        response = HttpResponseRedirect(target)
-        response["Referrer-Policy"] = "no-referrer"
-        add_never_cache_headers(response)
-        return response
+
+        # As the login view: a token this browser did not ask for waits for the person.
+        return login_confirmation.arrive(
+            request, token, next_url=target, success_url=target, succeeded=succeeded, failed=failed
+        )
 
 
 # --- helpers ------------------------------------------------------------------------------------

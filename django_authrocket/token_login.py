@@ -35,6 +35,7 @@ _MESSAGES = {
     "expired": _("This login link has expired."),
     "too_old": _("This login is too old for this page; please log in again."),
     "replayed": _("This login link was already used."),
+    "unconfirmed": _("This login was not confirmed in time, or was confirmed already."),
     "session_not_found": _("This login session has ended."),
     "inactive_user": _("This account is disabled on this site."),
     "no_local_user": _("This site does not accept new accounts yet."),
@@ -64,7 +65,7 @@ _OTHER_REASONS = frozenset(
 
 @sensitive_variables("token")
 def log_in_with_token(
-    request: HttpRequest, token: str
+    request: HttpRequest, token: str, *, single_use: bool = True
 ) -> tuple[AbstractBaseUser, AuthRocketSession]:
     """Verify ``token`` through the configured backend and log the request in with it.
 
@@ -73,18 +74,16 @@ def log_in_with_token(
     :class:`~django_authrocket.exceptions.APIError` (and sends Django's ``user_login_failed``).
     On success the session key and CSRF token are new (``auth.login``) and the login is
     recorded (:func:`django_authrocket.logins.remember`) for rechecks and single sign-out.
+    ``single_use=False`` only where the caller has settled the replay question itself (a token
+    LoginRocket sent again, :mod:`~django_authrocket.login_confirmation`).
     """
     backend = get_backend()
     try:
         user, session = backend.authenticate_token(
-            request, token, max_age=app_settings.LOGIN_MAX_AGE, single_use=True
+            request, token, max_age=app_settings.LOGIN_MAX_AGE, single_use=single_use
         )
     except (InvalidToken, APIError):
-        user_login_failed.send(
-            sender=__name__,
-            credentials={"authrocket_token": "********************"},
-            request=request,
-        )
+        send_login_failed(request)
         raise
     # One transaction for the login's writes (the old session's deletion, last_login, the
     # AuthRocketLogin row): one commit instead of three. The token was verified above, outside
@@ -98,6 +97,15 @@ def log_in_with_token(
         auth.login(request, user, backend=backend_path())  # type: ignore[arg-type]
         logins.remember(request, session, token, user, replaces=previous.ref if previous else None)
     return user, session
+
+
+def send_login_failed(request: HttpRequest) -> None:
+    """Django's ``user_login_failed`` for a refused token (the token itself masked)."""
+    user_login_failed.send(
+        sender=__name__,
+        credentials={"authrocket_token": "********************"},
+        request=request,
+    )
 
 
 def failure_reason(error: AuthRocketError | None) -> str:

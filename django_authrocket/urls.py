@@ -14,6 +14,8 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     # Where a refused login lands: a clean URL, the token gone from the address bar.
     path("login/failed/", views.login_failed_page, name="login_failed"),
+    # A login this browser did not start here is confirmed by the person (a POST with CSRF).
+    path("login/confirm/", views.LoginConfirmView.as_view(), name="login_confirm"),
     path("logout/", views.logout, name="logout"),
     path("signup/", views.signup, name="signup"),
     path("profile/", views.profile, name="profile"),

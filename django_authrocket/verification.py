@@ -25,6 +25,7 @@ cache so one token costs one Get Session call per interval, not one per request.
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import datetime
 from typing import Any
 
@@ -169,11 +170,39 @@ def _first_use(token: str, session: AuthRocketSession) -> bool:
     id and issue time: LoginRocket issues new tokens for one session (an account switch), and
     those are new logins, not replays.
     """
+    # The mark holds the time of the login: a token LoginRocket sends again later may log in
+    # once more through the site's own login start (login_confirmation.py, used_at()).
+    mark_timeout = _replay_mark_timeout(session)
+    return bool(caches[app_settings.CACHE].add(_used_key(token), time.time(), mark_timeout))
+
+
+def _replay_mark_timeout(session: AuthRocketSession) -> int:
+    """Seconds a replay mark lives: until the session (so its tokens) expires."""
     lifetime = REPLAY_MARK_LIFETIME
     if session.expires_at is not None:
         lifetime = (session.expires_at - timezone.now()).total_seconds()
-    timeout = max(1, int(lifetime) + app_settings.JWT_LEEWAY + 1)
-    return bool(caches[app_settings.CACHE].add(_used_key(token), 1, timeout=timeout))
+    return max(1, int(lifetime) + app_settings.JWT_LEEWAY + 1)
+
+
+@sensitive_variables("token")
+def used_at(token: str) -> float | None:
+    """When ``token`` logged a browser in here (unix seconds; 0.0 for a mark that does not
+    say), or None when it did not (or replay protection is off). Reads the mark only."""
+    if not app_settings.PREVENT_TOKEN_REPLAY:
+        return None
+    value = caches[app_settings.CACHE].get(_used_key(token))
+    if value is None:
+        return None
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+@sensitive_variables("token")
+def mark_used_again(token: str, session: AuthRocketSession) -> None:
+    """Move ``token``'s replay mark to now: it logged a browser in once more (a token
+    LoginRocket sent again), and a login start older than this one cannot reuse it."""
+    if app_settings.PREVENT_TOKEN_REPLAY:
+        cache = caches[app_settings.CACHE]
+        cache.set(_used_key(token), time.time(), _replay_mark_timeout(session))
 
 
 @sensitive_variables("token")

@@ -3,8 +3,10 @@
 :class:`LoginView` is where LoginRocket sends people back with ``?token=``: it verifies the token,
 logs the person in (new session key, new CSRF token), records the login, and redirects to the
 safe ``next`` with the token gone from the address bar; a refused token is sent to
-:func:`login_failed_page`, a URL with no token either. Without a token it sends the person to
-LoginRocket. The other views are redirects to LoginRocket's pages, and logout.
+:func:`login_failed_page`, a URL with no token either. A token this browser did not ask for
+(login CSRF) waits for the person at :class:`LoginConfirmView`. Without a token it sends the
+person to LoginRocket. The other views are redirects to LoginRocket's pages, and logout; every
+journey to LoginRocket leaves the login marker (:mod:`~django_authrocket.login_marker`).
 """
 
 from __future__ import annotations
@@ -27,22 +29,14 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
-from . import logins, redirects, reports, signout, token_login
+from . import login_confirmation, login_marker, logins, redirects, reports, signout, token_login
 from .conf import app_settings
-from .exceptions import APIError, AuthRocketError, InvalidToken
+from .exceptions import AuthRocketError
 from .identity import AuthRocketSession
 
 
-@method_decorator([never_cache, login_not_required], name="dispatch")
-class LoginView(View):
-    """Finish a LoginRocket login (``?token=``), or start one.
-
-    Override a hook to change one thing, as with Django's own ``LoginView``:
-    :meth:`get_success_url` (where to go after a login), :meth:`login_succeeded` (the response
-    after a login) and :meth:`login_failed` (the response to a refused token).
-    """
-
-    http_method_names = ["get"]  # a HEAD must not spend a login token
+class _OutsideTransactions(View):
+    """A view that spends login tokens: see :meth:`as_view`."""
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
@@ -53,6 +47,19 @@ class LoginView(View):
         for alias in connections:
             view = transaction.non_atomic_requests(alias)(view)
         return view
+
+
+@method_decorator([never_cache, login_not_required], name="dispatch")
+class LoginView(_OutsideTransactions):
+    """Finish a LoginRocket login (``?token=``), or start one.
+
+    Override a hook to change one thing, as with Django's own ``LoginView``:
+    :meth:`get_success_url` (where to go after a login), :meth:`login_succeeded` (the response
+    after a login) and :meth:`login_failed` (the response to a refused token). A login that
+    waits for the person's confirmation (:class:`LoginConfirmView`) ends at the success URL.
+    """
+
+    http_method_names = ["get"]  # a HEAD must not spend a login token
 
     def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         # First thing, whatever the method: the token is masked in the request (so in Django's
@@ -65,11 +72,15 @@ class LoginView(View):
         token = reports.take_token(request)  # masked in the request since setup()
         if not token:
             return self.start_login()
-        try:
-            user, session = token_login.log_in_with_token(request, token)
-        except (InvalidToken, APIError) as error:
-            return self.login_failed(error)
-        return self.login_succeeded(user, session)
+        # Logs in, or asks the person first (a token this browser did not ask for: login CSRF).
+        return login_confirmation.arrive(
+            request,
+            token,
+            next_url=self.get_next_url(),
+            success_url=self.get_success_url(),
+            succeeded=self.login_succeeded,
+            failed=self.login_failed,
+        )
 
     def get_next_url(self) -> str | None:
         """The safe ``next`` of this request, or None."""
@@ -88,7 +99,8 @@ class LoginView(View):
         return_to = self.request.build_absolute_uri(
             self.request.path + (f"?{query}" if query else "")
         )
-        return HttpResponseRedirect(redirects.loginrocket_url("login", redirect_uri=return_to))
+        response = HttpResponseRedirect(redirects.loginrocket_url("login", redirect_uri=return_to))
+        return login_marker.leave(self.request, response)
 
     def login_succeeded(self, user: AbstractBaseUser, session: AuthRocketSession) -> HttpResponse:
         """The response after a login: a redirect to :meth:`get_success_url`."""
@@ -100,6 +112,21 @@ class LoginView(View):
         """The response to a refused token: a 303 to :func:`login_failed_page` (a URL with no
         token), which says why, with a way to try again."""
         return token_login.failure_redirect(self.request, error, self.get_next_url())
+
+
+@method_decorator([never_cache, login_not_required, csrf_protect], name="dispatch")
+class LoginConfirmView(_OutsideTransactions):
+    """The confirmation page of a login this browser did not start here (GET), and the
+    confirmation itself (POST, with Django's CSRF token): see
+    :mod:`~django_authrocket.login_confirmation`. Template ``authrocket/login_confirm.html``."""
+
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return login_confirmation.page(request)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return login_confirmation.complete(request)
 
 
 @never_cache
@@ -122,8 +149,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     """Send the person to LoginRocket's sign-up page; they come back through ``login``."""
     return_to = redirects.login_view_url(request, redirects.next_from(request))
     invitation = request.GET.get("invitation")
-    return HttpResponseRedirect(
-        redirects.loginrocket_url("signup", redirect_uri=return_to, invitation=invitation)
+    return login_marker.leave(
+        request,
+        HttpResponseRedirect(
+            redirects.loginrocket_url("signup", redirect_uri=return_to, invitation=invitation)
+        ),
     )
 
 
@@ -138,7 +168,10 @@ def profile(request: HttpRequest) -> HttpResponse:
     """
     return_to = request.build_absolute_uri(redirects.after_login_url(request))
     return _no_referrer(
-        HttpResponseRedirect(redirects.loginrocket_url("profile", redirect_uri=return_to))
+        login_marker.leave(
+            request,
+            HttpResponseRedirect(redirects.loginrocket_url("profile", redirect_uri=return_to)),
+        )
     )
 
 
@@ -153,10 +186,13 @@ def accounts(request: HttpRequest, org_id: str | None = None) -> HttpResponse:
     page = f"accounts/{org_id}" if org_id else "accounts"
     return_to = redirects.login_view_url(request, redirects.next_from(request))
     return _no_referrer(
-        HttpResponseRedirect(
-            redirects.loginrocket_url(
-                page, redirect_uri=return_to, force="1" if request.GET.get("force") else None
-            )
+        login_marker.leave(
+            request,
+            HttpResponseRedirect(
+                redirects.loginrocket_url(
+                    page, redirect_uri=return_to, force="1" if request.GET.get("force") else None
+                )
+            ),
         )
     )
 

@@ -1,0 +1,74 @@
+"""The signed marker the site's own journeys to LoginRocket leave in the browser.
+
+LoginRocket has no ``state`` parameter: nothing it sends back with ``?token=`` says that this
+browser asked for that login. So every start of a journey to LoginRocket on this site (the
+login view, sign-up, the profile and account pages) sets a short-lived cookie, and a token that
+arrives without it is confirmed by the person first (:mod:`django_authrocket.login_confirmation`).
+
+The cookie is signed with Django's signing (``SECRET_KEY``, its own salt, a timestamp checked
+against :data:`MAX_AGE`), ``HttpOnly``, ``SameSite=Lax`` (it comes back on LoginRocket's
+top-level redirect to this site) and ``Secure`` on a secure request. It holds a random nonce
+and the time it was set, nothing about the person. A forged, tampered or expired cookie reads
+as no marker. A successful login consumes it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+#: The cookie's name.
+COOKIE_NAME = "authrocket_login"
+#: The salt of its signature: a value signed for another purpose never reads as a marker.
+SALT = "django_authrocket.login_marker"
+#: How long a journey to LoginRocket may take, in seconds: the cookie's lifetime.
+MAX_AGE = 15 * 60
+
+ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A marker read from a request: its nonce and when this site set it (unix seconds)."""
+
+    nonce: str
+    set_at: float
+
+
+def leave(request: HttpRequest, response: ResponseT) -> ResponseT:
+    """Set a new marker on ``response`` (a redirect to LoginRocket); returns ``response``."""
+    value = f"{secrets.token_urlsafe(16)}:{time.time():.6f}"
+    response.set_signed_cookie(
+        COOKIE_NAME,
+        value,
+        salt=SALT,
+        max_age=MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return response
+
+
+def read(request: HttpRequest) -> Marker | None:
+    """The request's marker, or None: absent, forged, tampered with, or older than MAX_AGE."""
+    value = request.get_signed_cookie(COOKIE_NAME, default=None, salt=SALT, max_age=MAX_AGE)
+    if not value:
+        return None
+    nonce, _, set_at = value.partition(":")
+    try:
+        moment = float(set_at)
+    except ValueError:
+        return None
+    return Marker(nonce, moment) if nonce else None
+
+
+def consume(response: ResponseT) -> ResponseT:
+    """Remove the marker (at a successful login); returns ``response``."""
+    response.delete_cookie(COOKIE_NAME, samesite="Lax")
+    return response

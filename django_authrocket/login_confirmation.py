@@ -17,8 +17,10 @@ by URL (:func:`arrive`):
 
 A token that already logged a browser in is refused as "already used", except where
 LoginRocket sends it again (a third-party report: it re-issues the same token for a session it
-has cached) to a browser that went through the site's login start after that first use: a
-marker set later than the token's replay mark logs it in once more, once per marker.
+has cached) to the browser that spent it, after that browser went through the site's login
+start again: the browser's id cookie names the browser that spent the token, and a marker set
+later than the token's replay mark logs it in once more, once per marker. A token copied to any
+other browser stays refused, wherever that browser started.
 """
 
 from __future__ import annotations
@@ -72,8 +74,11 @@ def arrive(
     """
     marker = login_marker.read(request)
     used_at = verification.used_at(token)
-    # A token sent again by LoginRocket to a browser that went through this site's start since.
-    reissue = marker.nonce if marker and used_at is not None and used_at < marker.set_at else None
+    reissue = None
+    if marker and used_at is not None and used_at < marker.set_at and _spent_here(request, token):
+        # The browser that spent this token went through this site's start since: a token
+        # LoginRocket sent again for the session it has cached.
+        reissue = marker.nonce
     if not app_settings.LOGIN_CONFIRMATION:
         return _log_in(request, token, reissue, succeeded, failed)
     try:
@@ -151,15 +156,48 @@ def _log_in(
             verification.mark_used_again(token, session)
     except (InvalidToken, APIError) as error:
         return failed(error)
-    return login_marker.consume(succeeded(user, session))
+    response = login_marker.consume(succeeded(user, session))
+    _remember_browser(request, response, token, session)
+    return response
 
 
 @sensitive_variables("token")
 def _claim_reissue(token: str, nonce: str) -> bool:
     """True the first time this token comes back with this marker; False after."""
-    digest = hashlib.sha256(f"{token}\n{nonce}".encode("utf-8", "surrogatepass")).hexdigest()
-    key = f"authrocket:reissued:{digest[:40]}"
+    key = f"authrocket:reissued:{_digest(token + ' ' + nonce)[:40]}"
     return bool(caches[app_settings.CACHE].add(key, 1, timeout=login_marker.MAX_AGE + 60))
+
+
+@sensitive_variables("token")
+def _remember_browser(
+    request: HttpRequest, response: HttpResponse, token: str, session: AuthRocketSession
+) -> None:
+    """Record which browser spent ``token`` (its id cookie's digest), as long as the token's
+    replay mark lives."""
+    if not app_settings.PREVENT_TOKEN_REPLAY:
+        return
+    lifetime = verification.replay_mark_timeout(session)
+    browser = login_marker.keep_browser(request, response, lifetime)
+    caches[app_settings.CACHE].set(_spent_by_key(token), _digest(browser), timeout=lifetime)
+
+
+@sensitive_variables("token")
+def _spent_here(request: HttpRequest, token: str) -> bool:
+    """Whether this browser is the one that spent ``token`` (see :func:`_remember_browser`)."""
+    browser = login_marker.browser_id(request)
+    if browser is None:
+        return False
+    spent_by = caches[app_settings.CACHE].get(_spent_by_key(token))
+    return isinstance(spent_by, str) and secrets.compare_digest(spent_by, _digest(browser))
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@sensitive_variables("token")
+def _spent_by_key(token: str) -> str:
+    return f"authrocket:spent-by:{_digest(token)[:40]}"
 
 
 def _switches_user(request: HttpRequest, session: AuthRocketSession) -> bool:

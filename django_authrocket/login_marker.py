@@ -1,4 +1,4 @@
-"""The signed marker the site's own journeys to LoginRocket leave in the browser.
+"""The signed cookies a login leaves in the browser: the login marker, and the browser's id.
 
 LoginRocket has no ``state`` parameter: nothing it sends back with ``?token=`` says that this
 browser asked for that login. So every start of a journey to LoginRocket on this site (the
@@ -10,6 +10,10 @@ against :data:`MAX_AGE`), ``HttpOnly``, ``SameSite=Lax`` (it comes back on Login
 top-level redirect to this site) and ``Secure`` on a secure request. It holds a random nonce
 and the time it was set, nothing about the person. A forged, tampered or expired cookie reads
 as no marker. A successful login consumes it.
+
+A login through a URL also leaves a second signed cookie, the browser's id (a random value,
+kept across logins, living as long as the login's token): the replay rules use it to tell the
+browser that spent a token from any other (:mod:`~django_authrocket.login_confirmation`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ COOKIE_NAME = "authrocket_login"
 SALT = "django_authrocket.login_marker"
 #: How long a journey to LoginRocket may take, in seconds: the cookie's lifetime.
 MAX_AGE = 15 * 60
+
+#: The browser id's cookie, and the salt of its signature.
+BROWSER_COOKIE = "authrocket_browser"
+BROWSER_SALT = "django_authrocket.login_browser"
+#: The oldest browser id cookie read, in seconds: longer than any login token lives.
+BROWSER_MAX_AGE = 30 * 24 * 3600
 
 ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
 
@@ -72,3 +82,27 @@ def consume(response: ResponseT) -> ResponseT:
     """Remove the marker (at a successful login); returns ``response``."""
     response.delete_cookie(COOKIE_NAME, samesite="Lax")
     return response
+
+
+def browser_id(request: HttpRequest) -> str | None:
+    """The id this site gave the browser at an earlier login, or None (or forged, or old)."""
+    value = request.get_signed_cookie(
+        BROWSER_COOKIE, default=None, salt=BROWSER_SALT, max_age=BROWSER_MAX_AGE
+    )
+    return value or None
+
+
+def keep_browser(request: HttpRequest, response: HttpResponseBase, lifetime: int) -> str:
+    """Give the browser its id (the one it has, else a new one) for ``lifetime`` seconds at
+    least, on ``response``; returns the id."""
+    value = browser_id(request) or secrets.token_urlsafe(16)
+    response.set_signed_cookie(
+        BROWSER_COOKIE,
+        value,
+        salt=BROWSER_SALT,
+        max_age=min(lifetime, BROWSER_MAX_AGE),
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return value

@@ -172,11 +172,11 @@ def _first_use(token: str, session: AuthRocketSession) -> bool:
     """
     # The mark holds the time of the login: a token LoginRocket sends again later may log in
     # once more through the site's own login start (login_confirmation.py, used_at()).
-    mark_timeout = _replay_mark_timeout(session)
+    mark_timeout = replay_mark_timeout(session)
     return bool(caches[app_settings.CACHE].add(_used_key(token), time.time(), mark_timeout))
 
 
-def _replay_mark_timeout(session: AuthRocketSession) -> int:
+def replay_mark_timeout(session: AuthRocketSession) -> int:
     """Seconds a replay mark lives: until the session (so its tokens) expires."""
     lifetime = REPLAY_MARK_LIFETIME
     if session.expires_at is not None:
@@ -202,7 +202,7 @@ def mark_used_again(token: str, session: AuthRocketSession) -> None:
     LoginRocket sent again), and a login start older than this one cannot reuse it."""
     if app_settings.PREVENT_TOKEN_REPLAY:
         cache = caches[app_settings.CACHE]
-        cache.set(_used_key(token), time.time(), _replay_mark_timeout(session))
+        cache.set(_used_key(token), time.time(), replay_mark_timeout(session))
 
 
 @sensitive_variables("token")

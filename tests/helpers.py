@@ -9,16 +9,24 @@ import requests
 from django.test import Client
 from django.urls import reverse
 
+from django_authrocket.testing import log_in_through_site
 
-def login_with(client: Client, token: str, next_url: str | None = None) -> Any:
-    """``GET /login/?token=...`` (and ``next``) with ``client``: LoginRocket's way back.
+
+def login_with(client: Client, token: str, next_url: str | None = None, **extra: Any) -> Any:
+    """A login the way a browser makes one: ``client`` starts at the login view (which leaves
+    the login marker), then comes back with ``?token=...`` (and ``next``), LoginRocket's way
+    back. ``extra`` goes to both requests (``secure=True``, headers).
 
     A refusal is followed to the failure page (see :func:`follow_refusal`), which is returned.
     """
-    params = {"token": token}
-    if next_url is not None:
-        params["next"] = next_url
-    return follow_refusal(client, client.get("/login/", params))
+    return follow_refusal(client, log_in_through_site(client, token, next_url, **extra))
+
+
+def arrive_with(client: Client, token: str, **params: Any) -> Any:
+    """``GET /login/?token=...`` (and ``params``) with ``client``, which did not start the login
+    here (no login marker): what a link from elsewhere does. A refusal is followed, as by
+    :func:`login_with`; a token that is good gets the confirmation redirect."""
+    return follow_refusal(client, client.get("/login/", {"token": token, **params}))
 
 
 def follow_refusal(client: Client, response: Any) -> Any:

@@ -10,6 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
+from django_authrocket.testing import log_in_through_site
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def ada(emulator) -> AuthRocketUser:
         user["id"], engines_org["id"], permissions=["ar:admin", "billing:*"], selected=True
     )
     emulator.create_membership(user["id"], looms["id"], permissions=["looms:read"])
-    response = Client().get("/login/", {"token": emulator.mint_token(user["id"])})
+    response = log_in_through_site(Client(), emulator.mint_token(user["id"]))
     assert response.status_code == 302
     return AuthRocketUser.objects.get(authrocket_id=user["id"])
 
@@ -39,7 +40,7 @@ def ada(emulator) -> AuthRocketUser:
 @pytest.fixture
 def grace(emulator) -> AuthRocketUser:
     user = emulator.create_user("grace@example.com", first_name="Grace", last_name="Hopper")
-    Client().get("/login/", {"token": emulator.mint_token(user["id"])})
+    log_in_through_site(Client(), emulator.mint_token(user["id"]))
     return AuthRocketUser.objects.get(authrocket_id=user["id"])
 
 
@@ -116,7 +117,7 @@ def test_a_list_costs_the_same_queries_for_more_rows(admin_client, emulator, ada
         user = emulator.create_user(f"user{n}@example.com")
         org = emulator.create_org(f"Org {n}")
         emulator.create_membership(user["id"], org["id"], permissions=["x"], selected=True)
-        Client().get("/login/", {"token": emulator.mint_token(user["id"])})
+        log_in_through_site(Client(), emulator.mint_token(user["id"]))
     with CaptureQueriesContext(connection) as many:
         response = admin_client.get(url(model))
     assert len(results(response)) > 3

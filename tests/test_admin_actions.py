@@ -10,6 +10,7 @@ from django.test import Client
 
 from django_authrocket.models import AuthRocketOrg, AuthRocketUser
 from django_authrocket.sync import sync
+from django_authrocket.testing import log_in_through_site
 
 User = get_user_model()
 USERS = "/admin/django_authrocket/authrocketuser/"
@@ -30,7 +31,7 @@ def run_action(client: Client, changelist: str, action: str, rows) -> list[tuple
 
 def logged_in(emulator, user) -> Client:
     browser = Client()
-    assert browser.get("/login/", {"token": emulator.mint_token(user["id"])}).status_code == 302
+    assert log_in_through_site(browser, emulator.mint_token(user["id"])).status_code == 302
     return browser
 
 

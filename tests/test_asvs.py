@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
+from django_authrocket.testing import log_in_through_site
 from tests.helpers import follow_refusal
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +59,7 @@ def test_logging_in_again_as_the_same_person_renews_the_session(settings, emulat
 def test_a_login_rotates_the_csrf_token(client, emulator, ada) -> None:
     client.cookies[django_settings.CSRF_COOKIE_NAME] = "a" * 32
 
-    response = client.get("/login/", {"token": emulator.mint_token(ada["id"])})
+    response = log_in_through_site(client, emulator.mint_token(ada["id"]))
 
     assert response.status_code == 302
     assert response.cookies[django_settings.CSRF_COOKIE_NAME].value not in ("", "a" * 32)
@@ -72,7 +73,7 @@ def test_a_user_deleted_at_authrocket_loses_every_session_and_bearer_token(
 ) -> None:
     settings.AUTHROCKET_WEBHOOK_SECRET = WEBHOOK_SECRET
     browser = Client()
-    assert browser.get("/login/", {"token": emulator.mint_token(ada["id"])}).status_code == 302
+    assert log_in_through_site(browser, emulator.mint_token(ada["id"])).status_code == 302
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {emulator.mint_token(ada['id'])}"}
     assert Client().get("/api/me/", **bearer).status_code == 200
 
@@ -101,7 +102,7 @@ def test_host_prefixed_secure_cookies_work_through_the_login(settings, emulator,
     settings.CSRF_COOKIE_SECURE = True
     client = Client()
 
-    response = client.get("/login/", {"token": emulator.mint_token(ada["id"])}, secure=True)
+    response = log_in_through_site(client, emulator.mint_token(ada["id"]), secure=True)
 
     assert response.status_code == 302
     cookie = response.cookies["__Host-sessionid"]
@@ -120,7 +121,7 @@ def test_bearer_posts_need_no_csrf_token_but_cookie_posts_do(emulator, ada) -> N
     assert Client(enforce_csrf_checks=True).post("/api/me/", **bearer).status_code == 200
 
     browser = Client(enforce_csrf_checks=True)
-    assert browser.get("/login/", {"token": emulator.mint_token(ada["id"])}).status_code == 302
+    assert log_in_through_site(browser, emulator.mint_token(ada["id"])).status_code == 302
     assert browser.post("/api/me/").status_code == 403
 
 

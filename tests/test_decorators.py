@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import AsyncClient, Client
 
 from django_authrocket.decorators import org_required, permission_required
+from django_authrocket.testing import log_in_through_site
 from tests import extra_urls
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.extra_urls")]
@@ -50,7 +51,7 @@ def member(emulator, org, *permissions: str):
 
 def logged_in(emulator, user) -> Client:
     client = Client()
-    response = client.get("/login/", {"token": emulator.mint_token(user["id"])})
+    response = log_in_through_site(client, emulator.mint_token(user["id"]))
     assert response.status_code == 302, response.content
     return client
 

@@ -112,7 +112,7 @@ import json
 from django.contrib.auth import get_user_model
 from django.test import Client
 for token in TOKENS:
-    assert Client().get("/login/", {"token": token}).status_code == 302
+    assert log_in_through_site(Client(), token).status_code == 302
 users = get_user_model().objects.select_related("authrocket")
 print("RESULT", json.dumps({u.email: [u.is_staff, u.is_superuser] for u in users}))
 """

@@ -46,7 +46,11 @@ from django_authrocket.models import (
 )
 from django_authrocket.redaction import shown_session
 from django_authrocket.sync import SyncAborted, sync
-from django_authrocket.testing import authrocket_session_id, recheck_at_next_request
+from django_authrocket.testing import (
+    authrocket_session_id,
+    recheck_at_next_request,
+    start_login,
+)
 from tests.helpers import follow_refusal
 
 pytestmark = pytest.mark.django_db
@@ -227,6 +231,7 @@ def assert_bounded(started: float, cell: Cell) -> None:
 
 def login(client: Client, token: str, **params: str):
     """The login view's answer; a refusal is followed to the failure page."""
+    start_login(client)  # as a browser: the site's login start leaves the login marker
     return follow_refusal(client, client.get("/login/", {"token": token, **params}))
 
 

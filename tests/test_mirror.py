@@ -21,6 +21,7 @@ from django_authrocket.mirror import fields, pages
 from django_authrocket.mirror.login import create_user_row, update_user_row
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 from django_authrocket.signals import authrocket_user_synced
+from django_authrocket.testing import log_in_through_site
 
 User = get_user_model()
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -375,7 +376,7 @@ def test_a_local_only_change_counts_as_updated(emulator) -> None:
 @pytest.mark.django_db
 def test_a_user_who_logged_in_before_is_matched_on_the_authrocket_id(client, emulator) -> None:
     ada = emulator.create_user("ada@example.com", username="ada", first_name="Ada")
-    client.get("/login/", {"token": emulator.mint_token(ada["id"])})
+    log_in_through_site(client, emulator.mint_token(ada["id"]))
 
     counts = write("users")
 

@@ -15,7 +15,7 @@ from django.test import Client
 
 from django_authrocket.redaction import URLLIB3_LOGGER, shown_session
 from django_authrocket.signals import authrocket_event
-from django_authrocket.testing import authrocket_session_id
+from django_authrocket.testing import authrocket_session_id, log_in_through_site
 from tests.helpers import login_with
 from tests.log_capture import (
     API_KEY,
@@ -90,7 +90,7 @@ def test_api_mode_logins_log_no_token_even_in_urllib3s_debug_lines(
     good = emulator.mint_token(ada["id"])
     session, ended = emulator.login(ada["id"])
     emulator.end_session(session["id"])
-    assert Client().get("/login/", {"token": good}).status_code == 302
+    assert log_in_through_site(Client(), good).status_code == 302
     assert login_with(Client(), ended).status_code == 401
     emulator.inject_fault("/api/v2/sessions/*", status=503, times=None)
     down = emulator.mint_token(ada["id"])
@@ -158,7 +158,7 @@ def test_a_failed_logout_revoke_logs_a_digest_of_the_session_id_not_the_id_or_ap
     settings.AUTHROCKET_LOGOUT_REVOKE = True
     settings.AUTHROCKET_HTTP_RETRIES = 0
     client = Client()
-    assert client.get("/login/", {"token": emulator.mint_token(ada["id"])}).status_code == 302
+    assert log_in_through_site(client, emulator.mint_token(ada["id"])).status_code == 302
     session_id = authrocket_session_id(client)
     emulator.inject_fault("/api/v2/sessions/*", method="DELETE", status=503, times=None)
 

@@ -12,6 +12,7 @@ from django.utils.functional import SimpleLazyObject
 
 from django_authrocket.context_processors import authrocket, current_session
 from django_authrocket.identity import AuthRocketSession, AuthRocketUserInfo
+from django_authrocket.testing import log_in_through_site
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.extra_urls")]
 
@@ -105,7 +106,7 @@ def test_an_anonymous_page_has_no_authrocket_session(client) -> None:
 
 def test_a_logged_in_page_shows_the_person_their_org_and_permissions(emulator, ada) -> None:
     client = Client()
-    client.get("/login/", {"token": emulator.mint_token(ada["id"])})
+    log_in_through_site(client, emulator.mint_token(ada["id"]))
     page = lines_of(client.get("/tags/"))
     assert page["person"] == "ada@example.com"
     assert page["org"] == "Analytical Engines"
@@ -116,7 +117,7 @@ def test_a_logged_in_page_shows_the_person_their_org_and_permissions(emulator, a
 
 def test_the_permission_filter_takes_one_membership(emulator, ada) -> None:
     client = Client()
-    client.get("/login/", {"token": emulator.mint_token(ada["id"])})
+    log_in_through_site(client, emulator.mint_token(ada["id"]))
     page = lines_of(client.get("/tags/"))
     assert page["looms_in_looms"] == "True"
     assert page["looms_in_analytical-engines"] == "False"
@@ -167,7 +168,7 @@ def test_the_logout_form_posts_to_logout_with_the_csrf_token(client) -> None:
 
 def test_the_logout_form_logs_the_person_out(emulator, ada) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.get("/login/", {"token": emulator.mint_token(ada["id"])})
+    log_in_through_site(client, emulator.mint_token(ada["id"]))
     html = client.get("/tags/").content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="(\w+)"', html)[1]
     response = client.post("/logout/", {"csrfmiddlewaretoken": token})

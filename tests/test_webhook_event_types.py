@@ -29,7 +29,7 @@ from django_authrocket.models import (
 )
 from django_authrocket.signals import authrocket_event
 from django_authrocket.sync import sync
-from django_authrocket.testing import authrocket_session_id
+from django_authrocket.testing import authrocket_session_id, log_in_through_site
 
 User = get_user_model()
 SECRET = "whsec-7d2e91c04b6a4f3e8a10"
@@ -146,7 +146,7 @@ def signalled() -> Iterator[list[str]]:
 def log_ada_in(w: World) -> None:
     w.browser = Client()
     token = w.emulator.mint_token(w.ada["id"])
-    assert w.browser.get("/login/", {"token": token}).status_code == 302
+    assert log_in_through_site(w.browser, token).status_code == 302
     w.emulator.end_session(authrocket_session_id(w.browser))
 
 

@@ -17,7 +17,7 @@ from django_authrocket.models import (
 )
 from django_authrocket.signals import authrocket_event, authrocket_user_synced
 from django_authrocket.sync import sync
-from django_authrocket.testing import authrocket_session_id
+from django_authrocket.testing import authrocket_session_id, log_in_through_site
 from django_authrocket.webhooks import MAX_BODY_BYTES
 
 User = get_user_model()
@@ -313,7 +313,7 @@ def test_signals_are_sent(client, webhook_settings, emulator, ada) -> None:
 
 def logged_in(emulator, user) -> Client:
     browser = Client()
-    response = browser.get("/login/", {"token": emulator.mint_token(user["id"])})
+    response = log_in_through_site(browser, emulator.mint_token(user["id"]))
     assert response.status_code == 302
     return browser
 

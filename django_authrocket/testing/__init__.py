@@ -7,7 +7,13 @@
 With pytest, use the ``authrocket_emulator`` fixture of the bundled plugin instead.
 """
 
-from .clients import authrocket_session_id, expire_login, recheck_at_next_request
+from .clients import (
+    authrocket_session_id,
+    expire_login,
+    log_in_through_site,
+    recheck_at_next_request,
+    start_login,
+)
 from .emulator import AuthRocketEmulator
 from .faults import Fault
 from .options import RealmOptions
@@ -20,5 +26,7 @@ __all__ = [
     "RecordedRequest",
     "authrocket_session_id",
     "expire_login",
+    "log_in_through_site",
     "recheck_at_next_request",
+    "start_login",
 ]

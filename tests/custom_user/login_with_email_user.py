@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from django_authrocket.models import AuthRocketUser
+from django_authrocket.testing import log_in_through_site
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ def test_login_creates_an_email_keyed_user(authrocket_emulator) -> None:
     emulator = authrocket_emulator
     ada = emulator.create_user("Ada@Example.com", first_name="Ada", username="ada")
     client = Client()
-    response = client.get("/login/", {"token": emulator.mint_token(ada["id"]), "next": "/private/"})
+    response = log_in_through_site(client, emulator.mint_token(ada["id"]), next="/private/")
     assert response.status_code == 302, response.content
     user = get_user_model().objects.get()
     assert user.email == "ada@example.com"
@@ -27,9 +28,9 @@ def test_login_creates_an_email_keyed_user(authrocket_emulator) -> None:
 def test_a_second_login_updates_the_email(authrocket_emulator) -> None:
     emulator = authrocket_emulator
     ada = emulator.create_user("ada@example.com")
-    Client().get("/login/", {"token": emulator.mint_token(ada["id"])})
+    log_in_through_site(Client(), emulator.mint_token(ada["id"]))
     emulator.update_user(ada["id"], email="augusta@example.com")
-    Client().get("/login/", {"token": emulator.mint_token(ada["id"])})
+    log_in_through_site(Client(), emulator.mint_token(ada["id"]))
     mirror = AuthRocketUser.objects.select_related("user").get()
     assert mirror.email == "augusta@example.com"
     assert get_user_model().objects.count() == 1
@@ -42,4 +43,4 @@ def test_staff_permission_is_ignored_without_is_staff(settings, authrocket_emula
     org = emulator.create_org("Engines")
     emulator.create_membership(ada["id"], org["id"], permissions=["ar:admin"], selected=True)
     settings.AUTHROCKET_STAFF_ORG = org["id"]
-    assert Client().get("/login/", {"token": emulator.mint_token(ada["id"])}).status_code == 302
+    assert log_in_through_site(Client(), emulator.mint_token(ada["id"])).status_code == 302

@@ -149,7 +149,7 @@ class AuthRocketBackend(ModelBackend):
             if not self.user_can_authenticate(user):  # type: ignore[arg-type]
                 raise InvalidToken("local user inactive", reason="inactive_user")
         except (InvalidToken, APIError) as exc:
-            _log_refusal(exc)
+            log_refusal(exc)
             raise
         authrocket_login.send(
             sender=type(self), user=user, session=session, request=request, created=created
@@ -354,7 +354,8 @@ def _grants_staff(session: AuthRocketSession, permission: str, staff_orgs: tuple
     return any(m.has_perm(permission) for m in mirrored)
 
 
-def _log_refusal(exc: AuthRocketError) -> None:
+def log_refusal(exc: AuthRocketError) -> None:
+    """Log why a login token was refused (its reason), or that AuthRocket could not say."""
     if isinstance(exc, APIError):
         logger.warning("AuthRocket login could not be checked: %s", exc)
     else:

@@ -40,10 +40,11 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.debug import sensitive_variables
 
 from . import login_marker, logins, reports, token_login, verification
-from .backends import get_backend
+from .backends import get_backend, log_refusal
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken, ReplayedToken
 from .identity import AuthRocketSession
+from .jws import parse
 
 CONFIRM_TEMPLATE = "authrocket/login_confirm.html"
 #: The session key of the pending confirmation: its nonce and when it was asked.
@@ -81,15 +82,18 @@ def arrive(
         reissue = marker.nonce
     if not app_settings.LOGIN_CONFIRMATION:
         return _log_in(request, token, reissue, succeeded, failed)
+    if marker is not None and not _switches_user(request, _claimed_user(token)):
+        # Asked for here, and the same person (or nobody) logged in: the login verifies it.
+        return _log_in(request, token, reissue, succeeded, failed)
     try:
         if used_at is not None and reissue is None:
             raise ReplayedToken("this login token was already used")
+        # Verified before the page names its account; spent only at the confirmation.
         session = get_backend().verify_token(token, max_age=app_settings.LOGIN_MAX_AGE)
     except (InvalidToken, APIError) as error:
+        log_refusal(error)
         token_login.send_login_failed(request)
         return failed(error)
-    if marker is not None and not _switches_user(request, session):
-        return _log_in(request, token, reissue, succeeded, failed)
     return _ask(request, token, session, next_url, success_url, reissue)
 
 
@@ -149,8 +153,10 @@ def _log_in(
             user, session = token_login.log_in_with_token(request, token)
         else:
             if not _claim_reissue(token, reissue):
+                refusal = ReplayedToken("this login token was already used")
+                log_refusal(refusal)
                 token_login.send_login_failed(request)
-                raise ReplayedToken("this login token was already used")
+                raise refusal
             # Single use was settled just above, once per marker: the mark stays and moves on.
             user, session = token_login.log_in_with_token(request, token, single_use=False)
             verification.mark_used_again(token, session)
@@ -200,13 +206,26 @@ def _spent_by_key(token: str) -> str:
     return f"authrocket:spent-by:{_digest(token)[:40]}"
 
 
-def _switches_user(request: HttpRequest, session: AuthRocketSession) -> bool:
-    """Whether logging in with ``session`` changes who is logged in here."""
+def _switches_user(request: HttpRequest, user_id: str | None) -> bool:
+    """Whether logging in as AuthRocket user ``user_id`` changes who is logged in here."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return False
     current = logins.current_session(request)
-    return current is None or current.user.id != session.user.id
+    return current is None or current.user.id != user_id
+
+
+@sensitive_variables("token")
+def _claimed_user(token: str) -> str | None:
+    """The AuthRocket user id the token names, read without verifying it (None if unreadable).
+
+    Only to choose between logging in now and asking: logging in verifies the token, so a
+    forged claim gains nothing here.
+    """
+    try:
+        return AuthRocketSession.from_claims(parse(token).claims()).user.id
+    except (InvalidToken, ValueError, TypeError, KeyError):  # unreadable: ask, after verifying
+        return None
 
 
 @sensitive_variables("token")

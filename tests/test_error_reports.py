@@ -30,6 +30,7 @@ from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from django_authrocket import reports
 from django_authrocket.signals import authrocket_user_synced
+from django_authrocket.testing import start_login
 from tests.helpers import follow_refusal
 from tests.log_capture import JWT, SecretScanner
 
@@ -99,6 +100,7 @@ def visit(path: str, token: str, **extra: Any) -> Any:
     refusal's redirect is followed to the failure page (``helpers.follow_refusal``)."""
     params = {"token": token, "account": "org_1", "session": SESSION_ID, "next": "/private/"}
     client = Client(raise_request_exception=False)
+    start_login(client, **extra)  # the site's own login start: no confirmation asked
     return follow_refusal(client, client.get(path, params, **extra))
 
 
@@ -161,6 +163,7 @@ def test_the_debug_error_page_of_an_asgi_request_never_shows_the_token(
 
     async def fetch() -> Any:
         client = AsyncClient(raise_request_exception=False)
+        await client.get("/login/")  # the site's own login start: no question asked
         return await client.get("/public/", {"token": token, "session": SESSION_ID})
 
     response = async_to_sync(fetch)()

@@ -111,6 +111,7 @@ LOG_IN_AND_REPORT = """
 import json
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django_authrocket.testing import log_in_through_site
 for token in TOKENS:
     assert log_in_through_site(Client(), token).status_code == 302
 users = get_user_model().objects.select_related("authrocket")

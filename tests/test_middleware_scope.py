@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from django_authrocket.models import AuthRocketLogin
-from django_authrocket.testing import authrocket_session_id, recheck_at_next_request
+from django_authrocket.testing import authrocket_session_id, recheck_at_next_request, start_login
 from tests.helpers import is_logged_in, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +76,7 @@ def test_force_login_with_this_backend_is_a_plain_login_in_either_mode(
 def test_token_anywhere_logs_in_and_strips_loginrocket_params(settings, emulator, ada) -> None:
     settings.AUTHROCKET_TOKEN_ANYWHERE = True
     client = Client()
+    start_login(client)  # the site's own login start: no question asked
     token = emulator.mint_token(ada["id"])
     response = client.get(
         "/public/", {"token": token, "account": "org_1", "session": "x", "tab": "2"}

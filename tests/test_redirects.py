@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 
 from django_authrocket import redirects
+from django_authrocket.testing import start_login
 from tests.helpers import logged_in, login_with, query_of
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
@@ -51,7 +52,9 @@ def test_an_unsafe_next_is_not_passed_on_to_loginrocket(client, emulator) -> Non
 
 def test_https_is_required_for_next_on_a_secure_request(settings, emulator, ada) -> None:
     token = emulator.mint_token(ada["id"])
-    response = Client().get(
+    client = Client()
+    start_login(client, secure=True)  # the site's own login start: no question asked
+    response = client.get(
         "/login/", {"token": token, "next": "http://testserver/private/"}, secure=True
     )
     assert response["Location"] == "/public/"

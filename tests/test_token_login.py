@@ -19,6 +19,7 @@ from django_authrocket.exceptions import (
 )
 from django_authrocket.logins import LoginEntry
 from django_authrocket.models import AuthRocketLogin
+from django_authrocket.testing import confirm_login
 from tests.helpers import logged_in, login_with, query_of
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +53,8 @@ def test_a_second_login_in_the_same_browser_replaces_the_first_row(emulator, ada
     client = logged_in(emulator, ada)
     other = ada if second == "same person" else emulator.create_user("grace@example.com")
     response = login_with(client, emulator.mint_token(other["id"]))
+    if second == "account switch":  # another person: asked first
+        response = confirm_login(client, response)
     assert response.status_code == 302
     row = AuthRocketLogin.objects.get()  # one, not two
     assert row.session_key == client.session.session_key

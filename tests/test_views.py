@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from django_authrocket.testing import start_login
 from tests.helpers import is_logged_in, login_with, query_of, session_calls
 
 pytestmark = pytest.mark.django_db
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.urls("tests.extra_urls")
 def test_a_subclass_chooses_where_a_login_goes_and_its_response(emulator, ada) -> None:
     client = Client()
+    start_login(client)  # the site's own login start: no question asked
     response = client.get(
         "/shop/login/", {"token": emulator.mint_token(ada["id"]), "next": "/private/"}
     )

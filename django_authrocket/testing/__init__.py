@@ -9,6 +9,7 @@ With pytest, use the ``authrocket_emulator`` fixture of the bundled plugin inste
 
 from .clients import (
     authrocket_session_id,
+    confirm_login,
     expire_login,
     log_in_through_site,
     recheck_at_next_request,
@@ -25,6 +26,7 @@ __all__ = [
     "RealmOptions",
     "RecordedRequest",
     "authrocket_session_id",
+    "confirm_login",
     "expire_login",
     "log_in_through_site",
     "recheck_at_next_request",

@@ -17,6 +17,7 @@ these read and move it through that class, so a test need not know its layout:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -57,6 +58,21 @@ def log_in_through_site(
         f"{return_to}{separator}{urlencode({'token': token})}", **extra
     )
     return response
+
+
+def confirm_login(client: Client, response: HttpResponseBase, **extra: Any) -> HttpResponseBase:
+    """Confirm the login that ``response`` (the 303 to the confirmation page) waits for, as a
+    person does: open the page, press its button (the form's CSRF token and its nonce
+    posted). Returns the answer to the POST (a redirect where the login leads)."""
+    location = response.get("Location", "")
+    page = client.get(location, **extra)
+    html = page.content.decode()
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+    action = re.search(r'<form method="post" action="([^"]+)"', html)
+    if page.status_code != 200 or action is None or not fields:
+        raise AssertionError(f"no login confirmation page at {location!r}")
+    answer: HttpResponseBase = client.post(action[1], fields, **extra)
+    return answer
 
 
 def authrocket_session_id(client: Client) -> str | None:

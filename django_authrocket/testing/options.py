@@ -62,6 +62,17 @@ CustomOnGet = Literal["expand", "always"]
 #: * ``"empty"``: an empty collection.
 UnfilteredMemberships = Literal["error", "empty"]
 
+#: The token LoginRocket hands back when a browser it already knows (its session cookie) comes
+#: to ``/login`` again and is logged straight in.
+#:
+#: * ``"new"``: a new token, as AuthRocket's docs say of every login ("a new, unique token").
+#:   Two logins within one second would sign the same claims, so the emulator moves the new
+#:   token's ``iat`` one second past the previous one's (inside the 5 s leeway).
+#: * ``"same"``: the token it handed out before for that session and org, again, until it
+#:   expires (so ``iat`` is the first interactive login): a third-party integration's report
+#:   of LoginRocket's behaviour, not confirmed by AuthRocket.
+CachedLoginToken = Literal["new", "same"]
+
 
 @dataclass
 class RealmOptions:
@@ -76,6 +87,7 @@ class RealmOptions:
     jwks_shape: JwksShape = "full"
     custom_on_get: CustomOnGet = "expand"
     unfiltered_memberships: UnfilteredMemberships = "error"
+    cached_login_token: CachedLoginToken = "new"
 
     def __setattr__(self, name: str, value: Any) -> None:
         choices = _CHOICES.get(name)
@@ -102,4 +114,5 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "jwks_shape": get_args(JwksShape),
     "custom_on_get": get_args(CustomOnGet),
     "unfiltered_memberships": get_args(UnfilteredMemberships),
+    "cached_login_token": get_args(CachedLoginToken),
 }

@@ -3,7 +3,9 @@
 No JavaScript: each page is a plain form that POSTs back to the same path with the
 ``redirect_uri`` in a hidden field. After a login the browser is sent to ``redirect_uri``
 with ``token=<JWT>`` appended. A cookie remembers the LoginRocket session, so a second visit
-to /login logs straight in again (as LoginRocket does) unless ``prompt=login`` is given.
+to /login logs straight in again (as LoginRocket does) unless ``prompt=login`` is given; the
+token it then hands back is a new one or the same one again (realm option
+``cached_login_token``).
 Everything echoed into a page is HTML-escaped.
 """
 
@@ -11,10 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import html
+import threading
+import time
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from .issuer import TokenIssuer
+from .options import RealmOptions
 from .records import SessionRecord, UserRecord
 from .store import Invalid, NotFound, Store
 from .wire import Request, Response, html_response, redirect
@@ -86,13 +92,37 @@ def with_token(redirect_uri: str, token: str) -> str:
     return urlunsplit(parts._replace(query="&".join(kept)))
 
 
+@dataclass(frozen=True)
+class _Issued:
+    """A token handed to the app after a login, with its ``iat`` and ``exp``."""
+
+    token: str
+    issued_at: int
+    expires_at: int
+
+
+#: How many handed-out tokens are remembered before expired ones are forgotten.
+_ISSUED_KEPT = 256
+
+
 class LoginRocketPages:
     """The hosted pages of one realm."""
 
-    def __init__(self, store: Store, issuer: TokenIssuer, *, generation: int = 2) -> None:
+    def __init__(
+        self,
+        store: Store,
+        issuer: TokenIssuer,
+        *,
+        generation: int = 2,
+        options: RealmOptions | None = None,
+    ) -> None:
         self.store = store
         self.issuer = issuer
         self.generation = generation  # of the tokens handed to the app after a login
+        self.options = options or RealmOptions()
+        #: The last token handed out per (session, org): see the ``cached_login_token`` option.
+        self._issued: dict[tuple[str, str | None], _Issued] = {}
+        self._lock = threading.Lock()
 
     def handle(self, request: Request) -> Response | None:
         """Answer a page request, or None when the path is not a LoginRocket page."""
@@ -124,7 +154,7 @@ class LoginRocketPages:
     def _get_login(self, request: Request, redirect_uri: str | None) -> Response:
         session = self._cookie_session(request)
         if session is not None and request.param("prompt") != "login" and redirect_uri:
-            return self._finish_login(session, redirect_uri, request.param("account"))
+            return self._finish_login(session, redirect_uri, request.param("account"), cached=True)
         return html_response(200, self._login_page(request, redirect_uri))
 
     def _post_login(self, request: Request, redirect_uri: str | None) -> Response:
@@ -178,10 +208,15 @@ class LoginRocketPages:
         return response
 
     def _finish_login(
-        self, session: SessionRecord, redirect_uri: str | None, account: str | None
+        self,
+        session: SessionRecord,
+        redirect_uri: str | None,
+        account: str | None,
+        *,
+        cached: bool = False,
     ) -> Response:
         org_id = self._member_org(session.user_id, account)
-        token = self.issuer.mint(session_id=session.id, org_id=org_id, generation=self.generation)
+        token = self._token_for(session, org_id, cached=cached)
         if redirect_uri is None:
             user = self.store.get_user(session.user_id)
             body = (
@@ -191,6 +226,38 @@ class LoginRocketPages:
             )
             return html_response(200, _page("Logged in", body))
         return redirect(with_token(redirect_uri, token))
+
+    def _token_for(self, session: SessionRecord, org_id: str | None, *, cached: bool) -> str:
+        """The token for a login into ``session``: a new one, or (a browser LoginRocket knows,
+        with ``cached_login_token="same"``) the one handed out before while it is valid."""
+        key = (session.id, org_id)
+        now = int(time.time())
+        with self._lock:
+            previous = self._issued.get(key)
+            if (
+                cached
+                and previous is not None
+                and self.options.cached_login_token == "same"
+                and previous.expires_at > now
+            ):
+                # Third-party report: LoginRocket re-issues the same token for a cached session.
+                return previous.token
+            # AuthRocket's docs: a new, unique token at every login. The same claims signed in
+            # the same second would be the same token, so iat moves past the previous one's.
+            issued_at = (
+                now if previous is None or now > previous.issued_at else previous.issued_at + 1
+            )
+            token = self.issuer.mint(
+                session_id=session.id,
+                org_id=org_id,
+                generation=self.generation,
+                issued_at=issued_at,
+            )
+            expires = min(issued_at + self.issuer.token_ttl, session.expires_at)
+            if len(self._issued) >= _ISSUED_KEPT:
+                self._issued = {k: v for k, v in self._issued.items() if v.expires_at > now}
+            self._issued[key] = _Issued(token, issued_at, expires)
+            return token
 
     def _member_org(self, user_id: str, org_id: str | None) -> str | None:
         if org_id and any(m.org_id == org_id for m, _ in self.store.memberships_of(user_id)):

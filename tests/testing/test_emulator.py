@@ -447,6 +447,41 @@ def test_a_second_visit_to_login_logs_straight_in_unless_prompt_is_login(
     assert forced.status_code == 200
 
 
+def _cached_logins(emu: AuthRocketEmulator, http: requests.Session) -> tuple[str, str, str]:
+    """A login, then two visits of the same browser LoginRocket knows: their three tokens."""
+    user = emu.create_user()
+    first = http.post(
+        emu.url + "/login",
+        data={"redirect_uri": APP_LOGIN, "user_id": user["id"]},
+        allow_redirects=False,
+    )
+    tokens = [parse_qs(urlsplit(first.headers["Location"]).query)["token"][0]]
+    for _ in range(2):
+        again = http.get(
+            emu.url + "/login", params={"redirect_uri": APP_LOGIN}, allow_redirects=False
+        )
+        tokens.append(parse_qs(urlsplit(again.headers["Location"]).query)["token"][0])
+    return tokens[0], tokens[1], tokens[2]
+
+
+def test_a_cached_session_gets_a_new_token_at_every_visit_by_default(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    first, second, third = _cached_logins(emu, http)  # within one second, most likely
+    assert len({first, second, third}) == 3
+    claims = [jwt.decode(t, options={"verify_signature": False}) for t in (first, second, third)]
+    assert len({c["sid"] for c in claims}) == 1
+    assert claims[0]["iat"] < claims[1]["iat"] < claims[2]["iat"]
+
+
+def test_a_cached_session_gets_the_same_token_again_when_the_realm_reissues(
+    emu: AuthRocketEmulator, http: requests.Session
+) -> None:
+    emu.configure(cached_login_token="same")
+    first, second, third = _cached_logins(emu, http)
+    assert first == second == third
+
+
 def test_signup_creates_the_user_and_redirects_with_a_token(
     emu: AuthRocketEmulator, http: requests.Session
 ) -> None:

@@ -146,3 +146,58 @@ def test_log_in_refuse_log_out_and_end_the_session_in_chromium(
             shoot(page, "failure")
         raise
     assert not emulator.server_errors
+
+
+def test_a_lost_django_session_logs_in_again_on_loginrocket_s_cached_session(
+    page: Any, demo_emulator: AuthRocketEmulator, example_site: ExampleSite
+) -> None:
+    """LoginRocket may send the same token again for the session it has cached (a third-party
+    report; the realm option ``cached_login_token="same"``): the browser that spent it, back
+    through the site's own login start, is logged in again, not refused as "already used"."""
+    from playwright.sync_api import expect
+
+    site, emulator = example_site.url, demo_emulator
+    login_page = re.compile(re.escape(f"{emulator.loginrocket_url}/login?") + ".*")
+    alan = emulator.get_user("alan@example.com")
+    tokens: list[str] = []
+    page.on(
+        "request",
+        lambda request: tokens.extend(re.findall(r"[?&]token=([\w.-]+)", request.url)),
+    )
+    emulator.configure(cached_login_token="same")
+    try:
+        page.goto(f"{site}/dashboard/")
+        page.wait_for_url(login_page)
+        page.locator(f'button.user[value="{alan["id"]}"]').click()
+        page.wait_for_url(f"{site}/dashboard/")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Alan Turing")
+
+        # The Django session is lost (its cookie gone); LoginRocket's session lives on.
+        page.context.clear_cookies(name="sessionid")
+        page.goto(f"{site}/")
+        expect(page.locator(".who")).to_contain_text("Log in")
+
+        # Back through the site's login start: LoginRocket logs straight in with the same
+        # token, and the site accepts it from this browser.
+        page.goto(f"{site}/dashboard/")
+        page.wait_for_url(f"{site}/dashboard/")
+        assert "token=" not in page.url
+        expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Alan Turing")
+        assert len(tokens) == 2 and tokens[0] == tokens[1], "LoginRocket re-issued the token"
+
+        # The same token from anywhere else (no login start, another browser) stays refused.
+        other = page.context.browser.new_context()
+        try:
+            stranger = other.new_page()
+            refused = stranger.goto(f"{site}/login/?token={tokens[0]}")
+            assert refused is not None and refused.status == 401
+            expect(stranger.locator("main")).to_contain_text("This login link was already used.")
+        finally:
+            other.close()
+    except BaseException:
+        if not page.is_closed():
+            shoot(page, "failure-reissued-token")
+        raise
+    finally:
+        emulator.configure(cached_login_token="new")
+    assert not emulator.server_errors

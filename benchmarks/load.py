@@ -164,7 +164,11 @@ def log_in(site: mp.Site, emulator: AuthRocketEmulator, count: int) -> list[str]
 
     def one(person: dict) -> str:
         token = emulator.login(person["id"])[1]
-        answer = mp.fetch(f"{site.url}/login/", params={"token": token, "next": "/dashboard/"})
+        answer = mp.fetch(
+            f"{site.url}/login/",
+            params={"token": token, "next": "/dashboard/"},
+            headers={"Cookie": mp.login_marker(site.url)},  # as a browser: started here
+        )
         cookie = answer.cookie("sessionid")
         if answer.status != 302 or not cookie:
             raise SystemExit(

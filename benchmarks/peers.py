@@ -262,6 +262,8 @@ def make_contenders(emulator: Any, standin: OIDCStandIn) -> list[Contender]:
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
+    from django_authrocket.testing import log_in_through_site, start_login
+
     user_model = get_user_model()
     org = emulator.create_org("Analytical Engines")
     numbers = iter(range(10**9))
@@ -273,7 +275,7 @@ def make_contenders(emulator: Any, standin: OIDCStandIn) -> list[Contender]:
 
     grace = ar_person("grace@example.com")
     client = new_client(OURS_STACK)
-    assert_landed(client.get("/login/", {"token": emulator.mint_token(grace)}), "grace")
+    assert_landed(log_in_through_site(client, emulator.mint_token(grace)), "grace")
     ours_pk = int(client.session["_auth_user_id"])
     oidc_pk = user_model.objects.create_user("hedy", email="hedy@example.com").pk
     stock_pk = user_model.objects.create_user("stock").pk
@@ -288,7 +290,9 @@ def make_contenders(emulator: Any, standin: OIDCStandIn) -> list[Contender]:
             email = f"ar{next(numbers)}@example.com" if first else "grace@example.com"
             token = emulator.mint_token(ar_person(email) if first else grace)
             url = "/login/?" + urlencode({"token": token})
-            return Login(new_client(OURS_STACK), url, email, None if first else ours_pk)
+            client = new_client(OURS_STACK)
+            start_login(client)  # as a browser: the login started here (its marker)
+            return Login(client, url, email, None if first else ours_pk)
 
         return prepare
 

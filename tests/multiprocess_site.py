@@ -115,6 +115,16 @@ def fetch(
         connection.close()
 
 
+def login_marker(site_url: str) -> str:
+    """Start a login at the site's login view, as a browser does: the ``Cookie`` header value
+    of the login marker it leaves, for the request that comes back with the token."""
+    start = fetch(f"{site_url}/login/", params={"next": "/dashboard/"})
+    marker = start.cookie("authrocket_login")
+    if start.status != 302 or not marker:
+        raise AssertionError(f"the login view left no login marker ({start.status})")
+    return f"authrocket_login={marker}"
+
+
 # --- what is missing -------------------------------------------------------------------------
 
 

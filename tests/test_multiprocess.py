@@ -148,11 +148,12 @@ def api_site(
 
 
 def login(site: mp.Site, token: str, probe: str) -> mp.Answer:
-    """Come back from LoginRocket with ``token``, as a browser would (new connection)."""
+    """Come back from LoginRocket with ``token``, as a browser would (new connection), after
+    starting the login at the site (its login marker)."""
     return mp.fetch(
         f"{site.url}/login/",
         params={"token": token, "next": "/dashboard/"},
-        headers={"X-Probe": probe},
+        headers={"X-Probe": probe, "Cookie": mp.login_marker(site.url)},
     )
 
 

@@ -211,7 +211,9 @@ def _switches_user(request: HttpRequest, user_id: str | None) -> bool:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return False
-    current = logins.current_session(request)
+    # The login recorded in the session (the middleware's request.authrocket is not set yet
+    # when it takes a token under AUTHROCKET_TOKEN_ANYWHERE).
+    current = logins.recall(request)
     return current is None or current.user.id != user_id
 
 

@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from django_authrocket.testing import log_in_through_site
+from django_authrocket.testing import log_in_through_site, start_login
 from tests.helpers import follow_refusal
 
 pytestmark = pytest.mark.django_db
@@ -44,9 +44,11 @@ def test_logging_in_again_as_the_same_person_renews_the_session(settings, emulat
     # An account switch at LoginRocket: a new token for the same person and session.
     switched = emulator.mint_token(ada["id"], session_id=session["id"], org_id=looms["id"])
     client = Client()
+    start_login(client)  # each login started here, as a browser does
     assert client.get(path, {"token": first}).status_code == 302
     before = client.cookies[django_settings.SESSION_COOKIE_NAME].value
 
+    start_login(client)
     assert client.get(path, {"token": switched}).status_code == 302
 
     after = client.cookies[django_settings.SESSION_COOKIE_NAME].value
@@ -153,6 +155,7 @@ def test_every_answer_to_a_token_url_sets_referrer_policy_no_referrer(
         token = emulator.mint_token(ada["id"], issued_at=1_700_000_000, ttl=60)
 
     client = Client()
+    start_login(client)  # the login started here: no confirmation asked
     response = client.get(where, {"token": token})
 
     assert response.status_code == (302 if outcome == "accepted" else 303)

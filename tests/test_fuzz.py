@@ -217,7 +217,9 @@ def test_token_anywhere_cleans_up_to_a_path_on_this_site(
     login_token = token_anywhere
     path = "/" + quote("".join(segments), safe="/\\:@")
 
-    response = Client().get(path, {"token": login_token, "keep": "1"})
+    client = Client()
+    start_login(client)  # the login started here: the token logs in, or is refused
+    response = client.get(path, {"token": login_token, "keep": "1"})
 
     assert response.status_code < 500
     if response.status_code == 302:

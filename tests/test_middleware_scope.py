@@ -97,6 +97,8 @@ def test_token_anywhere_cannot_be_turned_into_an_open_redirect(
     settings, emulator, ada, path
 ) -> None:
     settings.AUTHROCKET_TOKEN_ANYWHERE = True
-    response = Client().get(path, {"token": emulator.mint_token(ada["id"])})
+    client = Client()
+    start_login(client)  # the login started here: the token logs in
+    response = client.get(path, {"token": emulator.mint_token(ada["id"])})
     location = response["Location"]
     assert location.startswith("/") and not location.startswith(("//", "/\\"))

@@ -212,10 +212,10 @@ def assert_retry_after_honoured(cell: Cell, *, budget: float | None = None) -> N
     """
     if not cell.fault.rate_limited:
         return
-    if budget is not None and cell.fault.retry_after is not None:
-        if cell.fault.retry_after > budget:
-            assert len(cell.spoiled()) == 1
-            return
+    retry_after = cell.fault.retry_after
+    if budget is not None and retry_after is not None and retry_after > budget:
+        assert len(cell.spoiled()) == 1
+        return
     first, second = cell.spoiled()
     assert second.path == first.path
     if cell.fault.retry_after is not None:

@@ -21,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from .conf import app_settings
 
 #: Django's default ``LOGIN_REDIRECT_URL``: a site that leaves it gets :func:`default_landing`.
-DJANGO_LOGIN_REDIRECT_URL = global_settings.LOGIN_REDIRECT_URL
+DJANGO_LOGIN_REDIRECT_URL = str(global_settings.LOGIN_REDIRECT_URL)
 
 
 def safe_next(request: HttpRequest, url: str | None) -> str | None:

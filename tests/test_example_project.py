@@ -254,5 +254,5 @@ def test_the_dashboard_says_when_you_logged_in_as_a_person_would() -> None:
     now = timezone.now()
 
     assert tags.ago(now - timedelta(seconds=20)) == "just now"
-    assert tags.ago(now - timedelta(minutes=5, seconds=3)) == "5 minutes ago"
+    assert tags.ago(now - timedelta(minutes=5, seconds=3)) == "5\xa0minutes ago"  # as timesince
     assert tags.ago(None) == ""

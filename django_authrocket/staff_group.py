@@ -68,15 +68,13 @@ def follow_staff(user: AbstractBaseUser, is_staff: bool) -> None:
     """Put ``user`` in the staff group when ``is_staff``, take them out when not (nothing for a
     user model without groups, or without a staff group)."""
     groups = getattr(user, "groups", None)
-    if groups is None or user.pk is None:
-        return
-    group = staff_group(using=user._state.db)
-    if group is None:
+    name = group_name()
+    if groups is None or user.pk is None or name is None:
         return
     if is_staff:
-        groups.add(group)
-    else:
-        groups.remove(group)
+        groups.add(staff_group(using=user._state.db))
+    else:  # a group that does not exist has no one to take out: not created for that
+        groups.remove(*Group.objects.db_manager(user._state.db).filter(name=name))
 
 
 def after_migrate(

@@ -202,6 +202,18 @@ def test_losing_staff_leaves_the_group(emulator, grace) -> None:
     assert not User.objects.get(username="grace").is_staff
 
 
+def test_losing_staff_creates_no_group(emulator, grace) -> None:
+    logged_in(emulator, grace)
+    Group.objects.filter(name="AuthRocket staff").delete()
+    [membership] = memberships_of(emulator, grace["id"])
+    emulator.update_membership(membership["id"], permissions=["reports:read"])
+
+    logged_in(emulator, grace)
+
+    assert not User.objects.get(username="grace").is_staff
+    assert not Group.objects.filter(name="AuthRocket staff").exists()
+
+
 def test_staff_from_before_the_group_existed_join_it_at_their_next_login(emulator, grace) -> None:
     logged_in(emulator, grace)
     Group.objects.filter(name="AuthRocket staff").delete()

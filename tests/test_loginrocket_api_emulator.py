@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -670,3 +671,14 @@ def test_every_active_demo_person_logs_in_with_the_demo_password(emu, lr) -> Non
             assert_full_login(lr.post("login/verify", session=body["session"], code=code))
         else:
             assert answer.json()["result"] == "full_login", answer.text
+
+
+def test_the_demo_home_page_shows_every_active_demo_password_and_the_totp_secret() -> None:
+    home = Path(__file__).resolve().parents[1] / "example_project/demo_site/templates/demo_site"
+    text = (home / "home.html").read_text()
+
+    for email, password in DEMO_PASSWORDS.items():
+        if not email.startswith("isaac"):  # the inactive one is not offered
+            assert email in text
+            assert f"<code>{password}</code>" in text
+    assert f"<code>{DEMO_TOTP_SECRET}</code>" in text

@@ -401,6 +401,8 @@ def test_update_profile_changes_the_person_and_answers_a_fresh_token(emu, lr, ad
     assert claims["email"] == "ada2@example.com"
     assert claims["family_name"] == "K"
     assert "user.profile.updated" in event_types(emu)
+    assert emu.get_user(ada["id"])["email_verification"] == "requested"
+    assert emu.emailed_token("verify_email", to="ada2@example.com")
 
 
 def test_update_profile_to_a_taken_email_is_409_and_a_bad_one_422(emu, lr, ada) -> None:
@@ -486,6 +488,20 @@ def test_must_verify_email_until_the_mailed_token_is_used(emu, lr, ada) -> None:
 
     token = emu.emailed_token("verify_email", to="ada@example.com")
     assert lr.post("email/verify", token=token).json() == {"result": "okay"}
+    assert_full_login(lr.get_session(body["session"]))
+
+
+def test_a_signup_in_a_realm_that_requires_verification_waits_for_the_one_mailed_link(
+    emu, lr
+) -> None:
+    emu.configure(lr_email_verification="required")
+
+    body = lr.post("signup", email="new@example.com", password=NEW_PASSWORD).json()
+
+    assert body["result"] == "conditional_login"
+    assert body["conditions"] == ["must_verify_email"]
+    assert [mail["kind"] for mail in emu.outbox] == ["verify_email"]
+    lr.post("email/verify", token=emu.emailed_token("verify_email"))
     assert_full_login(lr.get_session(body["session"]))
 
 

@@ -89,7 +89,9 @@ class AuthRocketEmulator:
         self._log = RequestLog()
         self._app = EmulatorApp(
             self._keys,
-            LoginRocketPages(self._store, self._issuer, generation=login_generation),
+            LoginRocketPages(
+                self._store, self._issuer, generation=login_generation, options=self.options
+            ),
             CoreAPI(
                 self._store,
                 self._keys,

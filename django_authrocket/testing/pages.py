@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from .activity import Activity
 from .issuer import TokenIssuer
 from .locales import language, translate
+from .login_urls import LoginURLs
 from .options import RealmOptions
 from .records import SessionRecord, UserRecord
 from .store import Invalid, NotFound, Store
@@ -102,12 +103,14 @@ class LoginRocketPages:
         *,
         generation: int = 2,
         options: RealmOptions | None = None,
+        login_urls: LoginURLs | None = None,
     ) -> None:
         self.store = store
         self.issuer = issuer
         self.generation = generation  # of the tokens handed to the app after a login
         self.options = options or RealmOptions()
         self.activity = Activity(store)  # the profile page's edits emit what LoginRocket's do
+        self.login_urls = login_urls if login_urls is not None else LoginURLs()
 
     def handle(self, request: Request) -> Response | None:
         """Answer a page request, or None when the path is not a LoginRocket page."""
@@ -120,6 +123,17 @@ class LoginRocketPages:
             return self._message(
                 400, "Invalid redirect_uri", "redirect_uri must be an absolute http(s) URL."
             )
+        # Only to a Login URL of the connected app, else an error page (login_urls.py).
+        if redirect_uri is not None and not self.login_urls.allows(redirect_uri):
+            return self._message(
+                400,
+                "Invalid redirect_uri",
+                f"{redirect_uri} is not a Login URL of this app. Register it: "
+                "AuthRocketEmulator(login_urls=[...]), emulator.add_login_url(...) or "
+                "authrocket-emulator --login-url.",
+            )
+        if redirect_uri is None and path in ("/login", "/signup"):
+            redirect_uri = self.login_urls.default  # "the Default Login URL"
         if path == "/login":
             if request.method == "POST":
                 return self._post_login(request, redirect_uri)

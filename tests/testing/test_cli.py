@@ -68,7 +68,7 @@ def test_command_reports_a_busy_port_suggests_another_and_exits_1(capsys) -> Non
 
 
 def test_demo_users_cover_owners_admins_loners_and_inactive_people() -> None:
-    with AuthRocketEmulator() as emu:
+    with AuthRocketEmulator(login_urls=["https://app.example/"]) as emu:
         ada, grace, alan, isaac = seed_demo_users(emu)
         with requests.Session() as http:
             http.trust_env = False

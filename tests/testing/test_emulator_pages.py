@@ -18,7 +18,7 @@ APP = "https://app.example/login/"
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[AuthRocketEmulator]:
-    with AuthRocketEmulator() as emulator:
+    with AuthRocketEmulator(login_urls=["https://app.example/"]) as emulator:
         yield emulator
 
 
@@ -249,3 +249,89 @@ def test_a_hosted_login_records_the_browser_in_the_session_request(
     ).json()
 
     assert answer["request"] == {"client": "TestBrowser/1.0"}
+
+
+# -- Login URLs (authrocket.com/docs/loginrocket_urls, "Redirecting back to your app") -----------
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://evil.example/login/",
+        "https://app.example:8443/login/",
+        "http://app.example/login/",
+        "https://app.example.evil.example/",
+    ],
+)
+def test_an_unregistered_redirect_uri_gets_an_error_page_never_a_redirect(
+    emu: AuthRocketEmulator, browser: requests.Session, redirect_uri: str
+) -> None:
+    ada = emu.create_user("ada@example.com")
+
+    shown = browser.get(emu.url + "/login", params={"redirect_uri": redirect_uri})
+    posted = browser.post(
+        emu.url + "/login",
+        data={"redirect_uri": redirect_uri, "user_id": ada["id"]},
+        allow_redirects=False,
+    )
+
+    for response in (shown, posted):
+        assert response.status_code == 400
+        assert "Location" not in response.headers
+        assert "is not a Login URL of this app" in response.text
+    assert emu.end_user_sessions(ada["id"]) == []  # no session was started
+
+
+def test_a_redirect_uri_below_a_login_url_is_allowed_and_a_sibling_is_not(
+    emu: AuthRocketEmulator, browser: requests.Session
+) -> None:
+    emu.add_login_url("https://other.example/login")
+    ada = emu.create_user("ada@example.com")
+
+    def status(redirect_uri: str) -> int:
+        return browser.post(
+            emu.url + "/login",
+            data={"redirect_uri": redirect_uri, "user_id": ada["id"]},
+            allow_redirects=False,
+        ).status_code
+
+    assert status("https://other.example/login") == 302
+    assert status("https://other.example/login/?next=%2Fx") == 302
+    assert status("https://other.example/login?next=%2Fx") == 302
+    assert status("https://OTHER.example:443/login/") == 302
+    assert status("https://other.example/logins") == 400
+    assert status("https://other.example/") == 400
+
+
+def test_a_login_without_redirect_uri_goes_to_the_default_login_url(
+    emu: AuthRocketEmulator, browser: requests.Session
+) -> None:
+    ada = emu.create_user("ada@example.com")
+
+    response = browser.post(emu.url + "/login", data={"user_id": ada["id"]}, allow_redirects=False)
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("https://app.example/?token=")
+
+
+def test_login_urls_are_registered_until_reset(emu: AuthRocketEmulator) -> None:
+    emu.add_login_url("https://other.example/")
+    assert emu.login_urls == ["https://app.example/", "https://other.example/"]
+
+    emu.reset()
+
+    assert emu.login_urls == ["https://app.example/"]
+    with pytest.raises(ValueError, match="absolute http"):
+        emu.add_login_url("/relative")
+
+
+def test_an_emulator_without_login_urls_sends_nobody_back(browser: requests.Session) -> None:
+    with AuthRocketEmulator() as bare:
+        user = bare.create_user()
+        response = browser.post(
+            bare.url + "/login",
+            data={"redirect_uri": APP, "user_id": user["id"]},
+            allow_redirects=False,
+        )
+
+    assert response.status_code == 400

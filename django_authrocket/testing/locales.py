@@ -1,4 +1,6 @@
-"""Error messages in the language a request's ``Accept-Language`` asks for (English or Spanish).
+"""The Core API's and hosted pages' messages in the language ``Accept-Language`` asks for.
+
+English or Spanish, the header read as the LoginRocket API reads it (lr_messages.py).
 
 AuthRocket localises its error messages by ``Accept-Language``: authrocket-node
 lib/authrocket.js turns its ``locale`` setting into that header, and authrocket-js's
@@ -9,7 +11,9 @@ messages a site is likely to show a person; any other message stays in English.
 
 from __future__ import annotations
 
-SUPPORTED = ("en", "es")
+from .lr_messages import language
+
+__all__ = ["language", "translate"]
 
 #: English message -> Spanish. The login failure is the one the official test checks.
 _SPANISH: dict[str, str] = {
@@ -33,27 +37,6 @@ _SPANISH: dict[str, str] = {
     "Log in as someone else": "Iniciar sesión con otra cuenta",
     "Invalid redirect_uri": "redirect_uri no válido",
 }
-
-
-def language(accept_language: str | None) -> str:
-    """The supported language ``Accept-Language`` prefers (by ``q``), else ``"en"``.
-
-    ``es-MX`` counts as ``es``; a malformed header is English.
-    """
-    best, best_q = "en", 0.0
-    for part in (accept_language or "").split(","):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        name, _, value = params.strip().partition("=")
-        if name.strip() == "q":
-            try:
-                quality = float(value)
-            except ValueError:
-                continue
-        primary = tag.strip().split("-")[0].lower()
-        if primary in SUPPORTED and quality > best_q:  # on a tie the earlier entry stays
-            best, best_q = primary, quality
-    return best
 
 
 def translate(message: str, lang: str) -> str:

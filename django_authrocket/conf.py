@@ -331,6 +331,26 @@ class AppSettings:
         "``{realm_id}`` and ``{authrocket_id}`` placeholders, copied from the portal's address "
         "bar on a user's page. ``None`` shows no link.",
     )
+    LOGIN_FORMS: Setting[bool] = Setting(
+        False,
+        "Serve the in-site login forms (``authrocket:form_login`` and the other ``form_`` "
+        "views, docs/login-forms.md), which post passwords to this site and call the "
+        "LoginRocket API from the server. Off: every one of them answers 404.",
+    )
+    FORMS_SIGNUP: Setting[str | None] = Setting(
+        "open",
+        "What the in-site signup form does, as the realm's signup setting says: ``'open'`` "
+        "creates the account (LoginRocket ``POST signup``), ``'invitation'`` asks for an "
+        "invitation (``POST signup/request``), ``None`` offers no signup form (404).",
+    )
+    FORMS_THROTTLE: Setting[tuple[int, int] | None] = Setting(
+        (10, 60),
+        "The in-site forms' own limit, before LoginRocket's: at most this many posts "
+        "``(count, seconds)`` per client address (``REMOTE_ADDR``) and form, counted in "
+        "AUTHROCKET_CACHE. The site's server calls the LoginRocket API for everyone, so one "
+        "person must not spend its rate limit. ``None``: no limit here.",
+        clean=lambda value: None if value is None else (int(value[0]), int(value[1])),
+    )
     JWKS_MAX_AGE: Setting[int] = Setting(
         3600, "Seconds a fetched LoginRocket key set is used before it is fetched again."
     )

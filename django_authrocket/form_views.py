@@ -126,10 +126,11 @@ class FormStepView(FormView):  # type: ignore[type-arg]
 
     def on_answer(self, form: Any, answer: Answer) -> HttpResponse:
         if isinstance(answer, FullLogin):
+            success_url = self.get_success_url()  # before the pending login (its next) goes
             failed, ok = form_flow.finish_login(self.request, answer, self.get_next_url())
             if not ok and failed is not None:
                 return failed
-            return form_flow.redirect(self.get_success_url())
+            return form_flow.redirect(success_url)
         if isinstance(answer, ConditionalLogin):
             url = form_flow.next_step(self.request, answer, self.get_next_url())
             if url is None:

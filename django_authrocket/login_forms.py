@@ -130,9 +130,8 @@ class ForgotPasswordForm(LoginRocketForm):
 
 
 class ResetPasswordForm(LoginRocketForm):
-    """A new password, with the token LoginRocket's email carried (a hidden field)."""
+    """A new password (the emailed link's token is kept by the view, not in the form)."""
 
-    token = forms.CharField(widget=forms.HiddenInput, max_length=512)
     password = _password(_("New password"), "new-password")
     password_confirmation = _password(_("New password (again)"), "new-password")
 

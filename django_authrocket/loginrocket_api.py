@@ -157,9 +157,9 @@ class LoginRocketAPI:
 
     @sensitive_variables("password")
     def login(self, login: str, password: str) -> Answer:
-        """``POST login``: an email address (with ``@``) or a username, and the password."""
-        key = "email" if "@" in login else "username"
-        return self._call("POST", "login", body={key: login, "password": password})
+        """``POST login``: an email address or a username (both in ``email``, as the API's
+        field reference allows), and the password."""
+        return self._call("POST", "login", body={"email": login, "password": password})
 
     @sensitive_variables("code", "session")
     def verify_login(self, session: str, code: str) -> Answer:

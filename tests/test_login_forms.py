@@ -527,3 +527,87 @@ def test_a_hosted_login_still_logs_out_at_loginrocket(forms, ada) -> None:
     response = client.post("/logout/")
     assert response["Location"].startswith(f"{forms.loginrocket_url}/logout?")
     assert lr_calls(forms, "/v2/session", "DELETE") == 0
+
+
+# --- what an in-site login costs in calls to AuthRocket ------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["jwt", "api"])
+def test_an_in_site_login_adds_at_most_one_call_to_authrocket_over_the_hosted_flow(
+    forms, ada_pw, settings, mode, capsys
+) -> None:
+    """Every request AuthRocket receives (the emulator's request log), from the browser and
+    from the site, for one login each way, from a cold start (no keys cached)."""
+    import requests
+    from django.core.cache import caches
+
+    from django_authrocket.keys import forget_stores
+
+    settings.AUTHROCKET_VERIFY = mode
+
+    def cold() -> None:
+        caches["default"].clear()
+        forget_stores()
+        forms.clear_requests()
+
+    # Hosted: the browser asks LoginRocket's login page, posts it, comes back with ?token=.
+    cold()
+    hosted_client = Client()
+    back_to = "http://testserver/login/"
+    with requests.Session() as browser:
+        browser.trust_env = False
+        page = browser.get(f"{forms.loginrocket_url}/login", params={"redirect_uri": back_to})
+        assert page.status_code == 200
+        answer = browser.post(
+            f"{forms.loginrocket_url}/login",
+            data={"user_id": ada_pw["id"], "redirect_uri": back_to},
+            allow_redirects=False,
+        )
+    location = answer.headers["Location"]
+    assert location.startswith(back_to)
+    assert hosted_client.get(location.removeprefix("http://testserver")).status_code == 302
+    assert is_logged_in(hosted_client)
+    hosted = len(forms.requests)
+
+    # In the site: one form post; the site's server calls the LoginRocket API.
+    cold()
+    client = Client()
+    assert log_in(client).status_code == 303
+    assert is_logged_in(client)
+    in_site = len(forms.requests)
+
+    with capsys.disabled():
+        print(
+            f"\n[login cost, {mode} mode] calls to AuthRocket: hosted {hosted}, in-site "
+            f"{in_site}, difference {in_site - hosted:+d}"
+        )
+    assert in_site - hosted <= 1
+
+
+# --- CSRF and error reports -----------------------------------------------------------------------
+
+
+def test_every_post_needs_the_csrf_token(forms, ada_pw) -> None:
+    client = Client(enforce_csrf_checks=True)
+    assert log_in(client).status_code == 403
+    assert lr_calls(forms) == 0
+    page = client.get(LOGIN)
+    token = page.context["csrf_token"]
+    response = client.post(
+        LOGIN, {"login": "ada", "password": PASSWORD, "csrfmiddlewaretoken": str(token)}
+    )
+    assert response.status_code == 303
+
+
+def test_passwords_and_codes_are_hidden_from_error_reports(forms, ada_pw) -> None:
+    from django.views.debug import SafeExceptionReporterFilter
+
+    response = Client().post(
+        reverse("authrocket:form_password"),
+        {"current_password": PASSWORD, "password": NEW_PASSWORD},
+    )
+    assert response.status_code == 303  # not logged in: sent to the login form
+    response = log_in(Client(), password=NEW_PASSWORD)
+    shown = SafeExceptionReporterFilter().get_post_parameters(response.wsgi_request)
+    assert shown["password"] != NEW_PASSWORD and set(shown["password"]) == {"*"}
+    assert shown["login"] == "ada@example.com"

@@ -159,6 +159,11 @@ class SecretScanner(logging.Handler):
         """The secrets the environment and Django settings hold right now."""
         for name in SECRET_SETTINGS:
             self.learn(name, os.environ.get(name))
+        # The demo people's passwords (the emulator's LoginRocket API): never in a log line.
+        from django_authrocket.testing.demo import DEMO_PASSWORDS
+
+        for password in DEMO_PASSWORDS.values():
+            self.learn("demo password", password)
         try:
             from django.conf import settings
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .demo import seed_demo_users
+from .demo import DEMO_PASSWORDS, DEMO_TOTP_SECRET, seed_demo_users
 from .emulator import ALGORITHMS, AuthRocketEmulator
 
 DEFAULT_PORT = 8765
@@ -111,7 +111,9 @@ def serve(options: dict[str, Any], write: Callable[[str], object]) -> None:
             write("\nDemo users:")
             for user in users:
                 note = "" if user["state"] == "active" else f" ({user['state']})"
-                write(f"    {user['name']} <{user['email']}> {user['id']}{note}")
+                password = DEMO_PASSWORDS.get(user["email"], "")
+                write(f"    {user['name']} <{user['email']}> {user['id']}{note} {password}")
+            write(f"    (Grace's second factor: TOTP secret {DEMO_TOTP_SECRET})")
         _wait_for_interrupt()
     finally:
         emulator.stop()
@@ -124,6 +126,7 @@ def describe(emulator: AuthRocketEmulator) -> str:
     lines = [
         f"AuthRocket emulator running at {emulator.url} (realm {emulator.realm_id}, "
         f"{emulator.algorithm})",
+        f"LoginRocket API: {emulator.loginrocket_api_url}",
         "",
         "Django settings:",
         *(f"    {name} = {value!r}" for name, value in settings.items()),

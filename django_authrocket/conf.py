@@ -153,6 +153,31 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(text for item in items if isinstance(item, str) and (text := item.strip()))
 
 
+#: What a malformed AUTHROCKET_FORMS_THROTTLE means (authrocket.E030 reports it): the default.
+_DEFAULT_FORMS_THROTTLE = (10, 60)
+
+
+def forms_throttle(value: Any) -> tuple[int, int] | None:
+    """``(count, seconds)`` of AUTHROCKET_FORMS_THROTTLE, or None (no limit). A malformed value
+    keeps the default limit (the forms stay throttled) and fails ``manage.py check``."""
+    if value is None:
+        return None
+    if valid_forms_throttle(value):
+        return int(value[0]), int(value[1])
+    return _DEFAULT_FORMS_THROTTLE
+
+
+def valid_forms_throttle(value: Any) -> bool:
+    """Whether ``value`` is None or two positive whole numbers."""
+    if value is None:
+        return True
+    return (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)
+    )
+
+
 def _strip_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -349,7 +374,7 @@ class AppSettings:
         "``(count, seconds)`` per client address (``REMOTE_ADDR``) and form, counted in "
         "AUTHROCKET_CACHE. The site's server calls the LoginRocket API for everyone, so one "
         "person must not spend its rate limit. ``None``: no limit here.",
-        clean=lambda value: None if value is None else (int(value[0]), int(value[1])),
+        clean=forms_throttle,
     )
     JWKS_MAX_AGE: Setting[int] = Setting(
         3600, "Seconds a fetched LoginRocket key set is used before it is fetched again."

@@ -85,52 +85,76 @@ class ForgotPasswordFormView(FormStepView):
         )
 
 
-class ResetPasswordFormView(FormStepView):
-    """``POST password/reset`` with the token of the emailed link.
+class EmailedLinkView(FormStepView):
+    """A step reached from an emailed link ``.../<token>/``: the token is put in the Django
+    session and the browser sent on to the same URL without it, so it leaves the address bar
+    and the history. The form then posts it to LoginRocket once."""
 
-    The link is ``password/reset/<token>/``: the token is put in the Django session and the
-    browser sent on to ``password/reset/``, so it leaves the address bar and the history.
-    """
-
-    form_class = login_forms.ResetPasswordForm
-    template_name = "authrocket/forms/reset_password.html"
-    step = "reset_password"
+    token_key = ""
+    clean_url_name = ""
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         token = kwargs.get("token")
         if token:
-            request.session[RESET_TOKEN_KEY] = str(token)[:512]
-            return form_flow.redirect(
-                form_flow.url_with_next("authrocket:form_reset_password", None)
-            )
-        if not request.session.get(RESET_TOKEN_KEY):
+            request.session[self.token_key] = str(token)[:512]
+            return form_flow.redirect(form_flow.url_with_next(self.clean_url_name, None))
+        if not request.session.get(self.token_key):
             return self.missing_token()
         return super().get(request, *args, **kwargs)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if kwargs.get("token") or not request.session.get(RESET_TOKEN_KEY):
+        if kwargs.get("token") or not request.session.get(self.token_key):
             return self.missing_token()
         response: HttpResponse = super().post(request, *args, **kwargs)
         return response
 
+    def emailed_token(self) -> str:
+        return str(self.request.session.get(self.token_key, ""))
+
     def missing_token(self) -> HttpResponse:
         return self.message_page(
-            _("This link is not valid"),
-            _("Ask for a new link to reset your password."),
-            status=404,
+            _("This link is not valid"), _("Ask for a new link and open it again."), status=404
         )
+
+    def on_answer(self, form: Any, answer: Answer) -> HttpResponse:
+        self.request.session.pop(self.token_key, None)  # used: one way or the other
+        return super().on_answer(form, answer)
+
+
+class ResetPasswordFormView(EmailedLinkView):
+    """``POST password/reset`` with the token of the emailed link ``password/reset/<token>/``."""
+
+    form_class = login_forms.ResetPasswordForm
+    template_name = "authrocket/forms/reset_password.html"
+    step = "reset_password"
+    token_key = RESET_TOKEN_KEY
+    clean_url_name = "authrocket:form_reset_password"
 
     def call(self, api: LoginRocketAPI, form: Any) -> Answer:
         data = form.cleaned_data
-        token = str(self.request.session.get(RESET_TOKEN_KEY, ""))
-        return api.reset_password(token, data["password"], data["password_confirmation"])
-
-    def on_answer(self, form: Any, answer: Answer) -> HttpResponse:
-        self.request.session.pop(RESET_TOKEN_KEY, None)  # used: one way or the other
-        return super().on_answer(form, answer)
+        return api.reset_password(
+            self.emailed_token(), data["password"], data["password_confirmation"]
+        )
 
     def on_okay(self, form: Any, answer: Okay) -> HttpResponse:
         return self.message_page(_("Your password has been changed"), _("You can log in now."))
+
+
+class VerifyEmailFormView(EmailedLinkView):
+    """``POST email/verify`` with the token of the emailed link ``email/verify/<token>/``
+    (one button: a GET never changes anything)."""
+
+    form_class = login_forms.LoginRocketForm
+    template_name = "authrocket/forms/verify_email.html"
+    step = "verify_email"
+    token_key = "_authrocket_email_token"
+    clean_url_name = "authrocket:form_verify_email"
+
+    def call(self, api: LoginRocketAPI, form: Any) -> Answer:
+        return api.verify_email(self.emailed_token())
+
+    def on_okay(self, form: Any, answer: Okay) -> HttpResponse:
+        return self.message_page(_("Your email address is verified"), _("You can log in now."))
 
 
 class ChangePasswordFormView(FormStepView):

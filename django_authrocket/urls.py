@@ -48,6 +48,12 @@ urlpatterns = [
         accounts.ResetPasswordFormView.as_view(),
         name="form_reset_password_link",
     ),
+    path("form/email/verify/", accounts.VerifyEmailFormView.as_view(), name="form_verify_email"),
+    path(
+        "form/email/verify/<str:token>/",
+        accounts.VerifyEmailFormView.as_view(),
+        name="form_verify_email_link",
+    ),
     path("form/password/", accounts.ChangePasswordFormView.as_view(), name="form_password"),
     path("form/profile/", accounts.ProfileFormView.as_view(), name="form_profile"),
     path("form/orgs/", accounts.OrgsFormView.as_view(), name="form_orgs"),

@@ -36,6 +36,7 @@ FORM_URLS = [
     "authrocket:form_password",
     "authrocket:form_profile",
     "authrocket:form_orgs",
+    "authrocket:form_verify_email",
 ]
 
 
@@ -257,6 +258,18 @@ def test_must_verify_email_says_to_check_the_email(forms) -> None:
     page = client.get(response["Location"])
     assert page.status_code == 200 and b"Check your email" in page.content
     assert not is_logged_in(client)
+
+    # The emailed link: the token leaves the address bar, one button posts it.
+    token = forms.emailed_token("verify_email", to="unverified@example.com")
+    link = client.get(reverse("authrocket:form_verify_email_link", args=[token]))
+    assert link["Location"] == reverse("authrocket:form_verify_email")
+    assert client.get(link["Location"]).status_code == 200
+    verified = client.post(link["Location"])
+    assert verified.status_code == 200 and b"is verified" in verified.content
+    assert forms.get_user("unverified@example.com")["email_verification"] == "verified"
+    assert log_in(Client(), "unverified@example.com").status_code == 303
+    again = client.post(link["Location"])
+    assert again.status_code == 404  # the token was used
 
 
 # --- errors and faults ---------------------------------------------------------------------------
@@ -611,3 +624,26 @@ def test_passwords_and_codes_are_hidden_from_error_reports(forms, ada_pw) -> Non
     shown = SafeExceptionReporterFilter().get_post_parameters(response.wsgi_request)
     assert shown["password"] != NEW_PASSWORD and set(shown["password"]) == {"*"}
     assert shown["login"] == "ada@example.com"
+
+
+# --- system checks -----------------------------------------------------------------------------
+
+
+def test_the_checks_report_bad_form_settings_and_authrocket_1(settings) -> None:
+    from django_authrocket.checks import check_login_forms
+    from django_authrocket.conf import app_settings
+
+    assert check_login_forms() == []
+    settings.AUTHROCKET_FORMS_SIGNUP = "sometimes"
+    settings.AUTHROCKET_FORMS_THROTTLE = (0, "a minute")
+    assert [m.id for m in check_login_forms()] == ["authrocket.E030", "authrocket.E030"]
+    assert app_settings.FORMS_THROTTLE == (10, 60)  # malformed: still throttled, by default
+
+    settings.AUTHROCKET_FORMS_SIGNUP = None
+    settings.AUTHROCKET_FORMS_THROTTLE = [5, 30]
+    assert check_login_forms() == []
+    assert app_settings.FORMS_THROTTLE == (5, 30)
+
+    settings.AUTHROCKET_LOGIN_FORMS = True
+    settings.AUTHROCKET_URL = "https://api-e1.authrocket.com/v1"
+    assert [m.id for m in check_login_forms()] == ["authrocket.W030"]

@@ -8,6 +8,7 @@ shared with the hosted pages, the Core API and the events.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,33 @@ def test_login_takes_a_form_body_as_well_as_json(lr, http, emu, ada) -> None:
     assert_full_login(answer)
 
 
+def test_every_endpoint_takes_a_form_body_with_the_session_in_the_query(emu, http, ada) -> None:
+    url = emu.loginrocket_api_url
+    login = http.post(url + "login", data={"email": "ada@example.com", "password": PASSWORD})
+    session = login.json()["session"]
+
+    profile = http.put(url + "profile", params={"session": session}, data={"last_name": "B"})
+    assert_full_login(profile)
+    assert emu.get_user(ada["id"])["last_name"] == "B"
+    change = http.post(
+        url + "profile/password",
+        params={"session": session},
+        data={"current_password": PASSWORD, "password": NEW_PASSWORD},
+    )
+    assert change.json() == {"result": "okay"}
+    forgot = http.post(url + "password/forgot", data={"email": "ada@example.com"})
+    assert forgot.json() == {"result": "okay"}
+
+
+def test_passwords_are_kept_only_as_salted_hashes(emu, ada) -> None:
+    other = emu.create_user("same@example.com", password=PASSWORD)
+    kept = emu._store.password_hashes  # the emulator's own store: no other way to see it
+
+    assert PASSWORD not in repr(kept)
+    assert kept[ada["id"]].startswith("scrypt$")
+    assert kept[ada["id"]] != kept[other["id"]]  # salted: the same password, two hashes
+
+
 def test_login_accepts_a_username_or_a_user_id_in_email(lr, ada) -> None:
     assert_full_login(lr.post("login", email="ADA", password=PASSWORD))
     assert_full_login(lr.post("login", email=ada["id"], password=PASSWORD))
@@ -210,11 +238,12 @@ def test_the_second_factor_answers_conditionally_then_a_right_code_logs_in(emu, 
     assert lr.get_session(pending).status_code == 403  # half a login is no session yet
     assert "user.login.initiated" in event_types(emu)
 
-    wrong = "000000" if emu.totp_code(ada["id"]) != "000000" else "111111"
+    near = {emu.totp_code(ada["id"], at=time.time() + drift) for drift in (-60, -30, 0, 30, 60)}
+    wrong = next(code for code in ("000000", "111111", "222222", "333333") if code not in near)
     assert_error(lr.post("login/verify", session=pending, code=wrong), 422, "code is invalid")
 
+    assert emu.totp_code(ada["id"], at=1_700_000_000) == totp(DEMO_TOTP_SECRET, 1_700_000_000)
     code = emu.totp_code(ada["id"])
-    assert code == totp(DEMO_TOTP_SECRET)
     done = assert_full_login(lr.post("login/verify", session=pending, code=code))
     assert core_get_session(emu, http, done["session"]) == 200
     assert lr.post("login/verify", session=pending, code=code).status_code == 403  # used up
@@ -401,6 +430,8 @@ def test_update_profile_changes_the_person_and_answers_a_fresh_token(emu, lr, ad
     assert claims["email"] == "ada2@example.com"
     assert claims["family_name"] == "K"
     assert "user.profile.updated" in event_types(emu)
+    assert emu.get_user(ada["id"])["email_verification"] == "requested"
+    assert emu.emailed_token("verify_email", to="ada2@example.com")
 
 
 def test_update_profile_to_a_taken_email_is_409_and_a_bad_one_422(emu, lr, ada) -> None:
@@ -489,6 +520,20 @@ def test_must_verify_email_until_the_mailed_token_is_used(emu, lr, ada) -> None:
     assert_full_login(lr.get_session(body["session"]))
 
 
+def test_a_signup_in_a_realm_that_requires_verification_waits_for_the_one_mailed_link(
+    emu, lr
+) -> None:
+    emu.configure(lr_email_verification="required")
+
+    body = lr.post("signup", email="new@example.com", password=NEW_PASSWORD).json()
+
+    assert body["result"] == "conditional_login"
+    assert body["conditions"] == ["must_verify_email"]
+    assert [mail["kind"] for mail in emu.outbox] == ["verify_email"]
+    lr.post("email/verify", token=emu.emailed_token("verify_email"))
+    assert_full_login(lr.get_session(body["session"]))
+
+
 def test_must_complete_profile_until_put_profile_fills_the_name(emu, lr) -> None:
     emu.configure(lr_required_profile="name")
     user = emu.create_user("half@example.com", first_name="Half", password=PASSWORD)
@@ -564,6 +609,7 @@ def test_cors_preflight_from_an_allowed_origin_and_the_answer_carry_the_headers(
     )
 
     assert preflight.status_code == 204
+    assert preflight.headers["X-Request-ID"].startswith("rq_")
     assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:4000"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     allowed = preflight.headers["Access-Control-Allow-Headers"].lower()

@@ -83,6 +83,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Rate limited; wait before trying again.",
         "es": "Demasiadas solicitudes; espera antes de volver a intentarlo.",
     },
+    "request_invalid": {
+        "en": "The request is invalid.",
+        "es": "La solicitud no es válida.",
+    },
     "bad_body": {
         "en": "The request body is not a JSON object or a form.",
         "es": "El cuerpo de la solicitud no es un objeto JSON ni un formulario.",

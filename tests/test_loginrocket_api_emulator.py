@@ -331,11 +331,7 @@ def test_delete_session_ends_it_for_the_api_the_core_api_and_the_hosted_pages(
 
 
 def test_a_hosted_page_login_is_a_session_the_api_reads(emu, http, lr, ada) -> None:
-    page = http.post(
-        emu.url + "/login",
-        data={"user_id": ada["id"], "redirect_uri": "https://app.example/login"},
-        allow_redirects=False,
-    )
+    page = http.post(emu.url + "/login", data={"user_id": ada["id"]}, allow_redirects=False)
     session = page.cookies["loginrocket_session"]
 
     assert_full_login(lr.get_session(session), ada["orgs"][0])

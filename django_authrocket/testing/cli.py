@@ -126,7 +126,6 @@ def describe(emulator: AuthRocketEmulator) -> str:
     lines = [
         f"AuthRocket emulator running at {emulator.url} (realm {emulator.realm_id}, "
         f"{emulator.algorithm})",
-        f"LoginRocket API: {emulator.loginrocket_api_url}",
         "",
         "Django settings:",
         *(f"    {name} = {value!r}" for name, value in settings.items()),
@@ -137,6 +136,8 @@ def describe(emulator: AuthRocketEmulator) -> str:
             for name, env in _ENV_NAMES.items()
             if (value := settings[name]) is not None and "\n" not in str(value)
         ),
+        "",
+        f"LoginRocket API: {emulator.loginrocket_api_url}",
         "",
         "Press Ctrl+C to stop.",
     ]

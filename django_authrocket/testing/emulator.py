@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
+from . import loginrocket_api
 from .activity import Activity
 from .api_objects import (
     event_object,
@@ -24,7 +25,6 @@ from .credentials import INVITATION, PASSWORD_RESET, VERIFY_EMAIL, Credentials
 from .faults import Fault, FaultKind, FaultList
 from .ids import random_token
 from .issuer import TokenIssuer
-from .loginrocket_api import LoginRocketAPI
 from .options import RealmOptions
 from .pages import LoginRocketPages
 from .recording import RecordedRequest, RequestLog
@@ -102,7 +102,7 @@ class AuthRocketEmulator:
                 options=self.options,
             ),
             options=self.options,
-            loginrocket_api=LoginRocketAPI(
+            loginrocket_api=loginrocket_api.LoginRocketAPI(
                 self._store,
                 self._issuer,
                 self._activity,

@@ -169,7 +169,8 @@ class LoginRocketAPI:
     def _error(self, error: LrError, lang: str) -> Response:
         # [test] lrMatchesError: ``error`` is a message and ``errors`` the list of them.
         messages = [
-            message(key, lang, field=(field or "").capitalize()) for field, key in error.problems
+            message(key, lang, field=(field or "").replace("_", " ").capitalize())
+            for field, key in error.problems
         ]
         body: dict[str, Any] = {"result": "error", "error": messages[0], "errors": messages}
         if self.options.lr_error_shape == "fields":  # emulator's choice: lr_error_shape

@@ -63,6 +63,59 @@ CustomOnGet = Literal["expand", "always"]
 #: * ``"empty"``: an empty collection.
 UnfilteredMemberships = Literal["error", "empty"]
 
+
+@dataclass
+class RealmOptions:
+    """How this emulated realm answers where AuthRocket's behaviour is uncertain.
+
+    Assigning an unknown option or value raises at once, so a typo cannot leave a test
+    running under the default.
+    """
+
+    lr_signup: LrSignup = "open"
+    lr_org_mode: LrOrgMode = "single_user"
+    lr_without_org: LrWithoutOrg = "create_org"
+    lr_required_profile: LrRequiredProfile = "none"
+    lr_email_verification: LrEmailVerification = "optional"
+    lr_rate_limit_by: LrRateLimitBy = "connection"
+    lr_error_shape: LrErrorShape = "strings"
+    #: Origins allowed to call the LoginRocket API from a browser (``https://app.example``,
+    #: ``http://localhost:4000``; ``*`` for any): "Accessing the LoginRocket API", AR2.
+    lr_cors_origins: tuple[str, ...] = ()
+    #: LoginRocket API requests allowed per client in ``lr_rate_window`` seconds ("tightly
+    #: rate limited", the same page; the figures are the emulator's choice).
+    lr_rate_limit: int = 60
+    lr_rate_window: int = 60
+    session_answer: SessionAnswer = "documented"
+    expired_token_lookup: ExpiredTokenLookup = "not_found"
+    jwks_shape: JwksShape = "full"
+    custom_on_get: CustomOnGet = "expand"
+    unfiltered_memberships: UnfilteredMemberships = "error"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        check = _CHECKS.get(name)
+        if check is not None:
+            object.__setattr__(self, name, check(name, value))
+            return
+        choices = _CHOICES.get(name)
+        if choices is None:
+            known = ", ".join([*_CHOICES, *_CHECKS])
+            raise AttributeError(f"no realm option {name!r}; options: {known}")
+        if value not in choices:
+            raise ValueError(f"realm option {name} must be one of {choices}, not {value!r}")
+        object.__setattr__(self, name, value)
+
+    def update(self, **changes: Any) -> RealmOptions:
+        """Change some options in place (validated); returns self."""
+        for name, value in changes.items():
+            setattr(self, name, value)
+        return self
+
+    def restore(self, other: RealmOptions) -> None:
+        """Take every value of ``other`` (in place: the emulator's parts share this object)."""
+        self.update(**dataclasses.asdict(other))
+
+
 # -- The LoginRocket API (loginrocket_api.py); sources in that module and docs/testing.md. --
 
 #: Who may sign up through ``POST /v2/signup``: anyone (``open``), holders of an emailed
@@ -95,64 +148,7 @@ LrRateLimitBy = Literal["connection", "forwarded"]
 LrErrorShape = Literal["strings", "fields"]
 
 
-@dataclass
-class RealmOptions:
-    """How this emulated realm answers where AuthRocket's behaviour is uncertain.
-
-    Assigning an unknown option or value raises at once, so a typo cannot leave a test
-    running under the default.
-    """
-
-    session_answer: SessionAnswer = "documented"
-    expired_token_lookup: ExpiredTokenLookup = "not_found"
-    jwks_shape: JwksShape = "full"
-    custom_on_get: CustomOnGet = "expand"
-    unfiltered_memberships: UnfilteredMemberships = "error"
-    lr_signup: LrSignup = "open"
-    lr_org_mode: LrOrgMode = "single_user"
-    lr_without_org: LrWithoutOrg = "create_org"
-    lr_required_profile: LrRequiredProfile = "none"
-    lr_email_verification: LrEmailVerification = "optional"
-    lr_rate_limit_by: LrRateLimitBy = "connection"
-    lr_error_shape: LrErrorShape = "strings"
-    #: Origins allowed to call the LoginRocket API from a browser (``https://app.example``,
-    #: ``http://localhost:4000``; ``*`` for any): "Accessing the LoginRocket API", AR2.
-    lr_cors_origins: tuple[str, ...] = ()
-    #: LoginRocket API requests allowed per client in ``lr_rate_window`` seconds ("tightly
-    #: rate limited", the same page; the figures are the emulator's choice).
-    lr_rate_limit: int = 60
-    lr_rate_window: int = 60
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        check = _CHECKS.get(name)
-        if check is not None:
-            object.__setattr__(self, name, check(name, value))
-            return
-        choices = _CHOICES.get(name)
-        if choices is None:
-            known = ", ".join([*_CHOICES, *_CHECKS])
-            raise AttributeError(f"no realm option {name!r}; options: {known}")
-        if value not in choices:
-            raise ValueError(f"realm option {name} must be one of {choices}, not {value!r}")
-        object.__setattr__(self, name, value)
-
-    def update(self, **changes: Any) -> RealmOptions:
-        """Change some options in place (validated); returns self."""
-        for name, value in changes.items():
-            setattr(self, name, value)
-        return self
-
-    def restore(self, other: RealmOptions) -> None:
-        """Take every value of ``other`` (in place: the emulator's parts share this object)."""
-        self.update(**dataclasses.asdict(other))
-
-
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "session_answer": get_args(SessionAnswer),
-    "expired_token_lookup": get_args(ExpiredTokenLookup),
-    "jwks_shape": get_args(JwksShape),
-    "custom_on_get": get_args(CustomOnGet),
-    "unfiltered_memberships": get_args(UnfilteredMemberships),
     "lr_signup": get_args(LrSignup),
     "lr_org_mode": get_args(LrOrgMode),
     "lr_without_org": get_args(LrWithoutOrg),
@@ -160,6 +156,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "lr_email_verification": get_args(LrEmailVerification),
     "lr_rate_limit_by": get_args(LrRateLimitBy),
     "lr_error_shape": get_args(LrErrorShape),
+    "session_answer": get_args(SessionAnswer),
+    "expired_token_lookup": get_args(ExpiredTokenLookup),
+    "jwks_shape": get_args(JwksShape),
+    "custom_on_get": get_args(CustomOnGet),
+    "unfiltered_memberships": get_args(UnfilteredMemberships),
 }
 
 

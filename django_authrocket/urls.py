@@ -27,6 +27,12 @@ urlpatterns = [
         login_not_required(TemplateView.as_view(template_name="authrocket/logged_out.html")),
         name="logged_out",
     ),
+    # Where a login lands when LOGIN_REDIRECT_URL is Django's default and the site has no "/".
+    path(
+        "logged-in/",
+        login_not_required(TemplateView.as_view(template_name="authrocket/logged_in.html")),
+        name="logged_in",
+    ),
     path("webhook/<str:secret>/", webhooks.webhook, name="webhook"),
     # The in-site forms (docs/login-forms.md): each answers 404 unless AUTHROCKET_LOGIN_FORMS.
     path("form/login/", forms.LoginFormView.as_view(), name="form_login"),

@@ -636,7 +636,7 @@ def test_the_checks_report_bad_form_settings_and_authrocket_1(settings) -> None:
     assert check_login_forms() == []
     settings.AUTHROCKET_FORMS_SIGNUP = "sometimes"
     settings.AUTHROCKET_FORMS_THROTTLE = (0, "a minute")
-    assert [m.id for m in check_login_forms()] == ["authrocket.E030", "authrocket.E030"]
+    assert [m.id for m in check_login_forms()] == ["authrocket.E040", "authrocket.E040"]
     assert app_settings.FORMS_THROTTLE == (10, 60)  # malformed: still throttled, by default
 
     settings.AUTHROCKET_FORMS_SIGNUP = None
@@ -646,4 +646,4 @@ def test_the_checks_report_bad_form_settings_and_authrocket_1(settings) -> None:
 
     settings.AUTHROCKET_LOGIN_FORMS = True
     settings.AUTHROCKET_URL = "https://api-e1.authrocket.com/v1"
-    assert [m.id for m in check_login_forms()] == ["authrocket.W030"]
+    assert [m.id for m in check_login_forms()] == ["authrocket.W040"]

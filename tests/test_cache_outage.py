@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from django_authrocket.testing import recheck_at_next_request
-from tests.helpers import bearer_auth, is_logged_in, logged_in, login_with
+from tests.helpers import bearer_auth, follow_refusal, is_logged_in, logged_in, login_with
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +133,37 @@ def test_a_logout_with_the_cache_down_still_logs_out(cache_down, settings, emula
     response = client.post("/logout/")
     assert response.status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+# --- the in-site login forms (AUTHROCKET_LOGIN_FORMS) -------------------------------------------
+
+
+@pytest.fixture
+def ada_with_password(settings, emulator, ada):  # type: ignore[no-untyped-def]
+    from tests.log_capture import TEST_PASSWORDS
+
+    settings.AUTHROCKET_LOGIN_FORMS = True
+    emulator.set_password(ada["id"], TEST_PASSWORDS[0])
+    return TEST_PASSWORDS[0]
+
+
+def test_an_in_site_form_login_with_the_cache_down_is_a_503(
+    cache_down, emulator, ada_with_password
+) -> None:
+    cache_down()
+    client = Client()
+    posted = client.post("/form/login/", {"login": "ada", "password": ada_with_password})
+    response = follow_refusal(client, posted)
+    assert response.status_code == 503
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_in_site_second_factor_step_with_the_cache_down_is_a_503(
+    cache_down, emulator, ada, ada_with_password
+) -> None:
+    emulator.enable_totp(ada["id"])
+    cache_down()
+    client = Client()
+    response = client.post("/form/login/", {"login": "ada", "password": ada_with_password})
+    assert response.status_code == 503  # the pending login cannot be kept
+    assert b"could not be reached" in response.content

@@ -26,13 +26,13 @@ other browser stays refused, wherever that browser started.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -45,6 +45,9 @@ from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken, ReplayedToken
 from .identity import AuthRocketSession
 from .jws import parse
+from .shared_cache import shared_cache
+
+logger = logging.getLogger("django_authrocket.login")
 
 CONFIRM_TEMPLATE = "authrocket/login_confirm.html"
 #: The session key of the pending confirmation: its nonce and when it was asked.
@@ -74,12 +77,21 @@ def arrive(
     where the login leads; ``succeeded`` and ``failed`` make the responses of a login made now.
     """
     marker = login_marker.read(request)
-    used_at = verification.used_at(token)
-    reissue = None
-    if marker and used_at is not None and used_at < marker.set_at and _spent_here(request, token):
-        # The browser that spent this token went through this site's start since: a token
-        # LoginRocket sent again for the session it has cached.
-        reissue = marker.nonce
+    try:
+        used_at = verification.used_at(token)
+        reissue = None
+        if (
+            marker
+            and used_at is not None
+            and used_at < marker.set_at
+            and _spent_here(request, token)
+        ):
+            # The browser that spent this token went through this site's start since: a token
+            # LoginRocket sent again for the session it has cached.
+            reissue = marker.nonce
+    except APIError as error:  # the cache is down (CacheUnavailable): an outage, a 503
+        log_refusal(error)
+        return failed(error)
     if not app_settings.LOGIN_CONFIRMATION:
         return _log_in(request, token, reissue, succeeded, failed)
     if marker is not None and not _switches_user(request, _claimed_user(token)):
@@ -90,16 +102,19 @@ def arrive(
             raise ReplayedToken("this login token was already used")
         # Verified before the page names its account; spent only at the confirmation.
         session = get_backend().verify_token(token, max_age=app_settings.LOGIN_MAX_AGE)
+        return _ask(request, token, session, next_url, success_url, reissue)
     except (InvalidToken, APIError) as error:
         log_refusal(error)
         token_login.send_login_failed(request)
         return failed(error)
-    return _ask(request, token, session, next_url, success_url, reissue)
 
 
 def page(request: HttpRequest) -> HttpResponse:
     """The confirmation page (GET): who the token logs in, and a button that posts the nonce."""
-    nonce, pending = _pending(request, pop=False)
+    try:
+        nonce, pending = _pending(request, pop=False)
+    except APIError as error:  # the cache is down: an outage
+        return token_login.failure_redirect(request, error, None)
     if pending is None:
         return token_login.failure_redirect(request, _unconfirmed(), None)
     user = getattr(request, "user", None)
@@ -121,7 +136,10 @@ def page(request: HttpRequest) -> HttpResponse:
 
 def complete(request: HttpRequest) -> HttpResponse:
     """The confirmation (a POST that passed Django's CSRF check): log in, once."""
-    nonce, pending = _pending(request, pop=True)
+    try:
+        nonce, pending = _pending(request, pop=True)
+    except APIError as error:  # the cache is down: an outage
+        return token_login.failure_redirect(request, error, None)
     posted = request.POST.get(FIELD, "")
     if pending is None or not secrets.compare_digest(posted.encode(), nonce.encode()):
         token_login.send_login_failed(request)
@@ -163,7 +181,10 @@ def _log_in(
     except (InvalidToken, APIError) as error:
         return failed(error)
     response = login_marker.consume(succeeded(user, session))
-    _remember_browser(request, response, token, session)
+    try:
+        _remember_browser(request, response, token, session)
+    except APIError as error:  # the cache is down: the login stands, only no re-issue later
+        logger.warning("Could not record which browser spent a login token: %s", error)
     return response
 
 
@@ -171,7 +192,7 @@ def _log_in(
 def _claim_reissue(token: str, nonce: str) -> bool:
     """True the first time this token comes back with this marker; False after."""
     key = f"authrocket:reissued:{_digest(token + ' ' + nonce)[:40]}"
-    return bool(caches[app_settings.CACHE].add(key, 1, timeout=login_marker.MAX_AGE + 60))
+    return bool(shared_cache().add(key, 1, timeout=login_marker.MAX_AGE + 60))
 
 
 @sensitive_variables("token")
@@ -184,7 +205,7 @@ def _remember_browser(
         return
     lifetime = verification.replay_mark_timeout(session)
     browser = login_marker.keep_browser(request, response, lifetime)
-    caches[app_settings.CACHE].set(_spent_by_key(token), _digest(browser), timeout=lifetime)
+    shared_cache().set(_spent_by_key(token), _digest(browser), timeout=lifetime)
 
 
 @sensitive_variables("token")
@@ -193,7 +214,7 @@ def _spent_here(request: HttpRequest, token: str) -> bool:
     browser = login_marker.browser_id(request)
     if browser is None:
         return False
-    spent_by = caches[app_settings.CACHE].get(_spent_by_key(token))
+    spent_by = shared_cache().get(_spent_by_key(token))
     return isinstance(spent_by, str) and secrets.compare_digest(spent_by, _digest(browser))
 
 
@@ -249,7 +270,7 @@ def _ask(
         "success_url": success_url,
         "reissue": reissue,
     }
-    caches[app_settings.CACHE].set(_cache_key(nonce), pending, timeout=WINDOW)
+    shared_cache().set(_cache_key(nonce), pending, timeout=WINDOW)
     request.session[PENDING_KEY] = {"nonce": nonce, "at": time.time()}
     response = HttpResponseRedirect(reverse("authrocket:login_confirm"))
     response.status_code = 303
@@ -269,7 +290,7 @@ def _pending(request: HttpRequest, *, pop: bool) -> tuple[str, dict[str, Any] | 
     at = entry.get("at")
     if not isinstance(at, int | float) or time.time() - at > WINDOW:
         return nonce, None
-    cache = caches[app_settings.CACHE]
+    cache = shared_cache()
     pending = cache.get(_cache_key(nonce))
     if pop:
         cache.delete(_cache_key(nonce))

@@ -43,6 +43,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from . import (
+    admin_site,
     bearer,
     login_confirmation,
     logins,
@@ -85,7 +86,7 @@ class AuthRocketMiddleware:
         response = self.get_response(request)
         if logins.key_changed(request):
             logins.follow_key_change(request)
-        return response
+        return admin_site.logout_response(request, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         if _needs_look(request, settings.SESSION_COOKIE_NAME):
@@ -99,7 +100,7 @@ class AuthRocketMiddleware:
         response = await get_response(request)
         if logins.key_changed(request):
             await sync_to_async(logins.follow_key_change)(request)
-        return response
+        return admin_site.logout_response(request, response)
 
     # --- the one logic path -------------------------------------------------------------------
 

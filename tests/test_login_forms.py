@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from django_authrocket import form_flow
 from django_authrocket.models import AuthRocketLogin
-from django_authrocket.testing import authrocket_session_id
+from django_authrocket.testing import authrocket_session_id, start_login
 from tests.helpers import is_logged_in
 from tests.log_capture import TEST_PASSWORDS
 
@@ -566,6 +566,7 @@ def test_an_in_site_login_adds_at_most_one_call_to_authrocket_over_the_hosted_fl
     # Hosted: the browser asks LoginRocket's login page, posts it, comes back with ?token=.
     cold()
     hosted_client = Client()
+    start_login(hosted_client)  # the login starts at the site, as a browser's does
     back_to = "http://testserver/login/"
     with requests.Session() as browser:
         browser.trust_env = False

@@ -109,7 +109,7 @@ def _api_user(session: AuthRocketSession) -> dict[str, Any]:
         "reference": info.reference,
         "custom": dict(info.custom),
     }
-    if "orgs" in session.claims or "m" in session.claims:  # the token carries org data
+    if session.memberships is not None:  # the token carries org data
         user["memberships"] = [
             {
                 "object": "membership",

@@ -35,6 +35,7 @@ from django.template.context import Context
 from django.urls import reverse
 from django.utils.translation import gettext
 
+from django_authrocket import access
 from django_authrocket.identity import AuthRocketSession, Membership
 from django_authrocket.models import AuthRocketMembership
 from django_authrocket.redirects import url_with_next
@@ -89,9 +90,12 @@ def authrocket_logout_form(
 def has_authrocket_perm(value: Any, permission: str) -> bool:
     """Whether the session (its selected membership) or the membership grants ``permission``.
 
-    ``None`` (nobody logged in through AuthRocket) has no permissions.
+    A session without org data in its token asks the mirror (:func:`django_authrocket.access.
+    has_perm`). ``None`` (nobody logged in through AuthRocket) has no permissions.
     """
-    if isinstance(value, AuthRocketSession | Membership | AuthRocketMembership):
+    if isinstance(value, AuthRocketSession):
+        return access.has_perm(value, permission)
+    if isinstance(value, Membership | AuthRocketMembership):
         return value.has_perm(permission)
     return False
 

@@ -13,6 +13,7 @@ from django.urls import path
 from django.utils.decorators import method_decorator
 from django.views import View
 
+from django_authrocket import access
 from django_authrocket.context_processors import current_session
 from django_authrocket.decorators import org_required, permission_required
 from django_authrocket.exceptions import AuthRocketError
@@ -23,7 +24,8 @@ from tests.urls import urlpatterns as base_urlpatterns
 
 def _who(request: HttpRequest) -> JsonResponse:
     session = current_session(request)
-    org = session.selected_org if session else None
+    membership = access.membership(session) if session else None  # the mirror's, without org data
+    org = membership.org if membership else None
     return JsonResponse({"user": request.user.get_username(), "org": org.name if org else None})
 
 

@@ -115,6 +115,7 @@ def test_a_logged_in_page_shows_the_person_their_org_and_permissions(emulator, a
 
 
 def test_the_permission_filter_takes_one_membership(emulator, ada) -> None:
+    emulator.configure(token_orgs="all")  # the page lists the token's memberships
     client = Client()
     client.get("/login/", {"token": emulator.mint_token(ada["id"])})
     page = lines_of(client.get("/tags/"))

@@ -13,8 +13,8 @@ out of its tokens unless its settings add it (authrocket.com/docs/ui_guide/setti
   reads keep (:mod:`django_authrocket.mirror`); an expired membership, or one of an inactive or
   closed org, counts as none.
 
-The decorators, DRF's ``HasAuthRocketPermission`` and the ``has_authrocket_perm`` template
-filter all ask here.
+The decorators, DRF's ``HasAuthRocketPermission`` and the ``has_authrocket_perm`` and
+``authrocket_memberships`` template filters all ask here.
 """
 
 from __future__ import annotations
@@ -48,6 +48,16 @@ def has_perm(session: AuthRocketSession, permission: str, *, org_id: str | None 
 def is_member(session: AuthRocketSession, org_id: str | None = None) -> bool:
     """Whether the person is a member of ``org_id`` (default: has a selected org at all)."""
     return membership(session, org_id) is not None
+
+
+def memberships(session: AuthRocketSession) -> list[Membership]:
+    """All the person's memberships: the selected one first (see :func:`membership`), then
+    the mirror's others by org name."""
+    selected = membership(session)
+    others = _mirrored(session).order_by("org__name", "org__authrocket_id")
+    if selected is not None:
+        others = others.exclude(org__authrocket_id=selected.org.id)
+    return [*([selected] if selected else []), *(_from_row(row) for row in others)]
 
 
 def _mirrored(session: AuthRocketSession) -> QuerySet[AuthRocketMembership]:

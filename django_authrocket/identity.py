@@ -118,8 +118,8 @@ class AuthRocketSession:
 
     ``memberships`` is what the token says about orgs, and None when it says nothing: a realm
     adds org data to its tokens only when its settings ask for it, and LoginRocket's tokens
-    then carry the selected org only (see "Org data in tokens" in docs/permissions.md). An
-    empty tuple is a token that lists no orgs. Either way the token is not the list of the
+    then carry the selected org only ("Org data in tokens", docs/templates-and-decorators.md).
+    An empty tuple is a token that lists no orgs. Either way the token is not the list of the
     person's orgs: :mod:`django_authrocket.access` answers for the others from the mirror.
     """
 

@@ -102,10 +102,11 @@ login_elsewhere={% authrocket_login_url next="/welcome/?a=1&b=2" %}
 {% authrocket_login_url as stored_login_url %}stored={{ stored_login_url }}
 person={% if authrocket %}{{ authrocket.user.email }}{% else %}nobody{% endif %}
 org={{ authrocket.selected_org.name }}
+orgs={% for membership in authrocket|authrocket_memberships %}{{ membership.org.name }};{% endfor %}
 admin={{ authrocket|has_authrocket_perm:"ar:admin" }}
 billing={{ authrocket|has_authrocket_perm:"billing:refunds" }}
 owner={{ authrocket|has_authrocket_perm:"ar:owner" }}
-{% for membership in authrocket.memberships %}looms_in_{{ membership.org.name|slugify }}={{ membership|has_authrocket_perm:"looms:read" }}
+{% for membership in authrocket|authrocket_memberships %}looms_in_{{ membership.org.name|slugify }}={{ membership|has_authrocket_perm:"looms:read" }}
 {% endfor %}{% authrocket_logout_form %}
 """
 

@@ -21,8 +21,12 @@ processor), with AuthRocket's wildcards (``billing:*`` covers ``billing:read``):
 
     {% if authrocket|has_authrocket_perm:"ar:admin" %}...{% endif %}
 
-The filter also takes a single membership (``authrocket.memberships``, or the mirror's
-``AuthRocketMembership``), to ask about one org.
+The filter also takes a single membership, to ask about one org. All the person's orgs, the
+selected one first (the token's; the others from the mirror)::
+
+    {% for membership in authrocket|authrocket_memberships %}
+      {{ membership.org.name }}: {{ membership|has_authrocket_perm:"billing:read" }}
+    {% endfor %}
 """
 
 from __future__ import annotations
@@ -98,6 +102,15 @@ def has_authrocket_perm(value: Any, permission: str) -> bool:
     if isinstance(value, Membership | AuthRocketMembership):
         return value.has_perm(permission)
     return False
+
+
+@register.filter
+def authrocket_memberships(value: Any) -> list[Membership]:
+    """All the session's memberships (:func:`django_authrocket.access.memberships`); none for
+    anything that is not a session."""
+    if isinstance(value, AuthRocketSession):
+        return access.memberships(value)
+    return []
 
 
 def _url_with_next(

@@ -18,11 +18,14 @@ E012     a numeric setting is negative or not a number
 E013     AUTHROCKET_WEBHOOK_SECRET shorter than 32 characters
 E020     AUTHROCKET_STAFF_PERMISSION set without AUTHROCKET_STAFF_ORG
 E021     AUTHROCKET_CACHE is a DummyCache (it stores nothing), whatever DEBUG is
+E040     AUTHROCKET_FORMS_SIGNUP or AUTHROCKET_FORMS_THROTTLE has a value it cannot take
 W001     AuthRocketMiddleware (or a subclass) missing from MIDDLEWARE
 W002     AUTHROCKET_CACHE is a per-process cache (LocMem) and DEBUG is off
 W003     AUTHROCKET_URL does not end with /v1 or /v2
 W020     AUTHROCKET_ACCEPT_EMULATOR_TOKENS is on and DEBUG is off
 W021     AUTHROCKET_CACHE has no atomic ``add`` (FileBasedCache)
+W030     an admin site's own login template leaves out "Log in with AuthRocket"
+W040     AUTHROCKET_LOGIN_FORMS is on with AuthRocket 1 (its LoginRocket API is not /v2/)
 ======== =====================================================================
 
 The middleware and backend checks accept subclasses (the documented way to extend them), as
@@ -42,7 +45,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .conf import AppSettings, app_settings
+from .conf import AppSettings, app_settings, valid_forms_throttle
 from .keys import load_static_key
 
 MIDDLEWARE_PATH = "django_authrocket.middleware.AuthRocketMiddleware"
@@ -311,6 +314,29 @@ def check_trust(
     return messages
 
 
+@register("authrocket", Tags.admin)
+def check_admin_login(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Admin sites whose login page cannot offer "Log in with AuthRocket"."""
+    from . import admin_site
+
+    if not app_settings.ADMIN_LOGIN:
+        return []
+    return [
+        Warning(
+            f"The admin site {site.name!r} has its own login_template "
+            f'({site.login_template!r}): it shows no "Log in with AuthRocket".',
+            hint=f"Make that template extend {admin_site.LOGIN_TEMPLATE!r}, or put "
+            "{% load authrocket_admin %}{% authrocket_admin_login %} in it (then silence "
+            "authrocket.W030); or set AUTHROCKET_ADMIN_LOGIN = False.",
+            id="authrocket.W030",
+        )
+        for site in admin_site.admin_sites()
+        if site.login_template not in (None, admin_site.LOGIN_TEMPLATE)
+    ]
+
+
 NUMERIC_SETTINGS = (
     "JWT_LEEWAY",
     "LOGIN_MAX_AGE",
@@ -370,3 +396,40 @@ def _is_https_or_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@register("authrocket")
+def check_login_forms(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The in-site login forms' settings (docs/login-forms.md)."""
+    messages: list[CheckMessage] = []
+    signup = getattr(settings, "AUTHROCKET_FORMS_SIGNUP", "open")
+    if signup not in ("open", "invitation", None):
+        messages.append(
+            Error(
+                f"AUTHROCKET_FORMS_SIGNUP is {signup!r}.",
+                hint="Use 'open', 'invitation' or None, as the realm's signup setting says.",
+                id="authrocket.E040",
+            )
+        )
+    throttle = getattr(settings, "AUTHROCKET_FORMS_THROTTLE", None)
+    if not valid_forms_throttle(throttle):
+        messages.append(
+            Error(
+                f"AUTHROCKET_FORMS_THROTTLE is {throttle!r}; the default (10, 60) applies.",
+                hint="Use (count, seconds), two whole numbers above 0, or None for no limit.",
+                id="authrocket.E040",
+            )
+        )
+    if app_settings.LOGIN_FORMS and app_settings.api_generation == 1:
+        messages.append(
+            Warning(
+                "AUTHROCKET_LOGIN_FORMS is on, and AUTHROCKET_URL names AuthRocket 1.",
+                hint="The in-site forms call LoginRocket's /v2/ API, AuthRocket 2's; AuthRocket "
+                "1's LoginRocket API differs and is not supported. Use the hosted pages "
+                "(authrocket:login), or move the realm to AuthRocket 2.",
+                id="authrocket.W040",
+            )
+        )
+    return messages

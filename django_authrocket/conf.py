@@ -153,6 +153,31 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(text for item in items if isinstance(item, str) and (text := item.strip()))
 
 
+#: What a malformed AUTHROCKET_FORMS_THROTTLE means (authrocket.E040 reports it): the default.
+_DEFAULT_FORMS_THROTTLE = (10, 60)
+
+
+def forms_throttle(value: Any) -> tuple[int, int] | None:
+    """``(count, seconds)`` of AUTHROCKET_FORMS_THROTTLE, or None (no limit). A malformed value
+    keeps the default limit (the forms stay throttled) and fails ``manage.py check``."""
+    if value is None:
+        return None
+    if valid_forms_throttle(value):
+        return int(value[0]), int(value[1])
+    return _DEFAULT_FORMS_THROTTLE
+
+
+def valid_forms_throttle(value: Any) -> bool:
+    """Whether ``value`` is None or two positive whole numbers."""
+    if value is None:
+        return True
+    return (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)
+    )
+
+
 def _strip_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -317,6 +342,20 @@ class AppSettings:
         "mirror (AuthRocketMembership rows of that org).",
         clean=_names,
     )
+    STAFF_GROUP: Setting[str | None] = Setting(
+        "AuthRocket staff",
+        "The Django group of the people AUTHROCKET_STAFF_PERMISSION makes staff: they join it "
+        "when they get staff status and leave it when they lose it. Created when missing (after "
+        "``migrate``, or at a staff login) with the view permissions of the mirror models, so "
+        "staff can browse the mirrored users, orgs and memberships in the admin; an existing "
+        "group is left as the site made it. ``None``: no group.",
+        clean=_strip_text,
+    )
+    ADMIN_LOGIN: Setting[bool] = Setting(
+        True,
+        'Offer "Log in with AuthRocket" on the Django admin\'s login page, above its password '
+        "form (which stays, for password users such as a ``createsuperuser`` admin).",
+    )
     ACCEPT_EMULATOR_TOKENS: Setting[bool] = Setting(
         False,
         "Accept tokens and Get Session answers minted by the emulator "
@@ -330,6 +369,26 @@ class AppSettings:
         "Link to a person in the AuthRocket portal, shown in the admin: a URL with "
         "``{realm_id}`` and ``{authrocket_id}`` placeholders, copied from the portal's address "
         "bar on a user's page. ``None`` shows no link.",
+    )
+    LOGIN_FORMS: Setting[bool] = Setting(
+        False,
+        "Serve the in-site login forms (``authrocket:form_login`` and the other ``form_`` "
+        "views, docs/login-forms.md), which post passwords to this site and call the "
+        "LoginRocket API from the server. Off: every one of them answers 404.",
+    )
+    FORMS_SIGNUP: Setting[str | None] = Setting(
+        "open",
+        "What the in-site signup form does, as the realm's signup setting says: ``'open'`` "
+        "creates the account (LoginRocket ``POST signup``), ``'invitation'`` asks for an "
+        "invitation (``POST signup/request``), ``None`` offers no signup form (404).",
+    )
+    FORMS_THROTTLE: Setting[tuple[int, int] | None] = Setting(
+        (10, 60),
+        "The in-site forms' own limit, before LoginRocket's: at most this many posts "
+        "``(count, seconds)`` per client address (``REMOTE_ADDR``) and form, counted in "
+        "AUTHROCKET_CACHE. The site's server calls the LoginRocket API for everyone, so one "
+        "person must not spend its rate limit. ``None``: no limit here.",
+        clean=forms_throttle,
     )
     JWKS_MAX_AGE: Setting[int] = Setting(
         3600, "Seconds a fetched LoginRocket key set is used before it is fetched again."

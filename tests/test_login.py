@@ -169,7 +169,22 @@ def test_a_taken_username_gets_a_unique_variant(client, emulator, ada) -> None:
     assert username != "ada" and username.startswith("ada-")
 
 
-def test_without_preferred_username_the_authrocket_id_is_the_username(client, emulator) -> None:
+def test_without_preferred_username_the_verified_email_is_the_username(client, emulator) -> None:
+    bob = emulator.create_user("Bob@Example.com", email_verification="verified")
+    login_with(client, emulator.mint_token(bob["id"], drop_claims=["preferred_username"]))
+    assert AuthRocketUser.objects.get(authrocket_id=bob["id"]).user.username == "bob@example.com"
+
+
+def test_without_username_or_verified_email_the_authrocket_id_is_the_username(
+    client, emulator
+) -> None:
+    bob = emulator.create_user("bob@example.com", email_verification="none")
+    login_with(client, emulator.mint_token(bob["id"], drop_claims=["preferred_username"]))
+    assert AuthRocketUser.objects.get(authrocket_id=bob["id"]).user.username == bob["id"]
+
+
+def test_a_taken_email_username_falls_back_to_the_authrocket_id(client, emulator) -> None:
+    User.objects.create_user("bob@example.com")
     bob = emulator.create_user("bob@example.com")
     login_with(client, emulator.mint_token(bob["id"], drop_claims=["preferred_username"]))
     assert AuthRocketUser.objects.get(authrocket_id=bob["id"]).user.username == bob["id"]

@@ -153,6 +153,7 @@ def example_site(
     )
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     port = free_port()
+    demo_emulator.add_login_url(f"http://127.0.0.1:{port}/")  # the site is the connected app
     log = folder / "runserver.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -16,6 +16,7 @@ E010     AuthRocketBackend (or a subclass) missing from AUTHENTICATION_BACKENDS
 E011     AUTHROCKET_CACHE names a cache that is not in CACHES
 E012     a numeric setting is negative or not a number
 E013     AUTHROCKET_WEBHOOK_SECRET shorter than 32 characters
+E014     AUTHROCKET_VERIFY = "api" with AuthRocket 1 (HS256 tokens) and no AUTHROCKET_JWT_KEY
 E020     AUTHROCKET_STAFF_PERMISSION set without AUTHROCKET_STAFF_ORG
 E021     AUTHROCKET_CACHE is a DummyCache (it stores nothing), whatever DEBUG is
 E040     AUTHROCKET_FORMS_SIGNUP or AUTHROCKET_FORMS_THROTTLE has a value it cannot take
@@ -98,6 +99,18 @@ def check_connection_settings(
                 "AUTHROCKET_API_KEY is not set.",
                 hint='Set both (or their environment variables), or use AUTHROCKET_VERIFY = "jwt".',
                 id="authrocket.E003",
+            )
+        )
+    if verify == "api" and app_settings.api_generation == 1 and not app_settings.JWT_KEY:
+        # api mode checks each token's signature before it spends a Get Session call, and an
+        # AuthRocket 1 realm signs with its HS256 secret, which only the site can supply.
+        messages.append(
+            Error(
+                'AUTHROCKET_VERIFY = "api" with AuthRocket 1 needs AUTHROCKET_JWT_KEY: every '
+                "token's signature is checked locally before AuthRocket is asked.",
+                hint="Copy the realm's JWT secret (jsk_...) into AUTHROCKET_JWT_KEY, or the "
+                "environment variable of the same name.",
+                id="authrocket.E014",
             )
         )
     if not settings.DEBUG:

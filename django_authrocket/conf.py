@@ -231,8 +231,9 @@ class AppSettings:
     )
     VERIFY: Setting[VerifyMode] = Setting(
         "jwt",
-        "How a login token is checked: ``'jwt'`` verifies its signature locally; ``'api'`` asks "
-        "the Core API (Get Session), which also sees sessions ended at AuthRocket.",
+        "How a login token is checked: ``'jwt'`` verifies its signature locally; ``'api'`` "
+        "verifies it the same way, then asks the Core API (Get Session), which also sees "
+        "sessions ended at AuthRocket.",
     )
     JWT_LEEWAY: Setting[int] = Setting(
         5, "Seconds of clock skew tolerated for ``exp``, ``nbf`` and ``iat``."
@@ -259,7 +260,9 @@ class AppSettings:
         "``DummyCache`` turns replay protection off (authrocket.E021).",
     )
     HTTP_TIMEOUT: Setting[float] = Setting(
-        5, "Seconds before a Core API or JWKS request is abandoned (connect and read)."
+        5,
+        "Seconds before a Core API or JWKS request is abandoned (connect and read); also the "
+        "most one web request (a login, a recheck, a Bearer check) sleeps on retries in all.",
     )
     HTTP_RETRIES: Setting[int] = Setting(
         2,

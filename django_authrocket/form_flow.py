@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -28,9 +29,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import logins, token_login
 from .conf import app_settings
-from .exceptions import APIError, InvalidToken
+from .exceptions import APIError, CacheUnavailable, InvalidToken
 from .loginrocket_api import ConditionalLogin, FullLogin, LoginRocketAPI, LoginRocketError
 from .redaction import digest, shown_session
+from .shared_cache import shared_cache
 
 logger = logging.getLogger("django_authrocket.login")
 
@@ -68,12 +70,15 @@ class Pending:
 
 
 def _cache() -> Any:
+    """The raw cache, for the throttle (which treats any failure of its own)."""
     return caches[app_settings.CACHE]
 
 
 @sensitive_variables("answer")
 def keep_pending(request: HttpRequest, answer: ConditionalLogin, next_url: str | None) -> Pending:
-    """Remember a conditional login for its next step; return it."""
+    """Remember a conditional login for its next step; return it. Raises
+    :class:`~django_authrocket.exceptions.CacheUnavailable` when the cache fails (an outage:
+    the view answers 503)."""
     pending = Pending(answer.session, answer.conditions, next_url, answer.account)
     name = secrets.token_urlsafe(24)
     value = {
@@ -82,18 +87,22 @@ def keep_pending(request: HttpRequest, answer: ConditionalLogin, next_url: str |
         "next": next_url,
         "account": pending.account,
     }
-    _cache().set(_pending_cache_key(name), value, PENDING_TTL)
+    shared_cache().set(_pending_cache_key(name), value, PENDING_TTL)
     forget_pending(request)
     request.session[PENDING_KEY] = name
     return pending
 
 
 def pending_login(request: HttpRequest) -> Pending | None:
-    """The pending login of this browser, or None (none, or it timed out)."""
+    """The pending login of this browser, or None (none, it timed out, or the cache fails:
+    the person then starts the login again)."""
     name = request.session.get(PENDING_KEY)
     if not isinstance(name, str):
         return None
-    value = _cache().get(_pending_cache_key(name))
+    try:
+        value = shared_cache().get(_pending_cache_key(name))
+    except CacheUnavailable:
+        return None
     if not isinstance(value, dict) or not isinstance(value.get("session"), str):
         return None
     next_url = value.get("next")
@@ -109,7 +118,8 @@ def forget_pending(request: HttpRequest) -> None:
     """Drop this browser's pending login (it finished, or another began)."""
     name = request.session.pop(PENDING_KEY, None)
     if isinstance(name, str):
-        _cache().delete(_pending_cache_key(name))
+        with contextlib.suppress(CacheUnavailable):  # the entry expires by itself
+            shared_cache().delete(_pending_cache_key(name))
 
 
 def _pending_cache_key(name: str) -> str:

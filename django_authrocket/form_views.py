@@ -27,6 +27,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView
 
 from . import form_flow, login_forms, redirects
+from .exceptions import CacheUnavailable
 from .loginrocket_api import (
     Answer,
     ConditionalLogin,
@@ -117,7 +118,10 @@ class FormStepView(FormView):  # type: ignore[type-arg]
             answer = self.call(api, form)
         except LoginRocketError as error:
             return self.on_error(form, error)
-        return self.on_answer(form, answer)
+        try:
+            return self.on_answer(form, answer)
+        except CacheUnavailable:  # AUTHROCKET_CACHE failed: an outage, never a 500
+            return self.error_page(form, LoginRocketError("unavailable"))
 
     def call(self, api: LoginRocketAPI, form: Any) -> Answer:
         raise NotImplementedError

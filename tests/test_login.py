@@ -235,8 +235,9 @@ def test_ar1_and_ar2_tokens_log_in_in_jwt_and_api_mode(
 ) -> None:
     settings.AUTHROCKET_VERIFY = verify
     settings.AUTHROCKET_URL = emulator.api_url(generation)
-    if generation == 1 and verify == "jwt":
-        settings.AUTHROCKET_JWT_KEY = emulator.jwt_secret  # AR1 tokens are HS256
+    if generation == 1:
+        # AR1 tokens are HS256: both modes verify the signature here, with the realm secret.
+        settings.AUTHROCKET_JWT_KEY = emulator.jwt_secret
     token = emulator.mint_token(ada["id"], generation=generation)
     response = login_with(client, token, "/private/")
     assert response.status_code == 302, response.content

@@ -15,7 +15,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from . import form_flow, login_forms
+from . import access, form_flow, login_forms
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import APIError
@@ -241,8 +241,11 @@ class OrgsFormView(FormStepView):
                 form_flow.url_with_next("authrocket:form_login", request.get_full_path())
             )
         self.session_id = session
-        self.choices = [(m.org.id, m.org.name or m.org.id) for m in identity.memberships]
-        self.selected = identity.selected_org.id if identity.selected_org else None
+        # The token names the selected org only: the others come from the mirror (access.py).
+        memberships = access.memberships(identity)
+        self.choices = [(m.org.id, m.org.name or m.org.id) for m in memberships]
+        selected = access.membership(identity)
+        self.selected = selected.org.id if selected else None
         return None
 
     def get_form_kwargs(self) -> dict[str, Any]:

@@ -91,7 +91,7 @@ class AuthRocketEmulator:
         self._activity = Activity(self._store)
         self._keys = KeyRing(jwt_secret=self.jwt_secret)
         self._issuer = TokenIssuer(
-            self._store, self._keys, algorithm=algorithm, token_ttl=token_ttl
+            self._store, self._keys, algorithm=algorithm, token_ttl=token_ttl, options=self.options
         )
         self._faults = FaultList()
         self._log = RequestLog()
@@ -521,7 +521,8 @@ class AuthRocketEmulator:
         ``iat``. ``claims`` are merged over the generated ones and ``drop_claims`` removed.
         ``headers`` are merged over the JWS header (a None value removes an entry); RS256
         tokens carry the current ``kid`` unless ``kid`` says otherwise. ``algorithm`` may be
-        any of HS/RS/PS/ES 256/384/512 or ``none``; ``key`` signs with a foreign key.
+        any of HS/RS/PS/ES 256/384/512 or ``none``; ``key`` signs with a foreign key. The orgs
+        the token lists follow the realm option ``token_orgs`` (the selected one by default).
         """
         return self._issuer.mint(
             user_id,

@@ -63,6 +63,18 @@ CustomOnGet = Literal["expand", "always"]
 #: * ``"empty"``: an empty collection.
 UnfilteredMemberships = Literal["error", "empty"]
 
+#: Which orgs a login token carries: the realm's "Included token data" (JWT scopes) setting.
+#: AuthRocket leaves org data out of tokens unless the realm adds it
+#: (authrocket.com/docs/ui_guide/settings_sessions, "Included token data"; the realm's
+#: ``jwt_scopes``, authrocket-ruby lib/authrocket/realm.rb), and with it on, LoginRocket
+#: "always sends a JWT with exactly one membership/org; other API generated JWTs may vary"
+#: (authrocket-ruby lib/authrocket/rails/controller_helper.rb, ``current_membership``).
+#:
+#: * ``"selected"``: the selected org only (``orgs``/``m`` with one entry), as LoginRocket does.
+#: * ``"all"``: every org of the user, the selected one marked.
+#: * ``"none"``: no org data: neither ``orgs`` (AuthRocket 2) nor ``m`` (AuthRocket 1).
+TokenOrgs = Literal["selected", "all", "none"]
+
 #: What a new email typed on LoginRocket's profile page does. authrocket.com/docs/api/users
 #: ("Email pending") offers both ways; which one the hosted page takes is not documented.
 #:
@@ -112,6 +124,7 @@ class RealmOptions:
     custom_on_get: CustomOnGet = "expand"
     unfiltered_memberships: UnfilteredMemberships = "error"
     profile_email_change: ProfileEmailChange = "verify"
+    token_orgs: TokenOrgs = "selected"
     cached_login_token: CachedLoginToken = "new"
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -184,6 +197,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "custom_on_get": get_args(CustomOnGet),
     "unfiltered_memberships": get_args(UnfilteredMemberships),
     "profile_email_change": get_args(ProfileEmailChange),
+    "token_orgs": get_args(TokenOrgs),
     "cached_login_token": get_args(CachedLoginToken),
 }
 

@@ -26,8 +26,10 @@ Single objects (the webhook endpoint, the admin's resync action) go through
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 
@@ -221,7 +223,9 @@ class _Listing:
     def _pages(self, after: str | None) -> Iterator[_Batch]:
         """Users and orgs: each page of the listing is a batch."""
         path, params = _LISTS[self.resource]
-        listed = self.client.iter_pages(path, params, page_size=self.batch_size, after=after)
+        listed = _fetched_ahead(
+            self.client.iter_pages(path, params, page_size=self.batch_size, after=after)
+        )
         while True:
             page = self._next(listed, f"after {after}" if after else "at the first page", after)
             if page is None:
@@ -390,6 +394,23 @@ class _Listing:
             self.warnings.append(f"memberships: {kept} {len(org_ids)} org(s), as {reason}: {named}")
         for warning in self.warnings:
             logger.warning("AuthRocket sync: %s", warning)
+
+
+def _fetched_ahead(pages: Iterator[Page]) -> Iterator[Page]:
+    """The pages of a listing, each next one fetched in a background thread while the caller
+    writes the one it was given: the database's time and AuthRocket's overlap. Only the HTTP
+    call runs there (no database connection is touched off the caller's thread); a failed
+    fetch raises here, after every page before it was handed over, in order."""
+
+    def fetch() -> Page | None:
+        return next(pages, None)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authrocket-sync") as fetcher:
+        # The caller's context goes along (Django's active language is the Accept-Language).
+        following = fetcher.submit(contextvars.copy_context().run, fetch)
+        while (page := following.result()) is not None:
+            following = fetcher.submit(contextvars.copy_context().run, fetch)
+            yield page
 
 
 class _OrgNotFound(Exception):

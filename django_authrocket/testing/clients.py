@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -33,7 +32,7 @@ def authrocket_session_id(client: Client) -> str | None:
 
 def expire_login(client: Client, *, seconds_ago: float = 3600) -> None:
     """Pretend the login token expired ``seconds_ago``: the next request ends the session."""
-    _update_entry(client, lambda entry: replace(entry, expires_at=time.time() - seconds_ago))
+    _update_entry(client, lambda entry: entry._replace(expires_at=time.time() - seconds_ago))
 
 
 def recheck_at_next_request(client: Client) -> None:

@@ -334,7 +334,7 @@ def _grants_staff(session: AuthRocketSession, permission: str, staff_orgs: tuple
         return False
     listed = [
         m
-        for m in session.memberships
+        for m in session.memberships or ()
         if m.org.id in ids or (m.org.reference is not None and m.org.reference in references)
     ]
     if any(m.has_perm(permission) for m in listed):

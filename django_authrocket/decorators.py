@@ -37,6 +37,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import resolve_url
 
+from . import access
 from .identity import AuthRocketSession
 from .logins import current_session
 
@@ -53,8 +54,9 @@ def permission_required(
     """Let the view run only when the membership grants every one of ``permissions``.
 
     The membership checked is the selected one, or the person's membership of ``org_id`` when
-    given. AuthRocket's wildcards apply: a granted ``billing:*`` covers ``billing:read``, a
-    granted ``*`` covers everything.
+    given: the token answers for the org it selected, the mirror for the others
+    (:mod:`django_authrocket.access`). AuthRocket's wildcards apply: a granted ``billing:*``
+    covers ``billing:read``, a granted ``*`` covers everything.
     """
     if not permissions or not all(isinstance(p, str) for p in permissions):
         raise TypeError(
@@ -63,7 +65,8 @@ def permission_required(
         )
 
     def grants_all(session: AuthRocketSession) -> bool:
-        return all(session.has_perm(p, org_id=org_id) for p in permissions)
+        membership = access.membership(session, org_id)
+        return membership is not None and all(membership.has_perm(p) for p in permissions)
 
     return _session_passes_test(grants_all, login_url=login_url, raise_exception=raise_exception)
 
@@ -84,7 +87,9 @@ def org_required(
     login_url: str | None = None,
     raise_exception: bool = True,
 ) -> ViewFunc | Callable[[ViewFunc], ViewFunc]:
-    """Let the view run only for a member of an org: the selected one, or ``org_id``.
+    """Let the view run only for a member of an org: the selected one, or ``org_id`` (the
+    token answers for the org it selected, the mirror for the others:
+    :mod:`django_authrocket.access`).
 
     Usable bare (``@org_required``) or called (``@org_required("org_...")``).
     """
@@ -92,9 +97,7 @@ def org_required(
         return org_required()(org_id)
 
     def is_member(session: AuthRocketSession) -> bool:
-        if org_id is None:
-            return session.selected_membership is not None
-        return session.membership_for(org_id) is not None
+        return access.is_member(session, org_id)
 
     return _session_passes_test(is_member, login_url=login_url, raise_exception=raise_exception)
 

@@ -12,8 +12,9 @@ the rest of the package reads: the session with its ``user`` embedded, and in th
    (:func:`~django_authrocket.tokens.verify_token`: the configured key or LoginRocket's key
    set, every rule of ``"jwt"`` mode) and names this session and this user. The user and the
    orgs come from its claims, as the official libraries build a session from a token
-   (authrocket-node lib/session.js ``jwtToSession``); a token without org data leaves
-   ``memberships`` out, which is not the same as none.
+   (authrocket-node lib/session.js ``jwtToSession``). A token without org data (a realm whose
+   settings leave it out: authrocket.com/docs/ui_guide/settings_sessions) has its user's
+   memberships read (``GET /memberships?user_id=``), as in 3.
 3. Else (no token, or one that does not verify: expired, another key, LoginRocket's keys out
    of reach) the user is read (``GET /users/:id``) with their memberships
    (``GET /memberships?user_id=``, which "will include the associated org records":
@@ -66,7 +67,11 @@ def complete(answer: dict[str, Any], client: AuthRocketClient) -> dict[str, Any]
         raise InvalidResponse(
             "the Get Session answer names no user", method="GET", path=f"/sessions/{_id(answer)}"
         )
-    user = _user_from_token(answer, user_id) or _read_user(client, user_id)
+    user = _user_from_token(answer, user_id)
+    if user is None:
+        user = _read_user(client, user_id)
+    elif "memberships" not in user:  # the token carries no org data
+        user["memberships"] = _read_memberships(client, user_id)
     return {**session, "user": user}
 
 
@@ -109,7 +114,7 @@ def _api_user(session: AuthRocketSession) -> dict[str, Any]:
         "reference": info.reference,
         "custom": dict(info.custom),
     }
-    if "orgs" in session.claims or "m" in session.claims:  # the token carries org data
+    if session.memberships is not None:  # the token carries org data
         user["memberships"] = [
             {
                 "object": "membership",
@@ -135,13 +140,18 @@ def _api_user(session: AuthRocketSession) -> dict[str, Any]:
 def _read_user(client: AuthRocketClient, user_id: str) -> dict[str, Any]:
     """``GET /users/:id`` and ``GET /memberships?user_id=``: the user with their memberships."""
     user = dict(client.get_user(user_id))
+    user["memberships"] = _read_memberships(client, user_id)
+    return user
+
+
+def _read_memberships(client: AuthRocketClient, user_id: str) -> list[dict[str, Any]]:
+    """``GET /memberships?user_id=``: the user's live memberships, each with its org."""
     now = time.time()
-    user["memberships"] = [
+    return [
         membership
         for membership in client.iter_memberships(user_id=user_id)
         if not _lapsed(membership.get("expires_at"), now)
     ]
-    return user
 
 
 def _lapsed(expires_at: object, now: float) -> bool:

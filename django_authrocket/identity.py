@@ -10,7 +10,7 @@ can store it in no text or JSON column, and no genuine AuthRocket value holds on
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -115,11 +115,17 @@ class AuthRocketSession:
 
     ``id`` is the session id (``kss_...``; AuthRocket 1: the ``tk`` claim) used to recheck or
     revoke it. ``claims`` holds the raw token claims (or the raw API object).
+
+    ``memberships`` is what the token says about orgs, and None when it says nothing: a realm
+    adds org data to its tokens only when its settings ask for it, and LoginRocket's tokens
+    then carry the selected org only ("Org data in tokens", docs/templates-and-decorators.md).
+    An empty tuple is a token that lists no orgs. Either way the token is not the list of the
+    person's orgs: :mod:`django_authrocket.access` answers for the others from the mirror.
     """
 
     id: str
     user: AuthRocketUserInfo
-    memberships: tuple[Membership, ...] = ()
+    memberships: tuple[Membership, ...] | None = None
     issued_at: datetime | None = None
     expires_at: datetime | None = None
     generation: Generation = 2
@@ -128,9 +134,14 @@ class AuthRocketSession:
     claims: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
+    def has_org_data(self) -> bool:
+        """Whether the token (or answer) says anything about orgs (``memberships`` not None)."""
+        return self.memberships is not None
+
+    @property
     def selected_membership(self) -> Membership | None:
         """The membership LoginRocket marked selected, else the first one, else ``None``."""
-        for membership in self.memberships:
+        for membership in self.memberships or ():
             if membership.selected:
                 return membership
         return self.memberships[0] if self.memberships else None
@@ -148,15 +159,18 @@ class AuthRocketSession:
         return membership.permissions if membership else ()
 
     def has_perm(self, permission: str, *, org_id: str | None = None) -> bool:
-        """Whether the selected membership (or the one for ``org_id``) grants ``permission``."""
+        """Whether the selected membership (or the one for ``org_id``) grants ``permission``,
+        as far as the token says: :func:`django_authrocket.access.has_perm` also asks the
+        mirror about the orgs the token leaves out."""
         if org_id is None:
             membership = self.selected_membership
             return membership.has_perm(permission) if membership else False
-        return any(m.org.id == org_id and m.has_perm(permission) for m in self.memberships)
+        membership = self.membership_for(org_id)
+        return membership.has_perm(permission) if membership else False
 
     def membership_for(self, org_id: str) -> Membership | None:
-        """The membership of the org ``org_id``, if the person has one."""
-        return next((m for m in self.memberships if m.org.id == org_id), None)
+        """The token's membership of the org ``org_id``, if it lists one."""
+        return next((m for m in self.memberships or () if m.org.id == org_id), None)
 
     # --- builders -------------------------------------------------------------------------
 
@@ -184,8 +198,10 @@ class AuthRocketSession:
             custom=_object(claims, "cs"),
             realm_id=_str(claims, "rid"),
         )
-        memberships = tuple(
-            Membership(
+        memberships = _optional_tuple(
+            claims,
+            "orgs",
+            lambda item: Membership(
                 id=_str(item, "mid"),
                 org=Org(
                     id=_required_str(item, "oid"),
@@ -195,8 +211,7 @@ class AuthRocketSession:
                 ),
                 permissions=_str_list(item, "perm"),
                 selected=bool(_bool(item, "selected")),
-            )
-            for item in _object_list(claims, "orgs")
+            ),
         )
         return cls(
             id=_required_str(claims, "sid"),
@@ -223,8 +238,10 @@ class AuthRocketSession:
             custom=_object(claims, "cs"),
             realm_id=_str(claims, "aud"),
         )
-        memberships = tuple(
-            Membership(
+        memberships = _optional_tuple(
+            claims,
+            "m",
+            lambda item: Membership(
                 id=_str(item, "mid"),
                 org=Org(
                     id=_required_str(item, "oid"),
@@ -234,8 +251,7 @@ class AuthRocketSession:
                 permissions=_str_list(item, "p"),
                 selected=bool(_bool(item, "selected")),
                 custom=_object(item, "cs"),
-            )
-            for item in _object_list(claims, "m")
+            ),
         )
         return cls(
             id=_required_str(claims, "tk"),
@@ -283,9 +299,7 @@ class AuthRocketSession:
         return cls(
             id=_required_str(session, "id"),
             user=AuthRocketUserInfo.from_api(user_obj),
-            memberships=tuple(
-                _membership_from_api(item) for item in _object_list(user_obj, "memberships")
-            ),
+            memberships=_optional_tuple(user_obj, "memberships", _membership_from_api),
             issued_at=_timestamp(session, "created_at"),
             expires_at=_timestamp(session, "expires_at"),
             generation=generation,
@@ -396,6 +410,16 @@ def _object_list(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     if isinstance(value, list) and all(isinstance(item, dict) for item in value):
         return value
     raise InvalidClaims(f"claim {key!r} must be a list of objects")
+
+
+def _optional_tuple(
+    data: Mapping[str, Any], key: str, build: Callable[[Mapping[str, Any]], Membership]
+) -> tuple[Membership, ...] | None:
+    """``build`` applied to each object of the list ``key``; None when ``data`` has no such
+    member (or it is null): no org data, which is not the same as no orgs."""
+    if data.get(key) is None:
+        return None
+    return tuple(build(item) for item in _object_list(data, key))
 
 
 def _str_list(data: Mapping[str, Any], key: str) -> tuple[str, ...]:

@@ -62,3 +62,15 @@ def ended(emulator, ada):  # type: ignore[no-untyped-def]
     client = logged_in(emulator, ada)
     expire_login(client, seconds_ago=60)
     return client
+
+
+#: The realm's token shapes (realm option ``token_orgs``): LoginRocket's selected org only (the
+#: default), every org, and no org data (a realm whose settings leave it out).
+TOKEN_ORGS = ("selected", "all", "none")
+
+
+@pytest.fixture(params=TOKEN_ORGS)
+def token_orgs(request, emulator) -> str:  # type: ignore[no-untyped-def]
+    """Run the test under each token shape in turn; the value is the shape."""
+    emulator.configure(token_orgs=request.param)
+    return str(request.param)

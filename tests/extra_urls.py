@@ -13,6 +13,7 @@ from django.urls import path
 from django.utils.decorators import method_decorator
 from django.views import View
 
+from django_authrocket import access
 from django_authrocket.context_processors import current_session
 from django_authrocket.decorators import org_required, permission_required
 from django_authrocket.exceptions import AuthRocketError
@@ -23,7 +24,8 @@ from tests.urls import urlpatterns as base_urlpatterns
 
 def _who(request: HttpRequest) -> JsonResponse:
     session = current_session(request)
-    org = session.selected_org if session else None
+    membership = access.membership(session) if session else None  # the mirror's, without org data
+    org = membership.org if membership else None
     return JsonResponse({"user": request.user.get_username(), "org": org.name if org else None})
 
 
@@ -100,10 +102,11 @@ login_elsewhere={% authrocket_login_url next="/welcome/?a=1&b=2" %}
 {% authrocket_login_url as stored_login_url %}stored={{ stored_login_url }}
 person={% if authrocket %}{{ authrocket.user.email }}{% else %}nobody{% endif %}
 org={{ authrocket.selected_org.name }}
+orgs={% for membership in authrocket|authrocket_memberships %}{{ membership.org.name }};{% endfor %}
 admin={{ authrocket|has_authrocket_perm:"ar:admin" }}
 billing={{ authrocket|has_authrocket_perm:"billing:refunds" }}
 owner={{ authrocket|has_authrocket_perm:"ar:owner" }}
-{% for membership in authrocket.memberships %}looms_in_{{ membership.org.name|slugify }}={{ membership|has_authrocket_perm:"looms:read" }}
+{% for membership in authrocket|authrocket_memberships %}looms_in_{{ membership.org.name|slugify }}={{ membership|has_authrocket_perm:"looms:read" }}
 {% endfor %}{% authrocket_logout_form %}
 """
 

@@ -75,3 +75,11 @@ def memberships_of(emulator: Any, user_id: str) -> list[dict[str, Any]]:
 def bearer_auth(token: str) -> dict[str, str]:
     """The test client's keyword arguments for ``Authorization: Bearer <token>``."""
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def mirror_memberships_from_api(*user_ids: str) -> None:
+    """Read these users' memberships from the emulator's Core API into the mirror, as the sync
+    or a webhook would: how a site learns the orgs a login token leaves out."""
+    from django_authrocket.resync import resync_users
+
+    resync_users(user_ids)

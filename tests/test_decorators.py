@@ -1,4 +1,10 @@
-"""permission_required and org_required: real logins through the emulator, real views."""
+"""permission_required and org_required: real logins through the emulator, real views.
+
+Every test with an org runs under the three token shapes (``token_orgs``, through
+``engines_org``). The token answers for the org it selected, the mirror for the others:
+:func:`logged_in` fills the mirror from the Core API after the login, as the sync or webhooks do
+on a site.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from django.test import AsyncClient, Client
 
 from django_authrocket.decorators import org_required, permission_required
 from tests import extra_urls
+from tests.helpers import mirror_memberships_from_api
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.extra_urls")]
 
@@ -21,7 +28,7 @@ def emulator(authrocket_emulator):
 
 
 @pytest.fixture
-def engines_org(emulator):
+def engines_org(emulator, token_orgs):
     return emulator.create_org("Analytical Engines")
 
 
@@ -48,10 +55,13 @@ def member(emulator, org, *permissions: str):
     return user
 
 
-def logged_in(emulator, user) -> Client:
+def logged_in(emulator, user, *, synced: bool = True, **mint) -> Client:
+    """A client logged in as ``user``; with ``synced``, the mirror then holds all their orgs."""
     client = Client()
-    response = client.get("/login/", {"token": emulator.mint_token(user["id"])})
+    response = client.get("/login/", {"token": emulator.mint_token(user["id"], **mint)})
     assert response.status_code == 302, response.content
+    if synced:
+        mirror_memberships_from_api(user["id"])
     return client
 
 
@@ -176,6 +186,57 @@ def test_org_required_with_an_org_id_needs_a_membership_of_that_org(
     client = logged_in(emulator, ada)
     assert client.get(f"/orgs/{looms_org['id']}/members/").status_code == 200
     assert client.get("/orgs/org_someone_else/members/").status_code == 403
+
+
+# --- what the token leaves out ------------------------------------------------------------------
+# Tokens built by hand, whatever the realm's shape (so these run once).
+
+
+def two_org_person(emulator):
+    """Ada as the ``ada`` fixture makes her, with her two orgs: ``(user, engines, looms)``."""
+    engines = emulator.create_org("Analytical Engines")
+    looms = emulator.create_org("Looms")
+    user = emulator.create_user("ada@example.com", username="ada")
+    emulator.create_membership(
+        user["id"], engines["id"], permissions=["ar:admin", "billing:*"], selected=True
+    )
+    emulator.create_membership(user["id"], looms["id"], permissions=["reports:read"])
+    return user, engines, looms
+
+
+def test_a_token_naming_only_the_selected_org_leaves_the_others_to_the_mirror(emulator) -> None:
+    # "LR always sends a JWT with exactly one membership/org" (authrocket-ruby
+    # lib/authrocket/rails/controller_helper.rb).
+    ada, engines, looms_org = two_org_person(emulator)
+    entry = {"oid": engines["id"], "name": "Analytical Engines", "perm": ["ar:admin"]}
+    client = logged_in(emulator, ada, claims={"orgs": [{**entry, "selected": True}]})
+
+    assert client.get("/ownership/").status_code == 403  # the token's ar:admin only, no owner
+    assert client.get(f"/orgs/{looms_org['id']}/report/").status_code == 200  # the mirror's
+    assert client.get(f"/orgs/{looms_org['id']}/members/").status_code == 200
+    assert client.get("/orgs/org_someone_else/members/").status_code == 403
+
+
+def test_the_selected_org_is_the_tokens_even_when_the_mirror_says_more(emulator) -> None:
+    # The mirror grants billing:* at Analytical Engines; this token's selected membership no
+    # longer does, and the token is the fresher word on the selected org.
+    ada, engines, _looms = two_org_person(emulator)
+    entry = {"oid": engines["id"], "name": "Analytical Engines", "perm": ["ar:admin"]}
+    client = logged_in(emulator, ada, claims={"orgs": [{**entry, "selected": True}]})
+    assert client.get("/invoices/").status_code == 403
+
+
+def test_without_org_data_in_the_token_the_mirror_decides(emulator) -> None:
+    ada, _engines, looms_org = two_org_person(emulator)
+    first = logged_in(emulator, ada, synced=False, drop_claims=["orgs"])
+    assert first.get("/in-an-org/").status_code == 403  # a first login: nothing known yet
+
+    client = logged_in(emulator, ada, drop_claims=["orgs"])  # the mirror knows her orgs
+
+    assert client.get("/invoices/").json() == {"user": "ada", "org": "Analytical Engines"}
+    assert client.get("/in-an-org/").status_code == 200
+    assert client.get(f"/orgs/{looms_org['id']}/report/").status_code == 200
+    assert client.get("/ownership/").status_code == 403
 
 
 # --- async views and class-based views ------------------------------------------------------------

@@ -90,6 +90,34 @@ def test_no_orgs_means_no_permissions() -> None:
     assert session.selected_membership is None and not session.has_perm("ar:admin")
 
 
+def test_no_org_data_is_not_the_same_as_no_orgs() -> None:
+    # A realm leaves org data out of its tokens unless its settings add it
+    # (authrocket.com/docs/ui_guide/settings_sessions); the Ruby library reads a missing "m" as
+    # nil, not as an empty list (authrocket-ruby lib/authrocket/session.rb).
+    ar2 = {k: v for k, v in AR2.items() if k != "orgs"}
+    ar1 = {"uid": "usr_1", "tk": "kss_1", "iat": 1, "exp": 2}
+    answer = {"object": "session", "id": "kss_1", "user": {"object": "user", "id": "usr_1"}}
+
+    silent = [
+        AuthRocketSession.from_claims(ar2),
+        AuthRocketSession.from_claims(ar1),
+        AuthRocketSession.from_api(answer),
+    ]
+    empty = [
+        AuthRocketSession.from_claims({**ar2, "orgs": []}),
+        AuthRocketSession.from_claims({**ar1, "m": []}),
+        AuthRocketSession.from_api({**answer, "user": {**answer["user"], "memberships": []}}),
+    ]
+
+    assert [s.memberships for s in silent] == [None, None, None]
+    assert not any(s.has_org_data for s in silent)
+    assert [s.memberships for s in empty] == [(), (), ()]
+    assert all(s.has_org_data for s in empty)
+    for session in silent + empty:
+        assert session.selected_membership is None and session.permissions == ()
+        assert not session.has_perm("ar:admin") and session.membership_for("org_1") is None
+
+
 def test_ar1_short_claims_map_to_the_same_shape() -> None:
     session = AuthRocketSession.from_claims(
         {

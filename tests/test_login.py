@@ -14,7 +14,7 @@ from django.test import Client
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 from django_authrocket.signals import authrocket_login
 from django_authrocket.testing import authrocket_session_id
-from tests.helpers import login_with, memberships_of, query_of
+from tests.helpers import login_with, memberships_of, mirror_memberships_from_api, query_of
 
 User = get_user_model()
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_private_page_sends_the_browser_to_loginrocket_and_back_logged_in(
-    client, emulator, ada
+    client, emulator, ada, token_orgs
 ) -> None:
     response = client.get("/private/")
     assert response.status_code == 302
@@ -58,7 +58,9 @@ def test_a_private_page_sends_the_browser_to_loginrocket_and_back_logged_in(
     page = client.get("/private/").json()
     assert page["username"] == "ada"
     assert page["authrocket_session"].startswith("kss_")
-    assert page["org"] is not None
+    [membership] = memberships_of(emulator, ada["id"])
+    # With no org data in the token, the org comes from the mirror, still empty at a first login.
+    assert page["org"] == (None if token_orgs == "none" else membership["org_id"])
 
 
 def test_login_without_next_goes_to_login_redirect_url(client, emulator, ada) -> None:
@@ -66,19 +68,22 @@ def test_login_without_next_goes_to_login_redirect_url(client, emulator, ada) ->
     assert response["Location"] == "/public/"
 
 
-def test_the_first_login_creates_the_user_and_the_mirror(client, emulator, ada) -> None:
+def test_the_first_login_creates_the_user_and_the_mirror(client, emulator, ada, token_orgs) -> None:
     login_with(client, emulator.mint_token(ada["id"]))
     mirror = AuthRocketUser.objects.select_related("user").get(authrocket_id=ada["id"])
     assert mirror.email == "ada@example.com" and mirror.name == "Ada Lovelace"
     assert mirror.user.username == "ada" and mirror.user.email == "ada@example.com"
     assert (mirror.user.first_name, mirror.user.last_name) == ("Ada", "Lovelace")
     assert not mirror.user.has_usable_password()
+    if token_orgs == "none":  # nothing to learn from the token: the sync and webhooks tell
+        assert not AuthRocketMembership.objects.exists()
+        return
     membership = AuthRocketMembership.objects.get(user=mirror)
     assert membership.org.name == "Analytical Engines" and membership.org.reference == "ae-1"
     assert membership.permissions == ["ar:admin", "billing:*"] and membership.selected
 
 
-def test_a_second_login_updates_the_mirror(client, emulator, ada) -> None:
+def test_a_second_login_updates_the_mirror(client, emulator, ada, token_orgs) -> None:
     login_with(client, emulator.mint_token(ada["id"]))
     emulator.update_user(ada["id"], first_name="Augusta", email="augusta@example.com")
     other_org = emulator.create_org("Looms")
@@ -88,26 +93,59 @@ def test_a_second_login_updates_the_mirror(client, emulator, ada) -> None:
     assert mirror.first_name == "Augusta" and mirror.email == "augusta@example.com"
     assert mirror.user.email == "augusta@example.com"
     assert User.objects.count() == 1
-    assert set(mirror.memberships.values_list("org__name", flat=True)) == {
-        "Analytical Engines",
-        "Looms",
-    }
+    # The token's orgs are added: every one, the selected one only (Looms is not), or none.
+    expected = {
+        "all": {"Analytical Engines", "Looms"},
+        "selected": {"Analytical Engines"},
+        "none": set(),
+    }[token_orgs]
+    assert set(mirror.memberships.values_list("org__name", flat=True)) == expected
 
 
-def test_a_membership_removed_at_authrocket_is_removed_at_the_next_login(
-    client, emulator, ada
+def test_a_login_never_removes_a_membership_the_token_leaves_out(
+    client, emulator, ada, token_orgs
 ) -> None:
     looms = emulator.create_org("Looms")
     emulator.create_membership(ada["id"], looms["id"], permissions=["looms:read"])
     login_with(client, emulator.mint_token(ada["id"]))
-    assert AuthRocketMembership.objects.count() == 2
+    mirror_memberships_from_api(ada["id"])  # the sync: both memberships
     [gone] = [m for m in memberships_of(emulator, ada["id"]) if m["org_id"] == looms["id"]]
     emulator.delete_membership(gone["id"])
+
     login_with(Client(), emulator.mint_token(ada["id"]))
+    assert AuthRocketMembership.objects.count() == 2  # a token is not the list of her orgs
+
+    mirror_memberships_from_api(ada["id"])  # the sync, a webhook or an API read removes it
     assert list(AuthRocketMembership.objects.values_list("org__name", flat=True)) == [
         "Analytical Engines"
     ]
     assert AuthRocketOrg.objects.count() == 2  # the org itself stays mirrored
+
+
+def test_switching_accounts_keeps_both_memberships(emulator, ada) -> None:
+    # LoginRocket's token names the selected org only ("LR always sends a JWT with exactly one
+    # membership/org": authrocket-ruby lib/authrocket/rails/controller_helper.rb). The tokens
+    # are built by hand so that this holds whatever the emulator's default shape.
+    looms = emulator.create_org("Looms")
+    emulator.create_membership(ada["id"], looms["id"], permissions=["looms:read"])
+    [engines] = [m for m in memberships_of(emulator, ada["id"]) if m["org_id"] != looms["id"]]
+    client = Client()
+    seen = []
+    for org_id, name, perm in (
+        (engines["org_id"], "Analytical Engines", ["ar:admin"]),
+        (looms["id"], "Looms", ["looms:read"]),
+        (engines["org_id"], "Analytical Engines", ["ar:admin"]),
+    ):
+        only = [{"oid": org_id, "name": name, "perm": perm, "selected": True}]
+        token = emulator.mint_token(ada["id"], org_id=org_id, claims={"orgs": only})
+        assert login_with(client, token).status_code == 302
+        seen.append(sorted(AuthRocketMembership.objects.values_list("org__name", "selected")))
+
+    assert seen == [
+        [("Analytical Engines", True)],
+        [("Analytical Engines", False), ("Looms", True)],
+        [("Analytical Engines", True), ("Looms", False)],
+    ]
 
 
 def test_a_token_without_an_orgs_claim_leaves_memberships_alone(client, emulator, ada) -> None:
@@ -178,7 +216,7 @@ def test_login_sends_authrocket_login_and_user_logged_in(client, emulator, ada) 
 @pytest.mark.parametrize("verify", ["jwt", "api"])
 @pytest.mark.parametrize("generation", [2, 1])
 def test_ar1_and_ar2_tokens_log_in_in_jwt_and_api_mode(
-    client, settings, emulator, ada, verify, generation
+    client, settings, emulator, ada, verify, generation, token_orgs
 ) -> None:
     settings.AUTHROCKET_VERIFY = verify
     settings.AUTHROCKET_URL = emulator.api_url(generation)
@@ -189,11 +227,17 @@ def test_ar1_and_ar2_tokens_log_in_in_jwt_and_api_mode(
     assert response.status_code == 302, response.content
     assert response["Location"] == "/private/"
     page = client.get("/private/").json()
-    assert page["org"] is not None
     mirror = AuthRocketUser.objects.get(authrocket_id=ada["id"])
     # AuthRocket 1 tokens carry no email; the Get Session answer does.
     assert mirror.email == ("" if (generation, verify) == (1, "jwt") else "ada@example.com")
-    assert mirror.memberships.get().permissions == ["ar:admin", "billing:*"]
+    # AuthRocket 1's Get Session answer embeds the user with all memberships; AuthRocket 2's
+    # is read from its token, org data included only when the realm adds it.
+    if token_orgs == "none" and (generation, verify) != (1, "api"):
+        assert page["org"] is None
+        assert not mirror.memberships.exists()
+    else:
+        assert page["org"] == mirror.memberships.get().org.authrocket_id
+        assert mirror.memberships.get().permissions == ["ar:admin", "billing:*"]
     api_calls = emulator.count_requests("/api/*/sessions/*")
     assert api_calls == (1 if verify == "api" else 0)
 

@@ -272,7 +272,7 @@ def test_a_login_keeps_a_known_requested_verification(row) -> None:
     assert AuthRocketUser.objects.get(pk=row.pk).email_verification == "verified"
 
 
-def test_a_login_rewrites_changed_memberships_and_orgs(row) -> None:
+def test_a_login_adds_and_updates_memberships_and_orgs_and_removes_none(row) -> None:
     orgs = [
         {"mid": "mb_2", "oid": "org_2", "name": "Two Ltd", "perm": ["x:y"], "selected": True},
         {"mid": "mb_3", "oid": "org_3", "name": "Three", "perm": [], "selected": False},
@@ -281,20 +281,37 @@ def test_a_login_rewrites_changed_memberships_and_orgs(row) -> None:
     assert update_user_row(row, session(orgs=orgs), now=NOW) is True
 
     memberships = {m.org.authrocket_id: m for m in row.memberships.select_related("org")}
-    assert set(memberships) == {"org_2", "org_3"}  # org_1's membership is gone
+    # org_1 is not in this token, which is not the list of Ada's orgs: its membership stays.
+    assert set(memberships) == {"org_1", "org_2", "org_3"}
+    assert memberships["org_1"].permissions == ["a:b"]
     assert memberships["org_2"].permissions == ["x:y"]
     assert memberships["org_2"].org.name == "Two Ltd"
-    assert AuthRocketOrg.objects.filter(authrocket_id="org_1").exists()  # orgs are never removed
+    assert memberships["org_3"].permissions == []
 
 
-def test_an_empty_membership_list_removes_them_and_a_missing_one_keeps_them(row) -> None:
+def test_a_token_naming_only_the_selected_org_keeps_the_others_across_a_switch(row) -> None:
+    # LoginRocket's token carries the selected org only: switching accounts is no removal.
+    one = {"mid": "mb_1", "oid": "org_1", "name": "One", "perm": ["a:b"], "selected": True}
+    two = {"mid": "mb_2", "oid": "org_2", "name": "Two", "perm": ["ar:admin"], "selected": True}
+
+    update_user_row(row, session(orgs=[one]), now=NOW)
+    first = dict(row.memberships.values_list("org__authrocket_id", "selected"))
+    update_user_row(row, session(orgs=[two]), now=NOW)
+    second = dict(row.memberships.values_list("org__authrocket_id", "selected"))
+
+    assert first == {"org_1": True, "org_2": False}
+    assert second == {"org_1": False, "org_2": True}
+    assert row.memberships.get(org__authrocket_id="org_2").permissions == ["ar:admin"]
+
+
+def test_neither_an_empty_nor_a_missing_membership_list_removes_any(row) -> None:
     without_list = {k: v for k, v in claims().items() if k != "orgs"}
 
     assert update_user_row(row, AuthRocketSession.from_claims(without_list), now=NOW) is False
     assert row.memberships.count() == 2
 
-    assert update_user_row(row, session(orgs=[]), now=NOW) is True
-    assert row.memberships.count() == 0
+    assert update_user_row(row, session(orgs=[]), now=NOW) is False
+    assert row.memberships.count() == 2
 
 
 def test_an_api_session_without_a_membership_list_keeps_the_memberships(row) -> None:
@@ -309,8 +326,8 @@ def test_an_api_session_without_a_membership_list_keeps_the_memberships(row) -> 
 
     assert row.memberships.count() == 2
     answer["user"]["memberships"] = []
-    assert update_user_row(row, AuthRocketSession.from_api(answer), now=NOW) is True
-    assert row.memberships.count() == 0
+    assert update_user_row(row, AuthRocketSession.from_api(answer), now=NOW) is False
+    assert row.memberships.count() == 2  # a login never removes: the sync and webhooks do
 
 
 def test_an_authrocket_1_login_keeps_the_membership_id(row) -> None:
@@ -324,7 +341,8 @@ def test_an_authrocket_1_login_keeps_the_membership_id(row) -> None:
 
     update_user_row(row, AuthRocketSession.from_claims(ar1), now=NOW)
 
-    assert row.memberships.get().authrocket_id == "mb_2"
+    assert row.memberships.get(org__authrocket_id="org_2").authrocket_id == "mb_2"
+    assert row.memberships.count() == 2
 
 
 # --- pages: users -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from django_authrocket.models import (
@@ -395,6 +396,53 @@ def test_a_resync_lists_the_users_memberships_and_trusts_only_their_own(emulator
     assert list(AuthRocketMembership.objects.values_list("user__authrocket_id", flat=True)) == [
         ada["id"]
     ]
+
+
+# --- logins between runs ------------------------------------------------------------------------
+
+
+def test_logins_between_runs_add_what_their_tokens_say_and_only_the_sync_removes(
+    emulator, token_orgs
+) -> None:
+    """Under each token shape (``token_orgs``): LoginRocket's selected org only, every org, or
+    none. A login adds and updates; the next run with ``deactivate_missing`` removes."""
+    from tests.helpers import login_with
+
+    ada = emulator.create_user("ada@example.com", username="ada")
+    orgs = [emulator.create_org(name) for name in ("Engines", "Looms", "Mills")]
+    first, second, third = (
+        emulator.create_membership(ada["id"], org["id"], permissions=["ar:admin"]) for org in orgs
+    )
+    bob = emulator.create_user("bob@example.com")  # no org's listing ever comes back empty
+    bobs = {emulator.create_membership(bob["id"], org["id"])["id"] for org in orgs}
+    sync(deactivate_missing=True)
+    emulator.delete_membership(second["id"])
+    emulator.update_membership(first["id"], permissions=["billing:*"])
+
+    token = emulator.mint_token(ada["id"], org_id=orgs[0]["id"])
+    assert login_with(Client(), token).status_code == 302
+
+    adas = AuthRocketMembership.objects.filter(user__authrocket_id=ada["id"])
+    mirrored = dict(adas.values_list("authrocket_id", "permissions"))
+    assert set(mirrored) == {first["id"], second["id"], third["id"]}  # nothing removed
+    # The selected org is in every token with org data, its new permission with it.
+    assert mirrored[first["id"]] == (["ar:admin"] if token_orgs == "none" else ["billing:*"])
+
+    report = sync(deactivate_missing=True)
+
+    assert report.counts["memberships"].removed == 1 and report.warnings == []
+    assert dict(adas.values_list("authrocket_id", "permissions")) == {
+        first["id"]: ["billing:*"],
+        third["id"]: ["ar:admin"],
+    }
+    assert (
+        set(
+            AuthRocketMembership.objects.exclude(user__authrocket_id=ada["id"]).values_list(
+                "authrocket_id", flat=True
+            )
+        )
+        == bobs
+    )
 
 
 # --- failures and resuming ----------------------------------------------------------------------

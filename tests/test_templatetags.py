@@ -12,6 +12,7 @@ from django.utils.functional import SimpleLazyObject
 
 from django_authrocket.context_processors import authrocket, current_session
 from django_authrocket.identity import AuthRocketSession, AuthRocketUserInfo
+from tests.helpers import mirror_memberships_from_api
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.extra_urls")]
 
@@ -114,12 +115,25 @@ def test_a_logged_in_page_shows_the_person_their_org_and_permissions(emulator, a
     assert page["owner"] == "False"
 
 
-def test_the_permission_filter_takes_one_membership(emulator, ada) -> None:
+def test_the_permission_filter_takes_one_membership(emulator, ada, token_orgs) -> None:
     client = Client()
     client.get("/login/", {"token": emulator.mint_token(ada["id"])})
+    mirror_memberships_from_api(ada["id"])  # the sync: Looms, whatever the token lists
     page = lines_of(client.get("/tags/"))
     assert page["looms_in_looms"] == "True"
     assert page["looms_in_analytical-engines"] == "False"
+    # The selected org first (the token's; without org data, the mirror's), then the others.
+    assert page["orgs"] == "Analytical Engines;Looms;"
+    assert page["admin"] == "True"
+
+
+def test_the_memberships_filter_lists_what_the_mirror_knows_besides_the_token(
+    emulator, ada
+) -> None:
+    client = Client()
+    client.get("/login/", {"token": emulator.mint_token(ada["id"])})  # the selected org only
+    assert lines_of(client.get("/tags/"))["orgs"] == "Analytical Engines;"
+    assert render("{% load authrocket %}{{ value|authrocket_memberships }}", {"value": 1}) == "[]"
 
 
 def test_the_permission_filter_says_no_for_anything_else() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from django_authrocket import access
+from django_authrocket.identity import AuthRocketSession
 from django_authrocket.logins import recall
 
 
@@ -15,10 +17,16 @@ def private(request: HttpRequest) -> HttpResponse:
         {
             "username": request.user.get_username(),
             "authrocket_session": session.id if session else None,
-            "org": session.selected_org.id if session and session.selected_org else None,
+            "org": _selected_org_id(session),
             "first_name": session.user.first_name if session else None,
         }
     )
+
+
+def _selected_org_id(session: AuthRocketSession | None) -> str | None:
+    """The selected org: the token's, or the mirror's when the token carries no org data."""
+    membership = access.membership(session) if session is not None else None
+    return membership.org.id if membership is not None else None
 
 
 def public(request: HttpRequest) -> HttpResponse:

@@ -31,7 +31,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from django_authrocket import bearer
+from django_authrocket import access, bearer
 from django_authrocket.exceptions import APIError, InvalidToken, KeysUnavailable
 from django_authrocket.identity import AuthRocketSession
 from django_authrocket.logins import current_session
@@ -69,7 +69,9 @@ class HasAuthRocketPermission(BasePermission):
     """Grants access when the current AuthRocket membership has every given permission.
 
     Use an instance in ``permission_classes``: ``[HasAuthRocketPermission("billing:read")]``.
-    Wildcards follow AuthRocket's rules (a granted ``billing:*`` covers ``billing:read``).
+    Wildcards follow AuthRocket's rules (a granted ``billing:*`` covers ``billing:read``). The
+    token answers for the org it selected, the mirror for the others
+    (:mod:`django_authrocket.access`).
     """
 
     def __init__(self, *permissions: str, org_id: str | None = None) -> None:
@@ -87,4 +89,5 @@ class HasAuthRocketPermission(BasePermission):
         session = session or current_session(request._request)
         if session is None:
             return False
-        return all(session.has_perm(p, org_id=self.org_id) for p in self.permissions)
+        membership = access.membership(session, self.org_id)
+        return membership is not None and all(membership.has_perm(p) for p in self.permissions)

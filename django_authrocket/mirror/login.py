@@ -5,6 +5,12 @@ The login backend calls :func:`create_user_row` at a person's first login and
 or a Get Session answer) and are written only when they changed, so a repeat login of an
 unchanged person costs reads and one ``last_login_at`` update. The local user (names, email,
 staff flag) is the backend's business.
+
+A login adds and updates the memberships its session lists; it never removes one. A token is
+not the list of a person's orgs: LoginRocket's carries the selected org only ("LR always sends
+a JWT with exactly one membership/org", authrocket-ruby lib/authrocket/rails/
+controller_helper.rb), and a realm may leave org data out of its tokens altogether. Only the
+sync, webhooks and API reads (:mod:`.pages`) remove memberships.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ def create_user_row(user: Any, session: AuthRocketSession, *, now: datetime) -> 
         **user_fields(session.user),
     )
     if session.memberships:
-        _write_memberships(row, session, now, existing={})
+        _write_memberships(row, session.memberships, now, existing={})
     return row
 
 
@@ -45,8 +51,8 @@ def update_user_row(row: AuthRocketUser, session: AuthRocketSession, *, now: dat
     """Refresh ``row`` from a later login; True when the mirror changed (fields or memberships).
 
     ``last_login_at`` is always set; ``synced_at`` only when a field changed. A token's
-    ``email_verified: false`` keeps a known ``requested`` verification. Memberships are
-    rewritten only when the session lists them at all (:func:`_carries_membership_list`).
+    ``email_verified: false`` keeps a known ``requested`` verification. The memberships the
+    session lists are added or updated; the others are left as they are.
     """
     changed = assign_changed(
         row, user_fields(session.user, known_verification=row.email_verification)
@@ -56,42 +62,30 @@ def update_user_row(row: AuthRocketUser, session: AuthRocketSession, *, now: dat
         row.synced_at = now
     row.save(update_fields=[*changed, "last_login_at", *(["synced_at"] if changed else [])])
     memberships_changed = False
-    if _carries_membership_list(session):
-        existing = {m.org.authrocket_id: m for m in row.memberships.select_related("org")}
-        memberships_changed = _write_memberships(row, session, now, existing=existing)
-    return bool(changed) or memberships_changed
-
-
-def _carries_membership_list(session: AuthRocketSession) -> bool:
-    """Whether the token or answer lists memberships at all (an empty list means: none left).
-
-    A realm without orgs sends no list, and then the local memberships are left as they are.
-    """
     if session.memberships:
-        return True
-    claims = session.claims
-    if session.source == "api":
-        user = claims.get("user")
-        return isinstance(user, dict) and "memberships" in user
-    return "orgs" in claims or "m" in claims
+        existing = {m.org.authrocket_id: m for m in row.memberships.select_related("org")}
+        memberships_changed = _write_memberships(row, session.memberships, now, existing=existing)
+    return bool(changed) or memberships_changed
 
 
 def _write_memberships(
     row: AuthRocketUser,
-    session: AuthRocketSession,
+    memberships: tuple[Membership, ...],
     now: datetime,
     *,
     existing: dict[str, AuthRocketMembership],
 ) -> bool:
-    """Make ``row``'s memberships (``existing``, by org id) and their orgs match the session's.
+    """Add or update ``row``'s memberships (``existing``, by org id) and their orgs as the
+    session lists them; memberships it does not list stay.
 
-    An unchanged set costs no query beyond reading ``existing``. Returns whether anything
-    changed.
+    When the session marks an org selected, the other mirrored memberships lose their
+    ``selected`` flag (one update, only when one had it). An unchanged set costs no query
+    beyond reading ``existing``. Returns whether anything changed.
     """
-    wanted = {m.org.id: m for m in session.memberships}
+    wanted = {m.org.id: m for m in memberships}
     changed_orgs = [
         m
-        for m in session.memberships
+        for m in memberships
         if m.org.id not in existing or org_fields(m.org) != _current(existing[m.org.id].org, m.org)
     ]
     orgs = {org_id: membership.org for org_id, membership in existing.items()}
@@ -108,10 +102,11 @@ def _write_memberships(
             current.synced_at = now
             current.save()
             changed = True
-    stale = [m.pk for org_id, m in existing.items() if org_id not in wanted]
-    if stale:
-        AuthRocketMembership.objects.filter(pk__in=stale).delete()
-        changed = True
+    if any(m.selected for m in memberships):
+        unselected = [m.pk for org_id, m in existing.items() if m.selected and org_id not in wanted]
+        if unselected:
+            AuthRocketMembership.objects.filter(pk__in=unselected).update(selected=False)
+            changed = True
     return changed
 
 

@@ -21,8 +21,12 @@ processor), with AuthRocket's wildcards (``billing:*`` covers ``billing:read``):
 
     {% if authrocket|has_authrocket_perm:"ar:admin" %}...{% endif %}
 
-The filter also takes a single membership (``authrocket.memberships``, or the mirror's
-``AuthRocketMembership``), to ask about one org.
+The filter also takes a single membership, to ask about one org. All the person's orgs, the
+selected one first (the token's; the others from the mirror)::
+
+    {% for membership in authrocket|authrocket_memberships %}
+      {{ membership.org.name }}: {{ membership|has_authrocket_perm:"billing:read" }}
+    {% endfor %}
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from django.template.context import Context
 from django.urls import reverse
 from django.utils.translation import gettext
 
+from django_authrocket import access
 from django_authrocket.identity import AuthRocketSession, Membership
 from django_authrocket.models import AuthRocketMembership
 from django_authrocket.redirects import url_with_next
@@ -89,11 +94,23 @@ def authrocket_logout_form(
 def has_authrocket_perm(value: Any, permission: str) -> bool:
     """Whether the session (its selected membership) or the membership grants ``permission``.
 
-    ``None`` (nobody logged in through AuthRocket) has no permissions.
+    A session without org data in its token asks the mirror (:func:`django_authrocket.access.
+    has_perm`). ``None`` (nobody logged in through AuthRocket) has no permissions.
     """
-    if isinstance(value, AuthRocketSession | Membership | AuthRocketMembership):
+    if isinstance(value, AuthRocketSession):
+        return access.has_perm(value, permission)
+    if isinstance(value, Membership | AuthRocketMembership):
         return value.has_perm(permission)
     return False
+
+
+@register.filter
+def authrocket_memberships(value: Any) -> list[Membership]:
+    """All the session's memberships (:func:`django_authrocket.access.memberships`); none for
+    anything that is not a session."""
+    if isinstance(value, AuthRocketSession):
+        return access.memberships(value)
+    return []
 
 
 def _url_with_next(

@@ -26,13 +26,16 @@ def _set_if(claims: dict[str, Any], name: str, value: object) -> None:
 def ar2_claims(
     user: UserRecord,
     session: SessionRecord,
-    memberships: Memberships,
+    memberships: Memberships | None,
     *,
     selected_org_id: str | None,
     issued_at: int,
     expires_at: int,
 ) -> dict[str, Any]:
-    """AuthRocket 2 claims; ``orgs`` is present when the user has memberships, one selected."""
+    """AuthRocket 2 claims; ``orgs`` is present when the user has memberships, one selected.
+
+    ``memberships`` None leaves the org data out (a realm whose tokens carry none).
+    """
     claims: dict[str, Any] = {
         "iss": AUTHROCKET_ISSUER,
         "iat": issued_at,
@@ -50,7 +53,7 @@ def ar2_claims(
     _set_if(claims, "ref", user.reference)
     _set_if(claims, "cs", user.custom)
     if memberships:
-        selected = _selected(memberships, selected_org_id)
+        selected = selected_membership(memberships, selected_org_id)
         orgs = []
         for membership, org in memberships:
             entry: dict[str, Any] = {
@@ -70,12 +73,14 @@ def ar2_claims(
 def ar1_claims(
     user: UserRecord,
     session: SessionRecord,
-    memberships: Memberships,
+    memberships: Memberships | None,
     *,
     issued_at: int,
     expires_at: int,
 ) -> dict[str, Any]:
-    """AuthRocket 1 claims: short names, the realm in ``aud``, no ``iss``."""
+    """AuthRocket 1 claims: short names, the realm in ``aud``, no ``iss``; no ``m`` when
+    ``memberships`` is None (no org data) or empty. The entries carry no ``selected`` flag
+    (authrocket-ruby lib/authrocket/session.rb ``from_token`` reads ``oid``, ``o`` and ``p``)."""
     claims: dict[str, Any] = {
         "uid": user.id,
         "tk": session.id,
@@ -102,7 +107,7 @@ def ar1_claims(
     return claims
 
 
-def _selected(memberships: Memberships, org_id: str | None) -> MembershipRecord:
+def selected_membership(memberships: Memberships, org_id: str | None) -> MembershipRecord:
     """The membership for ``org_id``, else the one marked selected, else the first."""
     for membership, _ in memberships:
         if membership.org_id == org_id:

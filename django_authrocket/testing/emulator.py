@@ -83,7 +83,7 @@ class AuthRocketEmulator:
         self._activity = Activity(self._store)
         self._keys = KeyRing(jwt_secret=self.jwt_secret)
         self._issuer = TokenIssuer(
-            self._store, self._keys, algorithm=algorithm, token_ttl=token_ttl
+            self._store, self._keys, algorithm=algorithm, token_ttl=token_ttl, options=self.options
         )
         self._faults = FaultList()
         self._log = RequestLog()

@@ -6,8 +6,9 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .claims import ar1_claims, ar2_claims
+from .claims import Memberships, ar1_claims, ar2_claims, selected_membership
 from .ids import random_token
+from .options import RealmOptions, TokenOrgs
 from .records import SessionRecord
 from .signing import KeyRing, sign_jws
 from .store import Invalid, Store
@@ -21,11 +22,21 @@ EMULATOR_MARKER = "emu"
 class TokenIssuer:
     """Creates sessions and signs AR1/AR2 tokens for them with the realm's keys."""
 
-    def __init__(self, store: Store, keys: KeyRing, *, algorithm: str, token_ttl: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        keys: KeyRing,
+        *,
+        algorithm: str,
+        token_ttl: int,
+        options: RealmOptions | None = None,
+    ) -> None:
         self.store = store
         self.keys = keys
         self.algorithm = algorithm
         self.token_ttl = token_ttl
+        #: The realm options (shared with the emulator); ``token_orgs`` shapes the org claims.
+        self.options = options or RealmOptions()
 
     def login(
         self, user_id: str, *, org_id: str | None = None, generation: int = 2
@@ -59,6 +70,8 @@ class TokenIssuer:
         if org_id is not None and not any(m.org_id == org_id for m, _ in memberships):
             raise Invalid(f"User {user.id} is not a member of org {org_id}")
 
+        selected_org_id = org_id or session.org_id
+        carried = _token_orgs(memberships, selected_org_id, self.options.token_orgs)
         iat = int(time.time()) if issued_at is None else issued_at
         # By default a token does not outlive its session; an explicit ttl is taken as given.
         exp = min(iat + self.token_ttl, session.expires_at) if ttl is None else iat + ttl
@@ -66,13 +79,13 @@ class TokenIssuer:
             token_claims = ar2_claims(
                 user,
                 session,
-                memberships,
-                selected_org_id=org_id or session.org_id,
+                carried,
+                selected_org_id=selected_org_id,
                 issued_at=iat,
                 expires_at=exp,
             )
         else:
-            token_claims = ar1_claims(user, session, memberships, issued_at=iat, expires_at=exp)
+            token_claims = ar1_claims(user, session, carried, issued_at=iat, expires_at=exp)
         token_claims[EMULATOR_MARKER] = True
         token_claims.update(claims or {})
         for name in drop_claims:
@@ -99,3 +112,16 @@ class TokenIssuer:
         if user_id is not None and self.store.get_user(user_id).id != session.user_id:
             raise Invalid(f"Session {session_id} belongs to another user")
         return session
+
+
+def _token_orgs(
+    memberships: Memberships, selected_org_id: str | None, shape: TokenOrgs
+) -> Memberships | None:
+    """The memberships a token of this realm carries (realm option ``token_orgs``, see
+    options.py): all of them, the selected one only, or None for no org data at all."""
+    if shape == "none":
+        return None
+    if shape == "selected" and memberships:
+        chosen = selected_membership(memberships, selected_org_id)
+        return [pair for pair in memberships if pair[0] is chosen]
+    return memberships

@@ -62,6 +62,18 @@ CustomOnGet = Literal["expand", "always"]
 #: * ``"empty"``: an empty collection.
 UnfilteredMemberships = Literal["error", "empty"]
 
+#: Which orgs a login token carries: the realm's "Included token data" (JWT scopes) setting.
+#: AuthRocket leaves org data out of tokens unless the realm adds it
+#: (authrocket.com/docs/ui_guide/settings_sessions, "Included token data"; the realm's
+#: ``jwt_scopes``, authrocket-ruby lib/authrocket/realm.rb), and with it on, LoginRocket
+#: "always sends a JWT with exactly one membership/org; other API generated JWTs may vary"
+#: (authrocket-ruby lib/authrocket/rails/controller_helper.rb, ``current_membership``).
+#:
+#: * ``"selected"``: the selected org only (``orgs``/``m`` with one entry), as LoginRocket does.
+#: * ``"all"``: every org of the user, the selected one marked.
+#: * ``"none"``: no org data: neither ``orgs`` (AuthRocket 2) nor ``m`` (AuthRocket 1).
+TokenOrgs = Literal["selected", "all", "none"]
+
 
 @dataclass
 class RealmOptions:
@@ -76,6 +88,7 @@ class RealmOptions:
     jwks_shape: JwksShape = "full"
     custom_on_get: CustomOnGet = "expand"
     unfiltered_memberships: UnfilteredMemberships = "error"
+    token_orgs: TokenOrgs = "selected"
 
     def __setattr__(self, name: str, value: Any) -> None:
         choices = _CHOICES.get(name)
@@ -102,4 +115,5 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "jwks_shape": get_args(JwksShape),
     "custom_on_get": get_args(CustomOnGet),
     "unfiltered_memberships": get_args(UnfilteredMemberships),
+    "token_orgs": get_args(TokenOrgs),
 }

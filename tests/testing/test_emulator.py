@@ -129,8 +129,8 @@ def test_ar2_token_carries_the_authrocket_2_claims_and_the_kid(emu: AuthRocketEm
     )
     assert claims["preferred_username"] == "ada"
     assert claims["exp"] - claims["iat"] == 3600
-    assert [org["selected"] for org in claims["orgs"]] == [False, True]
-    selected = claims["orgs"][1]
+    [selected] = claims["orgs"]  # the selected org only, as LoginRocket sends (the default)
+    assert selected["selected"] is True
     assert selected["oid"] == engines["id"]
     assert selected["mid"].startswith("mb_")
     assert selected["name"] == "Engines"
@@ -139,9 +139,11 @@ def test_ar2_token_carries_the_authrocket_2_claims_and_the_kid(emu: AuthRocketEm
     assert selected["cs"] == {"tier": "gold"}
 
 
+@pytest.mark.parametrize("token_orgs", ["selected", "all"])
 def test_org_id_selects_the_org_in_the_token(
-    emu: AuthRocketEmulator, http: requests.Session
+    emu: AuthRocketEmulator, http: requests.Session, token_orgs: str
 ) -> None:
+    emu.configure(token_orgs=token_orgs)
     user, engines = member_of_two_orgs(emu)
     memberships = api_get(http, emu, "/memberships", user_id=user["id"])["collection"]
     other_id = next(m["org_id"] for m in memberships if m["org_id"] != engines["id"])
@@ -150,6 +152,34 @@ def test_org_id_selects_the_org_in_the_token(
 
     claims = jwt.decode(token, emu.public_key_pem, algorithms=["RS256"])
     assert [org["oid"] for org in claims["orgs"] if org["selected"]] == [other_id]
+    assert len(claims["orgs"]) == (2 if token_orgs == "all" else 1)
+
+
+@pytest.mark.parametrize("generation", [2, 1])
+def test_token_orgs_gives_every_org_the_selected_one_or_none(
+    emu: AuthRocketEmulator, http: requests.Session, generation: int
+) -> None:
+    user, engines = member_of_two_orgs(emu)
+    claim = "orgs" if generation == 2 else "m"
+    key = emu.public_key_pem if generation == 2 else emu.jwt_secret
+    seen = {}
+    for shape in ("all", "selected", "none"):
+        emu.configure(token_orgs=shape)
+        session, token = emu.login(user["id"], generation=generation)
+        audience = {"audience": emu.realm_id} if generation == 1 else {}
+        claims = jwt.decode(token, key, algorithms=["RS256", "HS256"], **audience)
+        seen[shape] = sorted(org["oid"] for org in claims.get(claim, []))
+        if shape == "none":
+            assert claim not in claims
+        # Get Session's token field follows the same realm setting.
+        answer = api_get(http, emu, f"/sessions/{session['id']}")
+        if generation == 2:
+            inner = jwt.decode(answer["token"], key, algorithms=["RS256"])
+            assert sorted(org["oid"] for org in inner.get("orgs", [])) == seen[shape]
+
+    assert len(seen["all"]) == 2 and engines["id"] in seen["all"]
+    assert seen["selected"] == [engines["id"]]
+    assert seen["none"] == []
 
 
 def test_ar2_token_of_a_user_without_memberships_has_no_orgs_claim(emu: AuthRocketEmulator) -> None:

@@ -20,11 +20,13 @@ class AuthRocketConfig(AppConfig):
         # clients built for the previous configuration.
         setting_changed.connect(_forget_on_authrocket_change, dispatch_uid="authrocket-settings")
 
-        from django.contrib.auth.signals import user_logged_out
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
 
+        from .backends import record_login_time
         from .signout import unlink
 
         user_logged_out.connect(unlink, dispatch_uid="authrocket-unlink")
+        user_logged_in.connect(record_login_time, dispatch_uid="authrocket-login-time")
 
         import logging
 

@@ -48,6 +48,12 @@ test-corner:
 	$(CORNER)/bin/python -c "import sys, django; print('corner: Python', sys.version.split()[0], 'Django', django.__version__)"
 	$(CORNER)/bin/python -m pytest $(PYTEST_ARGS)
 
+## screenshot: the browser test, copying its dashboard screenshot to docs/_static/dashboard.png
+## (the README's picture); needs Chromium, as the browser test does
+.PHONY: screenshot
+screenshot: $(STAMP)
+	AUTHROCKET_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -p no:randomly tests/e2e
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
-from . import verification
+from . import staff_group, verification
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidClaims, InvalidToken
 from .identity import AuthRocketSession
@@ -268,7 +268,8 @@ class AuthRocketBackend(ModelBackend):
         """Set ``is_staff`` from the person's membership of ``AUTHROCKET_STAFF_ORG``: staff
         while that membership grants ``AUTHROCKET_STAFF_PERMISSION``, whichever org the
         session selected (at login, and when an api-mode recheck brings changed permissions).
-        True when it changed.
+        Staff join ``AUTHROCKET_STAFF_GROUP``, and leave it with their staff status
+        (:mod:`~django_authrocket.staff_group`). True when ``is_staff`` changed.
 
         The membership comes from the session when it lists the staff org, else from the
         mirror (LoginRocket's token may name only the selected org). Without a staff org no
@@ -278,12 +279,14 @@ class AuthRocketBackend(ModelBackend):
         if not permission or not hasattr(user, "is_staff"):
             return False
         wanted = self.staff_org_grants(session, permission)
-        if getattr(user, "is_staff", None) == wanted:
-            return False
-        setattr(user, "is_staff", wanted)  # noqa: B010 - not every user model declares it
-        if save:
-            user.save(update_fields=["is_staff"])  # type: ignore[misc]
-        return True
+        changed = getattr(user, "is_staff", None) != wanted
+        if changed:
+            setattr(user, "is_staff", wanted)  # noqa: B010 - not every user model declares it
+            if save:
+                user.save(update_fields=["is_staff"])  # type: ignore[misc]
+        if changed or wanted:  # a customer's login costs no query
+            staff_group.follow_staff(user, wanted)
+        return changed
 
     def staff_org_grants(self, session: AuthRocketSession, permission: str) -> bool:
         """Whether the person's membership of ``AUTHROCKET_STAFF_ORG`` grants ``permission``,

@@ -23,6 +23,7 @@ W002     AUTHROCKET_CACHE is a per-process cache (LocMem) and DEBUG is off
 W003     AUTHROCKET_URL does not end with /v1 or /v2
 W020     AUTHROCKET_ACCEPT_EMULATOR_TOKENS is on and DEBUG is off
 W021     AUTHROCKET_CACHE has no atomic ``add`` (FileBasedCache)
+W030     an admin site's own login template leaves out "Log in with AuthRocket"
 ======== =====================================================================
 
 The middleware and backend checks accept subclasses (the documented way to extend them), as
@@ -309,6 +310,29 @@ def check_trust(
             )
         )
     return messages
+
+
+@register("authrocket", Tags.admin)
+def check_admin_login(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Admin sites whose login page cannot offer "Log in with AuthRocket"."""
+    from . import admin_site
+
+    if not app_settings.ADMIN_LOGIN:
+        return []
+    return [
+        Warning(
+            f"The admin site {site.name!r} has its own login_template "
+            f'({site.login_template!r}): it shows no "Log in with AuthRocket".',
+            hint=f"Make that template extend {admin_site.LOGIN_TEMPLATE!r}, or put "
+            "{% load authrocket_admin %}{% authrocket_admin_login %} in it (then silence "
+            "authrocket.W030); or set AUTHROCKET_ADMIN_LOGIN = False.",
+            id="authrocket.W030",
+        )
+        for site in admin_site.admin_sites()
+        if site.login_template not in (None, admin_site.LOGIN_TEMPLATE)
+    ]
 
 
 NUMERIC_SETTINGS = (

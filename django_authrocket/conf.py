@@ -317,6 +317,20 @@ class AppSettings:
         "mirror (AuthRocketMembership rows of that org).",
         clean=_names,
     )
+    STAFF_GROUP: Setting[str | None] = Setting(
+        "AuthRocket staff",
+        "The Django group of the people AUTHROCKET_STAFF_PERMISSION makes staff: they join it "
+        "when they get staff status and leave it when they lose it. Created when missing (after "
+        "``migrate``, or at a staff login) with the view permissions of the mirror models, so "
+        "staff can browse the mirrored users, orgs and memberships in the admin; an existing "
+        "group is left as the site made it. ``None``: no group.",
+        clean=_strip_text,
+    )
+    ADMIN_LOGIN: Setting[bool] = Setting(
+        True,
+        'Offer "Log in with AuthRocket" on the Django admin\'s login page, above its password '
+        "form (which stays, for password users such as a ``createsuperuser`` admin).",
+    )
     ACCEPT_EMULATOR_TOKENS: Setting[bool] = Setting(
         False,
         "Accept tokens and Get Session answers minted by the emulator "

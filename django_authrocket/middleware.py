@@ -42,7 +42,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from . import bearer, logins, recheck, redirects, reports, token_login, verification
+from . import admin_site, bearer, logins, recheck, redirects, reports, token_login, verification
 from .backends import get_backend, is_authrocket_backend
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
@@ -76,7 +76,7 @@ class AuthRocketMiddleware:
         response = self.get_response(request)
         if logins.key_changed(request):
             logins.follow_key_change(request)
-        return response
+        return admin_site.logout_response(request, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         if _needs_look(request, settings.SESSION_COOKIE_NAME):
@@ -90,7 +90,7 @@ class AuthRocketMiddleware:
         response = await get_response(request)
         if logins.key_changed(request):
             await sync_to_async(logins.follow_key_change)(request)
-        return response
+        return admin_site.logout_response(request, response)
 
     # --- the one logic path -------------------------------------------------------------------
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
-from django.conf import settings
+from django.conf import global_settings, settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.shortcuts import resolve_url
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from .conf import app_settings
+
+#: Django's default ``LOGIN_REDIRECT_URL``: a site that leaves it gets :func:`default_landing`.
+DJANGO_LOGIN_REDIRECT_URL = str(global_settings.LOGIN_REDIRECT_URL)
 
 
 def safe_next(request: HttpRequest, url: str | None) -> str | None:
@@ -46,7 +49,43 @@ def next_from(request: HttpRequest) -> str | None:
 
 
 def after_login_url(request: HttpRequest) -> str:
-    return next_from(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
+    """The safe ``next``, else ``LOGIN_REDIRECT_URL``, else (see :func:`default_landing`) a
+    page the site has."""
+    if next_url := next_from(request):
+        return next_url
+    if settings.LOGIN_REDIRECT_URL != DJANGO_LOGIN_REDIRECT_URL:
+        return resolve_url(settings.LOGIN_REDIRECT_URL)
+    return default_landing(request)
+
+
+def default_landing(request: HttpRequest) -> str:
+    """Where a login lands while ``LOGIN_REDIRECT_URL`` is Django's default,
+    ``/accounts/profile/``, a page a new ``startproject`` site does not have: that page when
+    the site has one (not this app's ``accounts/<org_id>/``), else ``/`` when the site has
+    one, else the admin for staff, else the app's "You are logged in" page (``/`` without
+    ``django_authrocket.urls``)."""
+    for candidate in (DJANGO_LOGIN_REDIRECT_URL, "/"):
+        if _resolves(candidate):
+            return candidate
+    candidates = ["authrocket:logged_in"]
+    if getattr(getattr(request, "user", None), "is_staff", False):
+        candidates.insert(0, "admin:index")
+    for name in candidates:
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return "/"
+
+
+def _resolves(path: str) -> bool:
+    """Whether the site has a page of its own at ``path``: not one of this app's views (with
+    the app at ``""``, ``/accounts/profile/`` is its ``accounts_org``, for an org "profile")."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return "authrocket" not in match.app_names
 
 
 def after_logout_url(request: HttpRequest) -> str:

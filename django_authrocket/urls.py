@@ -25,5 +25,11 @@ urlpatterns = [
         login_not_required(TemplateView.as_view(template_name="authrocket/logged_out.html")),
         name="logged_out",
     ),
+    # Where a login lands when LOGIN_REDIRECT_URL is Django's default and the site has no "/".
+    path(
+        "logged-in/",
+        login_not_required(TemplateView.as_view(template_name="authrocket/logged_in.html")),
+        name="logged_in",
+    ),
     path("webhook/<str:secret>/", webhooks.webhook, name="webhook"),
 ]

@@ -11,7 +11,8 @@ Registered from ``tests/conftest.py`` (``pytest_plugins``). For the whole sessio
 * learns the secret values the tests use: every ``AUTHROCKET_API_KEY``,
   ``AUTHROCKET_WEBHOOK_SECRET``, ``AUTHROCKET_WEBHOOK_BASIC_AUTH`` and HS256
   ``AUTHROCKET_JWT_KEY`` set through ``settings``/``override_settings`` (Django's
-  ``setting_changed`` signal) or found in the environment or settings at the end of a test;
+  ``setting_changed`` signal) or found in the environment or settings at the end of a test,
+  and the demo people's passwords (``django_authrocket.testing.demo.DEMO_PASSWORDS``);
 * at the end of each test (the teardown report) checks that test's lines for a JWT (three
   base64url parts, the first starting ``eyJ``), an AuthRocket API key (``ks_...``), an
   AuthRocket session id (``kss_...``: LoginRocket's API trades one for a login token, so it is
@@ -153,6 +154,11 @@ class SecretScanner(logging.Handler):
         """The secrets the environment and Django settings hold right now."""
         for name in SECRET_SETTINGS:
             self.learn(name, os.environ.get(name))
+        # The demo people's passwords (the emulator's LoginRocket API): never in a log line.
+        from django_authrocket.testing.demo import DEMO_PASSWORDS
+
+        for password in DEMO_PASSWORDS.values():
+            self.learn("demo password", password)
         try:
             from django.conf import settings
 

@@ -7,6 +7,7 @@ the emulator in this process and a throwaway SQLite database.
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 import os
 import re
@@ -14,10 +15,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from django.utils import timezone
 
 from django_authrocket.testing import AuthRocketEmulator
 from django_authrocket.testing.demo import seed_demo_users
@@ -199,6 +202,8 @@ def test_a_person_logs_in_through_loginrocket_and_sees_the_dashboard(emulator, t
             assert "Ada Lovelace" in dashboard.text
             assert ada["id"] in dashboard.text
             assert "Analytical Engines" in dashboard.text and "ar:owner" in dashboard.text
+            # Said the way a person says it, not "0 minutes ago".
+            assert '<dd id="logged-in">just now</dd>' in dashboard.text
 
             csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', dashboard.text)[1]
             home = browser.post(
@@ -237,3 +242,17 @@ def wait_until_up(
         else:
             return
     pytest.fail("runserver did not answer within 15 s")
+
+
+def test_the_dashboard_says_when_you_logged_in_as_a_person_would() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "demo_site_tags", EXAMPLE / "demo_site" / "templatetags" / "demo_site.py"
+    )
+    assert spec is not None and spec.loader is not None
+    tags = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tags)
+    now = timezone.now()
+
+    assert tags.ago(now - timedelta(seconds=20)) == "just now"
+    assert tags.ago(now - timedelta(minutes=5, seconds=3)) == "5\xa0minutes ago"  # as timesince
+    assert tags.ago(None) == ""

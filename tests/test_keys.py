@@ -59,15 +59,20 @@ def test_a_token_without_kid_is_refused_in_key_set_mode(emulator, user) -> None:
 
 def test_a_thousand_random_kids_cause_only_a_handful_of_fetches(emulator, user) -> None:
     verify_token(emulator.mint_token(user["id"]))
+    forged = [
+        emulator.mint_token(user["id"], kid=f"forged-{secrets.token_hex(8)}") for _ in range(1000)
+    ]
     refused = 0
-    for _ in range(1000):
-        token = emulator.mint_token(user["id"], kid=f"forged-{secrets.token_hex(8)}")
+    started = time.monotonic()
+    for token in forged:
         with pytest.raises(UnknownKey):
             verify_token(token)
         refused += 1
+    elapsed = time.monotonic() - started
     assert refused == 1000
-    # One fetch to warm up, then at most one per second-long refetch interval.
-    assert jwks_fetches(emulator) <= 5
+    # One fetch to warm up, then at most one per (one-second) refetch interval of the flood,
+    # however long the machine took to verify the thousand tokens.
+    assert jwks_fetches(emulator) <= 2 + int(elapsed)
 
 
 def test_a_key_rotation_is_picked_up_and_the_old_kid_stays_valid(emulator, user) -> None:

@@ -4,8 +4,9 @@ The code blocks are read from README.md itself (not a copy): the Python block is
 the new site's ``settings.py`` and ``urls.py`` (split at its ``# settings.py`` / ``# urls.py``
 lines), the shell block is run as written, with ``LOGINROCKET_URL`` pointed at the emulator.
 Then, on ``runserver``: a person logs in through LoginRocket (the emulator), logs out and lands
-on a real page; a superuser logs into the admin with a password; and the request log holds no
-token.
+on a real page, and a login without ``next`` lands on a real page too; the admin's login page
+offers "Log in with AuthRocket", and a superuser logs into the admin with a password; and the
+request log holds no token.
 """
 
 from __future__ import annotations
@@ -197,6 +198,20 @@ def a_person_logs_in_and_out(emulator: AuthRocketEmulator, site: str) -> str:
         assert after.url == f"{site}/logged-out/"
         assert "You are logged out" in after.text
         assert "sessionid" not in browser.cookies
+
+        # A login without ?next= lands on a real page (Django's /accounts/profile/ is none here).
+        again = browser.get(f"{site}/login/", timeout=5)
+        redirect_uri = html.unescape(
+            re.search(r'name="redirect_uri" value="([^"]+)"', again.text)[1]
+        )
+        landed = browser.post(
+            f"{emulator.loginrocket_url}/login",
+            data={"redirect_uri": redirect_uri, "user_id": person["id"]},
+            timeout=5,
+        )
+        assert landed.status_code == 200, landed.url
+        assert landed.url == f"{site}/logged-in/"
+        assert "You are logged in" in landed.text
     return token
 
 
@@ -206,6 +221,9 @@ def a_superuser_logs_into_the_admin_with_a_password(
     with requests.Session() as browser:
         browser.trust_env = False
         form = browser.get(f"{site}/admin/login/?next=/admin/", timeout=5)
+        # The app comes after the admin in INSTALLED_APPS (`+=`), and its button is there.
+        assert 'href="/login/?next=%2Fadmin%2F"' in form.text
+        assert "Log in with AuthRocket</a>" in form.text
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)[1]
 
         admin = browser.post(

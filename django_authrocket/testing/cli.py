@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .demo import seed_demo_users
+from .demo import DEMO_PASSWORDS, DEMO_TOTP_SECRET, seed_demo_users
 from .emulator import ALGORITHMS, AuthRocketEmulator
 
 DEFAULT_PORT = 8765
@@ -111,7 +111,9 @@ def serve(options: dict[str, Any], write: Callable[[str], object]) -> None:
             write("\nDemo users:")
             for user in users:
                 note = "" if user["state"] == "active" else f" ({user['state']})"
-                write(f"    {user['name']} <{user['email']}> {user['id']}{note}")
+                password = DEMO_PASSWORDS.get(user["email"], "")
+                write(f"    {user['name']} <{user['email']}> {user['id']}{note} {password}")
+            write(f"    (Grace's second factor: TOTP secret {DEMO_TOTP_SECRET})")
         _wait_for_interrupt()
     finally:
         emulator.stop()
@@ -134,6 +136,8 @@ def describe(emulator: AuthRocketEmulator) -> str:
             for name, env in _ENV_NAMES.items()
             if (value := settings[name]) is not None and "\n" not in str(value)
         ),
+        "",
+        f"LoginRocket API: {emulator.loginrocket_api_url}",
         "",
         "Press Ctrl+C to stop.",
     ]

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
+from . import loginrocket_api
 from .activity import Activity
 from .api_objects import (
     event_object,
@@ -20,6 +21,7 @@ from .api_objects import (
 )
 from .app import EmulatorApp
 from .core_api import CoreAPI
+from .credentials import INVITATION, PASSWORD_RESET, VERIFY_EMAIL, Credentials
 from .faults import Fault, FaultKind, FaultList
 from .ids import random_token
 from .issuer import TokenIssuer
@@ -87,6 +89,7 @@ class AuthRocketEmulator:
         )
         self._faults = FaultList()
         self._log = RequestLog()
+        self._credentials = Credentials(self._store)
         self._app = EmulatorApp(
             self._keys,
             LoginRocketPages(self._store, self._issuer, generation=login_generation),
@@ -99,6 +102,14 @@ class AuthRocketEmulator:
                 options=self.options,
             ),
             options=self.options,
+            loginrocket_api=loginrocket_api.LoginRocketAPI(
+                self._store,
+                self._issuer,
+                self._activity,
+                self._credentials,
+                options=self.options,
+                generation=login_generation,
+            ),
         )
         self._server: EmulatorHTTPServer | None = None
         self._errors: list[str] = []
@@ -181,6 +192,11 @@ class AuthRocketEmulator:
         """The LoginRocket base URL: the hosted pages live at the root, like :attr:`url`."""
         return self.url
 
+    @property
+    def loginrocket_api_url(self) -> str:
+        """The LoginRocket API base: ``{url}/v2/`` (what loginrocket.js appends ``v2/`` to)."""
+        return f"{self.url}/v2/"
+
     def api_url(self, generation: int = 2) -> str:
         """The Core API base: ``{url}/api/v2`` (or ``/api/v1``)."""
         if generation not in (1, 2):
@@ -249,10 +265,12 @@ class AuthRocketEmulator:
         state: str = "active",
         email_verification: str = "verified",
         locale: str | None = None,
+        password: str | None = None,
     ) -> dict[str, Any]:
         """Create a user and return it as the API shows it (v2). Emails are unique per realm.
 
-        Without ``email`` a unique ``user-...@example.com`` is made up.
+        Without ``email`` a unique ``user-...@example.com`` is made up. ``password`` lets them
+        log in through the LoginRocket API (:meth:`set_password`).
         """
         user = self._store.create_user(
             email=email or f"user-{random_token(10).lower()}@example.com",
@@ -266,6 +284,8 @@ class AuthRocketEmulator:
             email_verification=email_verification,
             locale=locale,
         )
+        if password is not None:
+            self._credentials.set_password(user.id, password)
         return user_object(user)
 
     def get_user(self, id_or_email: str) -> dict[str, Any]:
@@ -354,8 +374,11 @@ class AuthRocketEmulator:
         return invitation_object(self._activity.update_invitation(invitation_id, **fields))
 
     def send_invitation(self, invitation_id: str) -> dict[str, Any]:
-        """Email the invitation: ``invitation.<type>.invited``."""
-        return invitation_object(self._activity.send_invitation(invitation_id))
+        """Email the invitation: ``invitation.<type>.invited``; its token goes to :attr:`outbox`
+        (``POST /v2/signup`` takes it as ``invitation``)."""
+        invitation = self._activity.send_invitation(invitation_id)
+        self._credentials.mail_token(INVITATION, invitation.email, invitation.id)
+        return invitation_object(invitation)
 
     def accept_invitation(
         self, invitation_id: str, user_id: str | None = None
@@ -390,8 +413,11 @@ class AuthRocketEmulator:
         self._activity.request_email_change(user_id, new_email)
 
     def request_email_verification(self, user_id: str) -> dict[str, Any]:
-        """A verification email went out: ``user.email.verifying``."""
-        return user_object(self._activity.request_email_verification(user_id))
+        """A verification email went out: ``user.email.verifying``; its token goes to
+        :attr:`outbox` (``POST /v2/email/verify`` takes it)."""
+        user = self._activity.request_email_verification(user_id)
+        self._credentials.mail_user_token(VERIFY_EMAIL, user)
+        return user_object(user)
 
     def verify_email(self, user_id: str) -> dict[str, Any]:
         """The user verified their email (and a pending change): ``user.email.verified``."""
@@ -408,6 +434,34 @@ class AuthRocketEmulator:
         ``invitation_id``. The Core API serves it like any other event.
         """
         return event_object(self._store.emit(event_type, **ids))
+
+    # -- the LoginRocket API's secrets and mail (credentials.py, loginrocket_api.py) ------------
+
+    def set_password(self, user_id: str, password: str) -> None:
+        """Give the user a password for ``POST /v2/login`` (kept hashed, never logged)."""
+        self._credentials.set_password(user_id, password)
+
+    def enable_totp(self, user_id: str, secret: str | None = None) -> str:
+        """Give the user a TOTP second factor; returns its base32 secret (new unless given)."""
+        return self._credentials.enable_totp(user_id, secret)
+
+    def totp_code(self, user_id: str, at: float | None = None) -> str:
+        """The user's current TOTP code (at unix time ``at``), as their authenticator shows it."""
+        return self._credentials.totp_code(user_id, at)
+
+    def generate_password_token(self, user_id: str) -> str:
+        """Mail the user a password reset token and return it (``POST /v2/password/reset``)."""
+        return self._credentials.mail_user_token(PASSWORD_RESET, self._store.get_user(user_id))
+
+    @property
+    def outbox(self) -> list[dict[str, Any]]:
+        """Mail sent since the last reset, oldest first: ``{"to", "kind", "token", "user_id",
+        "at"}``; kinds ``password_reset``, ``verify_email``, ``invitation``."""
+        return self._credentials.outbox()
+
+    def emailed_token(self, kind: str, to: str | None = None) -> str:
+        """The newest token of ``kind`` in :attr:`outbox` (sent to ``to``); LookupError if none."""
+        return self._credentials.last_token(kind, to)
 
     # -- sessions and tokens ------------------------------------------------------------------
 

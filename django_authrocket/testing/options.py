@@ -12,6 +12,7 @@ Each option names its source; see also the fidelity table in docs/testing.md.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -83,6 +84,20 @@ class RealmOptions:
     running under the default.
     """
 
+    lr_signup: LrSignup = "open"
+    lr_org_mode: LrOrgMode = "single_user"
+    lr_without_org: LrWithoutOrg = "create_org"
+    lr_required_profile: LrRequiredProfile = "none"
+    lr_email_verification: LrEmailVerification = "optional"
+    lr_rate_limit_by: LrRateLimitBy = "connection"
+    lr_error_shape: LrErrorShape = "strings"
+    #: Origins allowed to call the LoginRocket API from a browser (``https://app.example``,
+    #: ``http://localhost:4000``; ``*`` for any): "Accessing the LoginRocket API", AR2.
+    lr_cors_origins: tuple[str, ...] = ()
+    #: LoginRocket API requests allowed per client in ``lr_rate_window`` seconds ("tightly
+    #: rate limited", the same page; the figures are the emulator's choice).
+    lr_rate_limit: int = 60
+    lr_rate_window: int = 60
     session_answer: SessionAnswer = "documented"
     expired_token_lookup: ExpiredTokenLookup = "not_found"
     jwks_shape: JwksShape = "full"
@@ -91,9 +106,14 @@ class RealmOptions:
     token_orgs: TokenOrgs = "selected"
 
     def __setattr__(self, name: str, value: Any) -> None:
+        check = _CHECKS.get(name)
+        if check is not None:
+            object.__setattr__(self, name, check(name, value))
+            return
         choices = _CHOICES.get(name)
         if choices is None:
-            raise AttributeError(f"no realm option {name!r}; options: {', '.join(_CHOICES)}")
+            known = ", ".join([*_CHOICES, *_CHECKS])
+            raise AttributeError(f"no realm option {name!r}; options: {known}")
         if value not in choices:
             raise ValueError(f"realm option {name} must be one of {choices}, not {value!r}")
         object.__setattr__(self, name, value)
@@ -109,11 +129,69 @@ class RealmOptions:
         self.update(**dataclasses.asdict(other))
 
 
+# -- The LoginRocket API (loginrocket_api.py); sources in that module and docs/testing.md. --
+
+#: Who may sign up through ``POST /v2/signup``: anyone (``open``), holders of an emailed
+#: invitation (``invitation``; ``POST /v2/signup/request`` asks for one) or nobody
+#: (``closed``). The realm setting ``signup`` of authrocket-js loginrocket-js/test/
+#: loginrocket_test.js ("requestInvitation", "signup").
+LrSignup = Literal["open", "invitation", "closed"]
+#: The realm's ``org_mode`` (loginrocket_test.js "getSession"): a session read without an
+#: ``account`` is a full login for the first org (``single_user``) or a ``conditional_login``
+#: with ``no_account_selected`` (``multi_user``).
+LrOrgMode = Literal["single_user", "multi_user"]
+#: A ``single_user`` login of a person with no org: ``create_org`` (an org is made for them,
+#: the comment in loginrocket_test.js "getSession" when no org name is required),
+#: ``must_complete_profile`` (the same comment, when an org name is required) or
+#: ``no_account`` (a full login with ``account: null``, as the hosted pages do; emulator's
+#: choice).
+LrWithoutOrg = Literal["create_org", "no_account", "must_complete_profile"]
+#: Profile fields a login needs (``must_complete_profile`` until given by ``PUT profile``):
+#: none, or ``name`` (first and last name). Emulator's choice of fields, not documented.
+LrRequiredProfile = Literal["none", "name"]
+#: ``required``: a person whose email is not verified gets ``must_verify_email`` until
+#: ``POST /v2/email/verify``. Emulator's choice of setting, not documented.
+LrEmailVerification = Literal["optional", "required"]
+#: Whose address the rate limit counts: the TCP peer (``connection``) or the first
+#: ``X-Forwarded-For`` address (``forwarded``). Whether LoginRocket honours a forwarded
+#: address is not documented.
+LrRateLimitBy = Literal["connection", "forwarded"]
+#: ``strings``: errors as a list of messages (loginrocket-js test/assertions.js
+#: ``lrMatchesError``); ``fields`` adds a ``field_errors`` map (emulator's choice).
+LrErrorShape = Literal["strings", "fields"]
+
+
 _CHOICES: dict[str, tuple[str, ...]] = {
+    "lr_signup": get_args(LrSignup),
+    "lr_org_mode": get_args(LrOrgMode),
+    "lr_without_org": get_args(LrWithoutOrg),
+    "lr_required_profile": get_args(LrRequiredProfile),
+    "lr_email_verification": get_args(LrEmailVerification),
+    "lr_rate_limit_by": get_args(LrRateLimitBy),
+    "lr_error_shape": get_args(LrErrorShape),
     "session_answer": get_args(SessionAnswer),
     "expired_token_lookup": get_args(ExpiredTokenLookup),
     "jwks_shape": get_args(JwksShape),
     "custom_on_get": get_args(CustomOnGet),
     "unfiltered_memberships": get_args(UnfilteredMemberships),
     "token_orgs": get_args(TokenOrgs),
+}
+
+
+def _origins(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"realm option {name} is a list of origins, not {value!r}")
+    return tuple(item.rstrip("/") for item in value)
+
+
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"realm option {name} is a whole number of at least 1, not {value!r}")
+    return value
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "lr_cors_origins": _origins,
+    "lr_rate_limit": _positive,
+    "lr_rate_window": _positive,
 }

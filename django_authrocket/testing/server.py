@@ -185,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET  # OPTIONS: CORS preflight
 
     def log_message(self, format: str, *args: Any) -> None:
         # Like AuthRocket's own logs should: a Get Session by token has the token in the path.
@@ -200,6 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qs(url.query, keep_blank_values=True),
             headers=Headers(self.headers.items()),
             body=body or b"",
+            client=str(self.client_address[0]),
         )
         # Logged on arrival, so a request still in flight (say, one a client timed out on)
         # is already counted; status stays 0 until an answer is sent.

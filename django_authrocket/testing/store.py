@@ -87,6 +87,15 @@ class Store:
         # Kept here so that clear() forgets them too; activity.py holds the behaviour.
         self.invitations: Table[InvitationRecord] = Table()
         self.pending_emails: dict[str, str] = {}  # user id -> the address being changed to
+        # The LoginRocket API's secrets and mail, here for clear(); credentials.py holds the
+        # behaviour. Passwords are kept only as salted scrypt hashes.
+        self.password_hashes: dict[str, str] = {}  # user id -> hash
+        self.totp_secrets: dict[str, str] = {}  # user id -> base32 secret
+        self.totp_used_steps: dict[str, int] = {}  # user id -> last time step accepted
+        self.pending_logins: dict[str, tuple[str, float]] = {}  # id -> (user id, expiry)
+        self.emailed_tokens: dict[str, tuple[str, str, float]] = {}  # token -> (kind, id, exp)
+        self.outbox: list[dict[str, Any]] = []
+        self.rate_hits: dict[str, list[float]] = {}  # client address -> request times
         self._user_by_email: dict[str, str] = {}
         self._membership_by_pair: dict[tuple[str, str], str] = {}
         self._memberships_by_user: dict[str, Table[MembershipRecord]] = {}
@@ -168,6 +177,8 @@ class Store:
                 self._delete_membership(membership)
             self.users.remove(user.id)
             self.pending_emails.pop(user.id, None)
+            self.password_hashes.pop(user.id, None)
+            self.totp_secrets.pop(user.id, None)
             del self._user_by_email[user.email]
             self._emit("user.deleted", user_id=user.id)
             return user

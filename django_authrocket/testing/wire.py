@@ -22,6 +22,7 @@ class Request:
     query: dict[str, list[str]]
     headers: Headers
     body: bytes = b""
+    client: str = ""  # the TCP peer's address (the LoginRocket API's rate limit counts it)
 
     def param(self, name: str) -> str | None:
         """The first value of query parameter ``name``, or None."""

@@ -145,6 +145,8 @@ AUTHROCKET_STAFF_ORG = env.list(
 )
 if AUTHROCKET_STAFF_ORG:
     AUTHROCKET_STAFF_PERMISSION = env.str("AUTHROCKET_STAFF_PERMISSION", default="ar:admin")
+# Staff join the group "AuthRocket staff" (AUTHROCKET_STAFF_GROUP), which may view the mirrored
+# users, orgs and memberships in the admin; its login page offers "Log in with AuthRocket".
 # Opt-in (demo_site/apps.py): owners (ar:owner) of the staff org are superusers too. Off, no
 # AuthRocket token ever makes a superuser here.
 STAFF_ORG_OWNERS_ARE_SUPERUSERS = env.bool("STAFF_ORG_OWNERS_ARE_SUPERUSERS", default=False)

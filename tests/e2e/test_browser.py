@@ -4,7 +4,8 @@ Chromium (Debian's, driven by Playwright) goes through what a person does: an ex
 link lands on the failure page at a URL with no token; the dashboard sends it to LoginRocket,
 it picks a user, comes back logged in with no token in the address bar, is refused the
 admin-only page, logs out, logs in again, and is sent back to LoginRocket as soon as its
-session is ended at AuthRocket. Screenshots of the main pages go to
+session is ended at AuthRocket. A staff member logs in to the Django admin with "Log in with
+AuthRocket", sees the mirror there, and logs out of the admin and of LoginRocket. Screenshots of the main pages go to
 build/e2e-screenshots/ (CI keeps them as artifacts); with AUTHROCKET_UPDATE_SCREENSHOT=1 the
 dashboard's also replaces docs/_static/dashboard.png, the picture in the README and the docs.
 """
@@ -144,5 +145,53 @@ def test_log_in_refuse_log_out_and_end_the_session_in_chromium(
     except BaseException:
         if not page.is_closed():
             shoot(page, "failure")
+        raise
+    assert not emulator.server_errors
+
+
+def test_staff_log_in_to_the_admin_with_authrocket_in_chromium(
+    page: Any, demo_emulator: AuthRocketEmulator, example_site: ExampleSite
+) -> None:
+    from playwright.sync_api import expect
+
+    site, emulator = example_site.url, demo_emulator
+    login_page = re.compile(re.escape(f"{emulator.loginrocket_url}/login?") + ".*")
+    ada = emulator.get_user("ada@example.com")  # admin of the demo's staff org: staff here
+    try:
+        # The admin's login page offers AuthRocket, and keeps its password form.
+        page.goto(f"{site}/admin/")
+        page.wait_for_url(f"{site}/admin/login/?next=/admin/")
+        button = page.get_by_role("link", name="Log in with AuthRocket")
+        expect(button).to_have_attribute("href", "/login/?next=%2Fadmin%2F")
+        expect(page.locator("#login-form")).to_be_visible()
+        shoot(page, "07-admin-login")
+
+        button.click()
+        page.wait_for_url(login_page)
+        page.locator(f'button.user[value="{ada["id"]}"]').click()
+        page.wait_for_url(f"{site}/admin/")
+        assert "token=" not in page.url
+
+        # In the staff group: the mirrored users, orgs and memberships, to look at.
+        main = page.locator("#content-main")
+        expect(main).not_to_contain_text("permission to view or edit anything")
+        for name in ("AuthRocket users", "AuthRocket orgs", "AuthRocket memberships"):
+            expect(main.get_by_role("link", name=name, exact=True)).to_be_visible()
+        shoot(page, "08-admin-index")
+        main.get_by_role("link", name="AuthRocket orgs", exact=True).click()
+        expect(page.locator("#result_list")).to_contain_text("Site Staff")
+
+        # The admin's "Log out" ends LoginRocket's login too: the next "Log in with
+        # AuthRocket" asks who is there instead of logging Ada straight back in.
+        page.get_by_role("button", name="Log out").click()
+        page.wait_for_url(f"{site}/")
+        expect(page.locator(".who")).to_contain_text("Log in")
+        page.goto(f"{site}/admin/login/?next=/admin/")
+        page.get_by_role("link", name="Log in with AuthRocket").click()
+        page.wait_for_url(login_page)
+        expect(page.locator(f'button.user[value="{ada["id"]}"]')).to_be_visible()
+    except BaseException:
+        if not page.is_closed():
+            shoot(page, "failure-admin")
         raise
     assert not emulator.server_errors

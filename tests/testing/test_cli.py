@@ -43,6 +43,8 @@ def test_command_serves_until_terminated_and_prints_the_settings() -> None:
     assert len(users.json()["collection"]) == 4
     assert f"AUTHROCKET_URL = '{url}/api/v2'" in rest
     assert f"export LOGINROCKET_URL={url}" in rest
+    assert f"LoginRocket API: {url}/v2/" in first_line + rest
+    assert "analytical-engine" in rest  # the demo passwords are shown, as on the demo page
 
 
 def test_description_of_an_hs256_emulator_includes_its_secret() -> None:

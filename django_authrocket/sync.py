@@ -116,6 +116,7 @@ def sync(
     deactivate_missing: bool = False,
     client: AuthRocketClient | None = None,
     on_page: Callable[[PageResult], None] | None = None,
+    fetch_ahead: bool = True,
 ) -> SyncReport:
     """List ``resources`` from the Core API and write them into the mirror, page by page.
 
@@ -125,7 +126,9 @@ def sync(
     :attr:`SyncReport.warnings`). ``dry_run`` reads and compares everything, rolls every page
     back, and ignores and keeps the checkpoints. Raises :class:`SyncAborted` when a page cannot
     be fetched (after the client's retries); every page before it stays committed and the
-    checkpoint names it.
+    checkpoint names it. ``fetch_ahead`` (users and orgs) fetches each next page while the
+    current one is written; False fetches a page only once the one before is committed (so
+    ``on_page`` runs before the next request is sent).
     """
     wanted = [resource for resource in RESOURCES if resource in set(resources)]
     if deactivate_missing and "users" not in wanted:
@@ -134,6 +137,7 @@ def sync(
     report = SyncReport(dry_run=dry_run)
     for resource in wanted:
         listing = _Listing(resource, client, batch_size, dry_run, deactivate_missing, on_page)
+        listing.fetch_ahead = fetch_ahead
         report.counts[resource] = listing.run()
         report.warnings.extend(listing.warnings)
         if listing.resumed_after:
@@ -177,6 +181,7 @@ class _Listing:
         self.prune = deactivate_missing and resource in ("users", "memberships")
         self.mark_seen = self.prune
         self.on_page = on_page
+        self.fetch_ahead = True
         self.resumed_after: str | None = None
         self.checkpoint: AuthRocketSyncCheckpoint | None = None
         self.started_at = timezone.now()
@@ -223,9 +228,9 @@ class _Listing:
     def _pages(self, after: str | None) -> Iterator[_Batch]:
         """Users and orgs: each page of the listing is a batch."""
         path, params = _LISTS[self.resource]
-        listed = _fetched_ahead(
-            self.client.iter_pages(path, params, page_size=self.batch_size, after=after)
-        )
+        listed = self.client.iter_pages(path, params, page_size=self.batch_size, after=after)
+        if self.fetch_ahead:
+            listed = _fetched_ahead(listed)
         while True:
             page = self._next(listed, f"after {after}" if after else "at the first page", after)
             if page is None:

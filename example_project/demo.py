@@ -2,7 +2,9 @@
 
 1. migrates the example site's database (SQLite by default);
 2. starts the AuthRocket emulator on http://127.0.0.1:8765 with demo people and orgs, in a
-   thread of this process (skipped when LOGINROCKET_URL points the site at a real realm);
+   thread of this process (skipped when LOGINROCKET_URL points the site at a real realm), and
+   syncs them into the mirror: LoginRocket's token names the selected org only, so a site
+   learns the others (Ada's staff org) from the sync or webhooks;
 3. starts ``manage.py runserver 127.0.0.1:8000`` as a child process (its own output shows);
 4. prints where to click, then waits. Ctrl+C (or SIGTERM) stops both; a second Ctrl+C while
    they stop only says so.
@@ -101,8 +103,12 @@ def start_emulator(settings: Any) -> tuple[Any, list[dict[str, Any]]]:
         port=address.port or 8765,
         api_key=settings.DEMO_EMULATOR_API_KEY,
     )
+    from django.core.management import call_command
+
     users = seed_demo_users(emulator)
-    return emulator.start(), users
+    emulator.start()
+    call_command("authrocket_sync", verbosity=0)  # every org, not only the token's selected one
+    return emulator, users
 
 
 def start_site() -> subprocess.Popen[bytes]:

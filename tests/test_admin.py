@@ -24,6 +24,7 @@ def emulator(authrocket_emulator):
 @pytest.fixture
 def ada(emulator) -> AuthRocketUser:
     """Ada, mirrored by a real login: a member of Analytical Engines (selected) and Looms."""
+    emulator.configure(token_orgs="all")  # a token listing both orgs
     user = emulator.create_user("ada@example.com", first_name="Ada", last_name="Lovelace")
     engines_org = emulator.create_org("Analytical Engines")
     looms = emulator.create_org("Looms")

@@ -7,7 +7,7 @@ from django.contrib.admin import AdminSite
 from django.test import Client
 from django.urls import path
 
-from tests.helpers import bearer_auth, login_with
+from tests.helpers import bearer_auth, login_with, mirror_memberships_from_api
 
 pytest.importorskip("rest_framework", reason="needs the drf extra (installed by make test)")
 
@@ -66,6 +66,19 @@ def test_no_credentials_is_a_401_not_a_403(emulator) -> None:
 def test_authrocket_permission_with_wildcard_grants(emulator, ada) -> None:
     response = Client().get("/drf/billing/", **bearer_auth(emulator.mint_token(ada["id"])))
     assert response.status_code == 200
+
+
+def test_authrocket_permission_asks_the_mirror_when_the_token_has_no_org_data(
+    emulator, ada, token_orgs
+) -> None:
+    token = emulator.mint_token(ada["id"])
+    first = Client().get("/drf/billing/", **bearer_auth(token))
+    # Without org data, a first sight of Ada knows none of her orgs yet.
+    assert first.status_code == (403 if token_orgs == "none" else 200)
+
+    mirror_memberships_from_api(ada["id"])  # the sync or a webhook
+    again = Client().get("/drf/billing/", **bearer_auth(emulator.mint_token(ada["id"])))
+    assert again.status_code == 200  # her only membership: the selected org
 
 
 def test_authrocket_permission_refuses_without_it(emulator) -> None:

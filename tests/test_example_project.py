@@ -66,7 +66,8 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[AuthRocketEmulator]:
-    with AuthRocketEmulator() as emu:
+    # The demo site's emulator API key (demo_site/settings.py), so that its sync can read.
+    with AuthRocketEmulator(api_key="ks_demo_example_project_not_secret") as emu:
         seed_demo_users(emu)
         yield emu
 
@@ -139,6 +140,8 @@ def test_in_the_demo_only_the_staff_org_makes_staff_and_superusers_are_opt_in(
     )
     people = [emulator.get_user(email) for email in ("ada@example.com", "grace@example.com")]
     tokens = [emulator.mint_token(person["id"]) for person in [*people, mallory]]
+    # As `make demo` does: the tokens name the selected org only; the sync brings the others.
+    assert manage(env, "authrocket_sync").returncode == 0
 
     script = f"TOKENS = {tokens!r}\n{LOG_IN_AND_REPORT}"  # on stdin, never on a command line
     result = subprocess.run(

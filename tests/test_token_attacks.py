@@ -257,7 +257,7 @@ def test_ar2_token_with_orgs_maps_into_a_session(mode: Mode) -> None:
 def test_ar2_token_without_orgs_has_no_membership(mode: Mode) -> None:
     claims = ar2_claims(email_verified=DROP, name=DROP, given_name=DROP, family_name=DROP)
     session = accepted(mode.mint(claims))
-    assert session.memberships == ()
+    assert session.memberships is None and not session.has_org_data  # no org data: not "none"
     assert session.selected_membership is None
     assert session.selected_org is None
     assert not session.has_perm("anything")

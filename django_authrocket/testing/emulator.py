@@ -496,7 +496,8 @@ class AuthRocketEmulator:
         ``iat``. ``claims`` are merged over the generated ones and ``drop_claims`` removed.
         ``headers`` are merged over the JWS header (a None value removes an entry); RS256
         tokens carry the current ``kid`` unless ``kid`` says otherwise. ``algorithm`` may be
-        any of HS/RS/PS/ES 256/384/512 or ``none``; ``key`` signs with a foreign key.
+        any of HS/RS/PS/ES 256/384/512 or ``none``; ``key`` signs with a foreign key. The orgs
+        the token lists follow the realm option ``token_orgs`` (the selected one by default).
         """
         return self._issuer.mint(
             user_id,

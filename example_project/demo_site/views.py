@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from django_authrocket import access
 from django_authrocket.decorators import permission_required
 from django_authrocket.identity import AuthRocketSession
 from django_authrocket.logins import current_session
@@ -23,8 +24,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Who you are at AuthRocket: user, session, selected org and its permissions."""
     # The AuthRocket session remembered at login; None for a password login (say, the admin).
     session = current_session(request)
-    selected = session.selected_membership if session else None
-    others = [m for m in session.memberships if m is not selected] if session else []
+    # The selected org from the token, the others from the mirror (the token names one org).
+    memberships = access.memberships(session) if session else []
+    selected = access.membership(session) if session else None
+    others = [m for m in memberships if selected is None or m.org.id != selected.org.id]
     return render(
         request,
         "demo_site/dashboard.html",
@@ -39,13 +42,14 @@ def admin_area(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "demo_site/admin_area.html",
-        {"session": session, "membership": session.selected_membership if session else None},
+        {"session": session, "membership": access.membership(session) if session else None},
     )
 
 
 def describe(user: Any, session: AuthRocketSession | None, via: str) -> dict[str, Any]:
     """The JSON answer of /api/me/: the local user and their AuthRocket session, if any."""
-    org = session.selected_org if session else None
+    membership = access.membership(session) if session else None
+    org = membership.org if membership else None
     return {
         "username": user.get_username(),
         "authenticated_by": via,
@@ -57,7 +61,7 @@ def describe(user: Any, session: AuthRocketSession | None, via: str) -> dict[str
             "email": session.user.email,
             "session_id": session.id,
             "org": {"id": org.id, "name": org.name} if org else None,
-            "permissions": list(session.permissions),
+            "permissions": list(membership.permissions) if membership else [],
         },
     }
 

@@ -202,6 +202,7 @@ class AuthRocketBackend(ModelBackend):
                     return self._returning(row, session), False
                 continue
             self.apply_staff_permission(user, session)
+            user._authrocket_login_recorded = True  # type: ignore[attr-defined]  # the row has it
             authrocket_user_synced.send(
                 sender=type(self), user=user, authrocket_user=row, created=True
             )
@@ -317,6 +318,8 @@ def record_login_time(sender: object, request: object, user: Any, **kwargs: Any)
     AuthRocket backend (Django's ``update_last_login`` sets ``last_login`` the same way)."""
     session = getattr(request, "session", None)  # login() names the backend there first
     backend = session.get(BACKEND_SESSION_KEY) if session is not None else None
+    if getattr(user, "_authrocket_login_recorded", False):
+        return  # a first login: its new mirror row was written with this login's time
     if is_authrocket_backend(backend or getattr(user, "backend", None)):
         mirror_login.record_login(user.pk, now=timezone.now())
 

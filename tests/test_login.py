@@ -540,3 +540,22 @@ def test_a_returning_login_commits_no_more_often_than_auth_login(client, emulato
     assert len(mirror) == 1 and "last_login_at" in mirror[0]
     row = AuthRocketUser.objects.get(authrocket_id=ada["id"])
     assert row.last_login_at > before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_login_writes_its_mirror_row_once(client, emulator, ada) -> None:
+    """The new mirror row carries the login time: no second write of it in the same login."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = login_with(client, emulator.mint_token(ada["id"]))
+
+    assert response.status_code == 302
+    mirror = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].split(None, 1)[0] in ("INSERT", "UPDATE") and "authrocketuser" in q["sql"]
+    ]
+    assert len(mirror) == 1 and mirror[0].startswith("INSERT")
+    assert AuthRocketUser.objects.get(authrocket_id=ada["id"]).last_login_at is not None

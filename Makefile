@@ -86,7 +86,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/sync.py --quick
 	$(BIN)/python benchmarks/growth.py --quick
 
-.PHONY: load load-quick
+.PHONY: load load-quick webhooks webhooks-quick
 
 ## load: the load run (benchmarks/load.py): gunicorn, 4 workers, jwt and api mode, 30 s each.
 ## PostgreSQL + Redis when there (DATABASE_URL or the CI recipe's), else SQLite + LocMem.
@@ -98,6 +98,17 @@ load: $(STAMP)
 load-quick: $(STAMP)
 	$(BIN)/python -m pip install --quiet gunicorn
 	$(BIN)/python benchmarks/load.py --quick
+
+## webhooks: a burst of 1,000 webhook events in 10 s (benchmarks/webhooks.py), gunicorn with 4
+## workers on PostgreSQL + Redis when there; fails on a 5xx or an event not applied exactly once
+webhooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet gunicorn
+	$(BIN)/python benchmarks/webhooks.py
+
+## webhooks-quick: the short version CI runs (200 events in 2 s)
+webhooks-quick: $(STAMP)
+	$(BIN)/python -m pip install --quiet gunicorn
+	$(BIN)/python benchmarks/webhooks.py --quick
 
 tox: $(STAMP)
 	$(BIN)/tox

@@ -88,7 +88,8 @@ bench-quick: $(STAMP)
 
 .PHONY: load load-quick webhooks webhooks-quick
 
-## load: the load run (benchmarks/load.py): gunicorn, 4 workers, jwt and api mode, 30 s each.
+## load: the load run (benchmarks/load.py): gunicorn, 4 workers, jwt and api mode, 30 s each,
+## then the cache-outage cell (Redis stopped mid-run and started again; PostgreSQL + Redis only).
 ## PostgreSQL + Redis when there (DATABASE_URL or the CI recipe's), else SQLite + LocMem.
 load: $(STAMP)
 	$(BIN)/python -m pip install --quiet gunicorn

@@ -16,6 +16,11 @@ It prints requests/s, p50/p99 latency, the answers that were not 200 and the 5xx
 socket errors, and the Core API calls made. It exits 1 when any answer is a 5xx: the target is
 zero 5xx caused by this package (a fault at AuthRocket must never become a server error).
 
+The ``cache-outage`` cell (PostgreSQL + Redis only) runs jwt mode on a Redis of its own, stops
+that Redis for the middle third of the run and starts it again on the same port: the logged-in
+traffic sees no 5xx, a login during the outage answers 503 (never 500), and a login after it
+succeeds, with no restart of the site. It fails when any of that does not hold.
+
     .venv/bin/python benchmarks/load.py            # 30 s per mode      (make load)
     .venv/bin/python benchmarks/load.py --quick    # 5 s per mode, CI   (make load-quick)
 
@@ -30,6 +35,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from django_authrocket.testing import AuthRocketEmulator  # noqa: E402
 from tests import multiprocess_site as mp  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 
 WORKERS = 4
 RECHECK_INTERVAL = 2
@@ -287,6 +294,128 @@ def run_mode(
             )
 
 
+# --- the cache-outage cell ---------------------------------------------------------------------
+
+
+def start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """``redis-server`` on ``port`` (loopback, no persistence), once it accepts connections."""
+    binary = shutil.which("redis-server")
+    assert binary is not None, mp.redis_missing()
+    options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), *options],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return process
+        time.sleep(0.05)
+    process.kill()
+    raise SystemExit("redis-server did not start")
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def stop_redis(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def login_status(site: mp.Site, emulator: AuthRocketEmulator) -> int:
+    """The final status of a fresh login: 302 when it worked, else its failure page's status."""
+    token = emulator.login(emulator.create_user()["id"])[1]
+    answer = mp.fetch(f"{site.url}/login/", params={"token": token, "next": "/dashboard/"})
+    location = answer.header("Location") or ""
+    if answer.status == 303 and location.startswith("/"):
+        return mp.fetch(f"{site.url}{location}").status
+    return answer.status
+
+
+@dataclass
+class Outage:
+    """What the cache-outage cell saw besides the load: fresh logins during and after it."""
+
+    seconds: float
+    during: list[int]
+    after: list[int]
+
+    @property
+    def ok(self) -> bool:
+        return set(self.during) == {503} and set(self.after) == {302}
+
+
+def run_cache_outage(
+    emulator: AuthRocketEmulator, database_url: str, args: argparse.Namespace
+) -> tuple[Result, Outage]:
+    with tempfile.TemporaryDirectory(prefix="authrocket-load-outage-") as tmp:
+        folder = Path(tmp)
+        port = free_port()
+        redis = start_redis(port, folder)
+        env = mp.site_environment(
+            emulator.url,
+            emulator.api_key,
+            emulator.realm_id,
+            database_url=database_url,
+            cache_url=f"redis://127.0.0.1:{port}/0",
+            verify="jwt",
+            extra={"LOG_LEVEL": "WARNING"},
+        )
+        try:
+            with mp.gunicorn_site(env, folder, workers=args.workers) as site:
+                cookies = log_in(site, emulator, args.sessions)
+                emulator.clear_faults()
+                emulator.clear_requests()
+                third = args.duration / 3
+                outage = Outage(seconds=third, during=[], after=[])
+
+                def break_and_mend() -> None:
+                    nonlocal redis
+                    time.sleep(third)
+                    stop_redis(redis)
+                    outage.during.extend(login_status(site, emulator) for _ in range(4))
+                    time.sleep(third)
+                    redis = start_redis(port, folder)
+                    outage.after.extend(login_status(site, emulator) for _ in range(4))
+
+                mender = threading.Thread(target=break_and_mend)
+                mender.start()
+                url = f"{site.url}/dashboard/"
+                if args.client == "wrk":
+                    raw = run_wrk(url, cookies, folder, args.duration, args.connections)
+                else:
+                    raw = run_python_client(url, cookies, args.duration, args.connections)
+                mender.join()
+                if raw["s5xx"] or not outage.ok:
+                    print(f"--- gunicorn output (cache-outage) ---\n{site.output()[-8000:]}")
+        finally:
+            stop_redis(redis)
+        result = Result(
+            mode="cache",
+            requests=raw["requests"],
+            seconds=raw["duration_us"] / 1e6,
+            p50_ms=raw["p50_us"] / 1000,
+            p99_ms=raw["p99_us"] / 1000,
+            status={k: raw[f"s{k}"] for k in ("2xx", "3xx", "4xx", "5xx")},
+            socket_errors=raw["socket_errors"],
+            get_session_calls=emulator.count_requests("/api/v2/sessions/*", "GET"),
+            injected_503=0,
+            jwks_fetches=emulator.count_requests("/connect/jwks"),
+        )
+        return result, outage
+
+
 # --- main ----------------------------------------------------------------------------------
 
 
@@ -301,7 +430,10 @@ def main() -> int:
         "--conn-max-age", type=int, default=60,
         help="PostgreSQL CONN_MAX_AGE (0: a new connection per request)",
     )  # fmt: skip
-    parser.add_argument("--modes", default="jwt,api", help="comma-separated: jwt, api")
+    parser.add_argument(
+        "--modes", default="jwt,api,cache-outage",
+        help="comma-separated: jwt, api, cache-outage (PostgreSQL + Redis only)",
+    )  # fmt: skip
     parser.add_argument(
         "--backend", choices=("auto", "postgres", "sqlite"), default="auto",
         help="auto: PostgreSQL + Redis when both are there, else SQLite + LocMem",
@@ -314,6 +446,7 @@ def main() -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
 
     results: list[Result] = []
+    outage: Outage | None = None
     with ExitStack() as stack:
         emulator = stack.enter_context(AuthRocketEmulator())
         description, urls = stack.enter_context(backends(stack, args.backend))
@@ -335,7 +468,13 @@ def main() -> int:
         )
         for mode in modes:
             database_url, cache_url = urls[0 if mode == "jwt" else 1]
-            results.append(run_mode(mode, emulator, database_url, cache_url, args))
+            if mode != "cache-outage":
+                results.append(run_mode(mode, emulator, database_url, cache_url, args))
+            elif "PostgreSQL" in description:
+                result, outage = run_cache_outage(emulator, database_url, args)
+                results.append(result)
+            else:
+                print("cache-outage: not run (it needs PostgreSQL + Redis)")
 
     print()
     print(
@@ -349,12 +488,24 @@ def main() -> int:
             f"{r.not_200:>8} {r.status['5xx']:>4} {r.socket_errors:>8} "
             f"{r.get_session_calls:>11} {r.injected_503:>8} {r.jwks_fetches:>5}"
         )
+    if outage is not None:
+        print(
+            f"\ncache: jwt mode, Redis stopped for {outage.seconds:.1f} s mid-run, then started "
+            f"again; fresh logins during the outage answered {outage.during} (want 503), "
+            f"after it {outage.after} (want 302)"
+        )
     five_xx = sum(r.status["5xx"] for r in results)
     print()
     if five_xx:
         print(f"FAIL: {five_xx} 5xx answer(s); the target is none")
         return 1
-    print("OK: zero 5xx answers")
+    if outage is not None and not outage.ok:
+        print("FAIL: the cache outage was not answered 503, or the site did not recover")
+        return 1
+    print(
+        "OK: zero 5xx answers"
+        + (", and the cache outage answered 503 then recovered" if outage else "")
+    )
     return 0
 
 

@@ -16,14 +16,17 @@ E010     AuthRocketBackend (or a subclass) missing from AUTHENTICATION_BACKENDS
 E011     AUTHROCKET_CACHE names a cache that is not in CACHES
 E012     a numeric setting is negative or not a number
 E013     AUTHROCKET_WEBHOOK_SECRET shorter than 32 characters
+E014     AUTHROCKET_VERIFY = "api" with AuthRocket 1 (HS256 tokens) and no AUTHROCKET_JWT_KEY
 E020     AUTHROCKET_STAFF_PERMISSION set without AUTHROCKET_STAFF_ORG
 E021     AUTHROCKET_CACHE is a DummyCache (it stores nothing), whatever DEBUG is
+E040     AUTHROCKET_FORMS_SIGNUP or AUTHROCKET_FORMS_THROTTLE has a value it cannot take
 W001     AuthRocketMiddleware (or a subclass) missing from MIDDLEWARE
 W002     AUTHROCKET_CACHE is a per-process cache (LocMem) and DEBUG is off
 W003     AUTHROCKET_URL does not end with /v1 or /v2
 W020     AUTHROCKET_ACCEPT_EMULATOR_TOKENS is on and DEBUG is off
 W021     AUTHROCKET_CACHE has no atomic ``add`` (FileBasedCache)
 W030     an admin site's own login template leaves out "Log in with AuthRocket"
+W040     AUTHROCKET_LOGIN_FORMS is on with AuthRocket 1 (its LoginRocket API is not /v2/)
 ======== =====================================================================
 
 The middleware and backend checks accept subclasses (the documented way to extend them), as
@@ -43,7 +46,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .conf import AppSettings, app_settings
+from .conf import AppSettings, app_settings, valid_forms_throttle
 from .keys import load_static_key
 
 MIDDLEWARE_PATH = "django_authrocket.middleware.AuthRocketMiddleware"
@@ -96,6 +99,18 @@ def check_connection_settings(
                 "AUTHROCKET_API_KEY is not set.",
                 hint='Set both (or their environment variables), or use AUTHROCKET_VERIFY = "jwt".',
                 id="authrocket.E003",
+            )
+        )
+    if verify == "api" and app_settings.api_generation == 1 and not app_settings.JWT_KEY:
+        # api mode checks each token's signature before it spends a Get Session call, and an
+        # AuthRocket 1 realm signs with its HS256 secret, which only the site can supply.
+        messages.append(
+            Error(
+                'AUTHROCKET_VERIFY = "api" with AuthRocket 1 needs AUTHROCKET_JWT_KEY: every '
+                "token's signature is checked locally before AuthRocket is asked.",
+                hint="Copy the realm's JWT secret (jsk_...) into AUTHROCKET_JWT_KEY, or the "
+                "environment variable of the same name.",
+                id="authrocket.E014",
             )
         )
     if not settings.DEBUG:
@@ -394,3 +409,40 @@ def _is_https_or_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@register("authrocket")
+def check_login_forms(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The in-site login forms' settings (docs/login-forms.md)."""
+    messages: list[CheckMessage] = []
+    signup = getattr(settings, "AUTHROCKET_FORMS_SIGNUP", "open")
+    if signup not in ("open", "invitation", None):
+        messages.append(
+            Error(
+                f"AUTHROCKET_FORMS_SIGNUP is {signup!r}.",
+                hint="Use 'open', 'invitation' or None, as the realm's signup setting says.",
+                id="authrocket.E040",
+            )
+        )
+    throttle = getattr(settings, "AUTHROCKET_FORMS_THROTTLE", None)
+    if not valid_forms_throttle(throttle):
+        messages.append(
+            Error(
+                f"AUTHROCKET_FORMS_THROTTLE is {throttle!r}; the default (10, 60) applies.",
+                hint="Use (count, seconds), two whole numbers above 0, or None for no limit.",
+                id="authrocket.E040",
+            )
+        )
+    if app_settings.LOGIN_FORMS and app_settings.api_generation == 1:
+        messages.append(
+            Warning(
+                "AUTHROCKET_LOGIN_FORMS is on, and AUTHROCKET_URL names AuthRocket 1.",
+                hint="The in-site forms call LoginRocket's /v2/ API, AuthRocket 2's; AuthRocket "
+                "1's LoginRocket API differs and is not supported. Use the hosted pages "
+                "(authrocket:login), or move the realm to AuthRocket 2.",
+                id="authrocket.W040",
+            )
+        )
+    return messages

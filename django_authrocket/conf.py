@@ -153,6 +153,31 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(text for item in items if isinstance(item, str) and (text := item.strip()))
 
 
+#: What a malformed AUTHROCKET_FORMS_THROTTLE means (authrocket.E040 reports it): the default.
+_DEFAULT_FORMS_THROTTLE = (10, 60)
+
+
+def forms_throttle(value: Any) -> tuple[int, int] | None:
+    """``(count, seconds)`` of AUTHROCKET_FORMS_THROTTLE, or None (no limit). A malformed value
+    keeps the default limit (the forms stay throttled) and fails ``manage.py check``."""
+    if value is None:
+        return None
+    if valid_forms_throttle(value):
+        return int(value[0]), int(value[1])
+    return _DEFAULT_FORMS_THROTTLE
+
+
+def valid_forms_throttle(value: Any) -> bool:
+    """Whether ``value`` is None or two positive whole numbers."""
+    if value is None:
+        return True
+    return (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)
+    )
+
+
 def _strip_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -206,8 +231,9 @@ class AppSettings:
     )
     VERIFY: Setting[VerifyMode] = Setting(
         "jwt",
-        "How a login token is checked: ``'jwt'`` verifies its signature locally; ``'api'`` asks "
-        "the Core API (Get Session), which also sees sessions ended at AuthRocket.",
+        "How a login token is checked: ``'jwt'`` verifies its signature locally; ``'api'`` "
+        "verifies it the same way, then asks the Core API (Get Session), which also sees "
+        "sessions ended at AuthRocket.",
     )
     JWT_LEEWAY: Setting[int] = Setting(
         5, "Seconds of clock skew tolerated for ``exp``, ``nbf`` and ``iat``."
@@ -234,7 +260,9 @@ class AppSettings:
         "``DummyCache`` turns replay protection off (authrocket.E021).",
     )
     HTTP_TIMEOUT: Setting[float] = Setting(
-        5, "Seconds before a Core API or JWKS request is abandoned (connect and read)."
+        5,
+        "Seconds before a Core API or JWKS request is abandoned (connect and read); also the "
+        "most one web request (a login, a recheck, a Bearer check) sleeps on retries in all.",
     )
     HTTP_RETRIES: Setting[int] = Setting(
         2,
@@ -344,6 +372,26 @@ class AppSettings:
         "Link to a person in the AuthRocket portal, shown in the admin: a URL with "
         "``{realm_id}`` and ``{authrocket_id}`` placeholders, copied from the portal's address "
         "bar on a user's page. ``None`` shows no link.",
+    )
+    LOGIN_FORMS: Setting[bool] = Setting(
+        False,
+        "Serve the in-site login forms (``authrocket:form_login`` and the other ``form_`` "
+        "views, docs/login-forms.md), which post passwords to this site and call the "
+        "LoginRocket API from the server. Off: every one of them answers 404.",
+    )
+    FORMS_SIGNUP: Setting[str | None] = Setting(
+        "open",
+        "What the in-site signup form does, as the realm's signup setting says: ``'open'`` "
+        "creates the account (LoginRocket ``POST signup``), ``'invitation'`` asks for an "
+        "invitation (``POST signup/request``), ``None`` offers no signup form (404).",
+    )
+    FORMS_THROTTLE: Setting[tuple[int, int] | None] = Setting(
+        (10, 60),
+        "The in-site forms' own limit, before LoginRocket's: at most this many posts "
+        "``(count, seconds)`` per client address (``REMOTE_ADDR``) and form, counted in "
+        "AUTHROCKET_CACHE. The site's server calls the LoginRocket API for everyone, so one "
+        "person must not spend its rate limit. ``None``: no limit here.",
+        clean=forms_throttle,
     )
     JWKS_MAX_AGE: Setting[int] = Setting(
         3600, "Seconds a fetched LoginRocket key set is used before it is fetched again."

@@ -159,6 +159,15 @@ class APIUnavailable(APIError):
     """No usable answer: connection refused or reset, timeout."""
 
 
+class CacheUnavailable(APIUnavailable):
+    """``AUTHROCKET_CACHE`` failed (Redis or Memcached down, a database cache's error).
+
+    The replay marks, the shared key set and the recheck answers live there, so a login, a
+    recheck or a Bearer check cannot be done safely without it: it is answered like AuthRocket
+    unreachable (a 503, or the recheck's grace rule), never a 500. ``status`` is ``None``.
+    """
+
+
 class InvalidResponse(APIError):
     """An answer arrived but is not what the Core API sends (not JSON, wrong type, too large)."""
 

@@ -11,7 +11,10 @@ cache read. An unknown ``kid`` triggers a refetch at most once per
 flood of forged kids cannot become a flood of fetches. The interval counts from the start of the
 last fetch, so neither forged kids nor a slow or failing LoginRocket push the next fetch back: a
 rotated-in key is picked up within one interval (plus one fetch). When LoginRocket is
-unreachable the last good set keeps working.
+unreachable the last good set keeps working. When the cache fails
+(:mod:`~django_authrocket.shared_cache`) a lookup that needs it raises
+:class:`~django_authrocket.exceptions.CacheUnavailable` (answered 503): without the shared
+throttle, forged kids would each cost a fetch.
 """
 
 from __future__ import annotations
@@ -33,12 +36,12 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
-from django.core.cache import BaseCache, caches
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import app_settings
 from .exceptions import KeysUnavailable, UnknownKey
 from .jws import Algorithm
+from .shared_cache import SharedCache, shared_cache
 from .transport import SERVER_ERRORS, USER_AGENT, Exchange, read_body, send
 
 logger = logging.getLogger("django_authrocket.keys")
@@ -256,8 +259,8 @@ class KeyStore:
         return store
 
     @property
-    def cache(self) -> BaseCache:
-        return caches[self.cache_alias]
+    def cache(self) -> SharedCache:
+        return shared_cache(self.cache_alias)
 
     def get(self, kid: str) -> SigningKey:
         """The published key ``kid``; raise :class:`UnknownKey` or :class:`KeysUnavailable`."""

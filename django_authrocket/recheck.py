@@ -11,8 +11,12 @@ shared through ``AUTHROCKET_CACHE`` so every worker behind a load balancer uses 
   callers, in this process or another, wait for its answer instead of asking too;
 * answers expire after ``AUTHROCKET_RECHECK_INTERVAL`` plus up to 10% jitter, so sessions that
   started together do not all recheck in the same second;
-* when the API cannot be reached, a short-lived "unreachable" answer stops every waiting request
-  from asking again; the caller decides (``AUTHROCKET_RECHECK_GRACE``) what that means.
+* when the API cannot be reached (no answer, a 5xx, a 429, or a retry pause longer than the
+  request's budget: :func:`~django_authrocket.transport.retry_budget`), a short-lived
+  "unreachable" answer stops every waiting request from asking again; the caller decides
+  (``AUTHROCKET_RECHECK_GRACE``) what that means. Only a definite answer (404: the session or
+  its user is gone) says a session ended;
+* a failing cache is "unreachable" too (:mod:`~django_authrocket.shared_cache`).
 """
 
 from __future__ import annotations
@@ -24,12 +28,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.core.cache import caches
-
 from . import get_session
 from .conf import app_settings
 from .exceptions import APIError, APIUnavailable, NotFound
 from .redaction import shown_session
+from .shared_cache import SharedCache, shared_cache
+from .transport import retry_budget
 
 logger = logging.getLogger("django_authrocket.recheck")
 
@@ -56,9 +60,15 @@ def check_session(session_id: str, token: str | None = None) -> Verdict:
     """The current verdict on ``session_id``, asking the Core API only when none is fresh.
 
     ``token`` is used for the call when the session id is not a ``kss_`` id (AuthRocket 1).
-    Raises :class:`~django_authrocket.exceptions.APIError` when the API cannot answer.
+    Raises :class:`~django_authrocket.exceptions.APIError` when the API (or the cache) cannot
+    answer. The calls sleep on retries for at most ``AUTHROCKET_HTTP_TIMEOUT`` in all.
     """
-    cache = caches[app_settings.CACHE]
+    with retry_budget(float(app_settings.HTTP_TIMEOUT)):  # one web request's retry pauses
+        return _check(session_id, token)
+
+
+def _check(session_id: str, token: str | None) -> Verdict:
+    cache = shared_cache()
     digest = hashlib.sha256(session_id.encode()).hexdigest()[:32]
     result_key, lock_key = f"authrocket:recheck:{digest}", f"authrocket:recheck-lock:{digest}"
     interval = float(app_settings.RECHECK_INTERVAL)
@@ -85,7 +95,7 @@ def check_session(session_id: str, token: str | None = None) -> Verdict:
 
 def forget(session_id: str, *, ended: bool = False) -> None:
     """Drop the cached verdict (or record the session as ended, e.g. after a webhook)."""
-    cache = caches[app_settings.CACHE]
+    cache = shared_cache()
     digest = hashlib.sha256(session_id.encode()).hexdigest()[:32]
     key = f"authrocket:recheck:{digest}"
     if ended:
@@ -130,7 +140,7 @@ def _fresh(value: Any, interval: float) -> Verdict | None:
 
 
 def _wait_for_answer(
-    cache: Any, result_key: str, lock_key: str, interval: float, lock_timeout: float
+    cache: SharedCache, result_key: str, lock_key: str, interval: float, lock_timeout: float
 ) -> Verdict:
     """Another caller holds the lock: wait for the answer it is fetching."""
     deadline = time.monotonic() + lock_timeout
@@ -148,6 +158,6 @@ def _wait_for_answer(
 
 
 def _lock_timeout() -> float:
-    # Long enough for one call with all its retries.
+    # Long enough for one call with all its retries, and their pauses (one timeout at most).
     attempts = 1 + max(0, int(app_settings.HTTP_RETRIES))
-    return float(app_settings.HTTP_TIMEOUT) * attempts + attempts
+    return float(app_settings.HTTP_TIMEOUT) * (attempts + 1) + attempts

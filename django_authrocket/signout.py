@@ -98,7 +98,6 @@ def revoke_session(session_id: str) -> bool:
     except Exception:  # a logout must never fail on the revoke step
         logger.exception("Could not revoke AuthRocket session %s", shown_session(session_id))
         return False
-    recheck.forget(session_id, ended=True)  # api-mode workers see it ended at once
     _mark_ended({session_id: None})
     return True
 
@@ -144,9 +143,11 @@ def _end(rows: Any, also: dict[str, datetime | None] | None = None) -> int:
 
 def _mark_ended(sessions: dict[str, datetime | None]) -> None:
     """Mark these AuthRocket sessions as ended here (see the module's docstring), at a logout or
-    a revocation. A failing cache is logged, never raised: a logout must not fail on this."""
+    a revocation, and tell api-mode workers at once. A failing cache is logged, never raised: a
+    logout must not fail on this."""
     try:
         for session_id, expires_at in sessions.items():
+            recheck.forget(session_id, ended=True)
             verification.mark_session_ended(session_id, expires_at)
     except Exception:
         logger.exception("Could not mark %d AuthRocket session(s) as ended", len(sessions))

@@ -11,7 +11,10 @@ rule for what may be sent twice:
 * the ``retry_statuses`` (502, 503 and 504 unless the caller says otherwise): retried only when
   the call is idempotent;
 * the pause is the ``Retry-After`` of a 429 or 503 when it has one, else a jittered backoff;
-  a ``Retry-After`` longer than ``max_retry_wait`` is not waited for: the answer stands.
+  a ``Retry-After`` longer than ``max_retry_wait`` is not waited for: the answer stands;
+* inside a :func:`retry_budget` block (a web request's login, recheck or Bearer check) every
+  :func:`send` together sleeps at most the budget: a pause longer than what is left ends the
+  retries at once, and the last answer or error stands (the caller's "unreachable").
 
 The module sends nothing itself and logs nothing: each caller passes a callable that makes one
 attempt, and an ``on_retry`` callable that logs the retry to the caller's logger if it wants.
@@ -21,7 +24,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Final
@@ -42,6 +47,34 @@ GATEWAY_ERRORS: Final = frozenset({502, 503, 504})
 SERVER_ERRORS: Final = range(500, 600)
 #: Statuses whose ``Retry-After`` is read (RFC 9110 defines it for 429, 503 and 3xx).
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
+
+
+@dataclass(slots=True)
+class _Budget:
+    """Seconds of retry pauses left to the current :func:`retry_budget` block."""
+
+    left: float
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("authrocket_retry_budget", default=None)
+
+
+@contextmanager
+def retry_budget(seconds: float) -> Iterator[None]:
+    """Every :func:`send` in this block sleeps at most ``seconds`` on retries, all together.
+
+    For the calls one web request makes (a login, a recheck, a Bearer check): however many
+    calls and retries there are, the request is never held longer than that by pauses. A
+    block inside another one shares the outer budget (it never adds to it).
+    """
+    if _budget.get() is not None:
+        yield
+        return
+    token = _budget.set(_Budget(max(0.0, seconds)))
+    try:
+        yield
+    finally:
+        _budget.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,24 +133,29 @@ def send(
     caller's job. The last error is raised when no answer came.
 
     ``max_retry_wait`` caps every pause: a ``Retry-After`` above it ends the retries at once
-    (the answer stands), a backoff above it is shortened to it. ``on_retry`` is called before
-    each pause (to log it).
+    (the answer stands), a backoff above it is shortened to it. Inside a :func:`retry_budget`
+    block the cap is also what is left of the budget, and a spent budget retries no more.
+    ``on_retry`` is called before each pause (to log it).
     """
-    cap = max(0.0, max_retry_wait)
+    budget = _budget.get()
     number = 0
     while True:
         number += 1  # this attempt's retry number, once it is retried
+        cap = max(0.0, max_retry_wait if budget is None else min(max_retry_wait, budget.left))
+        spent = budget is not None and budget.left <= 0
         try:
             exchange = attempt()
         except requests.RequestException as exc:
-            if not idempotent or number > retries:
+            if not idempotent or number > retries or spent:
                 raise
             retry = Retry(number, min(backoff(number), cap), error=exc)
         else:
             wait = _wait_before_retry(exchange.response, number, idempotent, retry_statuses, cap)
-            if wait is None or number > retries:
+            if wait is None or number > retries or spent:
                 return exchange
             retry = Retry(number, wait, response=exchange.response)
+        if budget is not None:
+            budget.left -= retry.wait
         if on_retry is not None:
             on_retry(retry)
         time.sleep(retry.wait)

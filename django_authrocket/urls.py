@@ -6,6 +6,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 from django.views.generic import TemplateView
 
+from . import form_account_views as accounts
+from . import form_views as forms
 from . import views, webhooks
 
 app_name = "authrocket"
@@ -32,4 +34,33 @@ urlpatterns = [
         name="logged_in",
     ),
     path("webhook/<str:secret>/", webhooks.webhook, name="webhook"),
+    # The in-site forms (docs/login-forms.md): each answers 404 unless AUTHROCKET_LOGIN_FORMS.
+    path("form/login/", forms.LoginFormView.as_view(), name="form_login"),
+    path("form/login/verify/", forms.VerifyFormView.as_view(), name="form_verify"),
+    path("form/login/check-email/", forms.CheckEmailView.as_view(), name="form_check_email"),
+    path("form/signup/", accounts.SignupFormView.as_view(), name="form_signup"),
+    path(
+        "form/password/forgot/",
+        accounts.ForgotPasswordFormView.as_view(),
+        name="form_forgot_password",
+    ),
+    path(
+        "form/password/reset/",
+        accounts.ResetPasswordFormView.as_view(),
+        name="form_reset_password",
+    ),
+    path(
+        "form/password/reset/<str:token>/",
+        accounts.ResetPasswordFormView.as_view(),
+        name="form_reset_password_link",
+    ),
+    path("form/email/verify/", accounts.VerifyEmailFormView.as_view(), name="form_verify_email"),
+    path(
+        "form/email/verify/<str:token>/",
+        accounts.VerifyEmailFormView.as_view(),
+        name="form_verify_email_link",
+    ),
+    path("form/password/", accounts.ChangePasswordFormView.as_view(), name="form_password"),
+    path("form/profile/", accounts.ProfileFormView.as_view(), name="form_profile"),
+    path("form/orgs/", accounts.OrgsFormView.as_view(), name="form_orgs"),
 ]

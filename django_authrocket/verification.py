@@ -2,20 +2,24 @@
 
 The one place that knows ``AUTHROCKET_VERIFY``. Both modes apply the same rules:
 
-* the token's shape is checked first (:func:`django_authrocket.jws.parse`: size cap, ASCII,
-  compact JWS, strict base64url and JSON; :func:`~django_authrocket.tokens.verify_token` starts
-  with it too), so garbage never costs a signature check or an API call;
-* the time and realm rules are :func:`django_authrocket.tokens.check_lifetime` and
-  :func:`~django_authrocket.tokens.check_realm`, for a token's claims and for a Get Session
-  answer alike, and so is :func:`~django_authrocket.tokens.check_not_emulator` (the
-  emulator's marker); in api mode the token's own claims pass them before AuthRocket is asked
-  (Get Session may still answer for a token past its ``exp``), and the answer, which names
-  its user without embedding them, is completed by :mod:`django_authrocket.get_session`;
+* the token is verified here first, in both modes (:func:`~django_authrocket.tokens.
+  verify_token`: shape, signature with the configured key or LoginRocket's key set, time,
+  realm and issuer rules, the emulator's marker), so a garbage or forged token never costs a
+  Core API call and cannot spend the site's rate limit;
+* ``"api"`` mode then asks Get Session whether the session is still live, and the answer,
+  which names its user without embedding them, is completed by
+  :mod:`django_authrocket.get_session` and passes the same time and realm rules
+  (:func:`session_from_api`; Get Session may still answer for a token past its ``exp``);
+* the Core API calls of one login or Bearer check sleep on retries for at most
+  ``AUTHROCKET_HTTP_TIMEOUT`` in all (:func:`~django_authrocket.transport.retry_budget`);
 * a login token is single use (``AUTHROCKET_PREVENT_TOKEN_REPLAY``): the first login marks its
   digest in ``AUTHROCKET_CACHE`` until it expires, and every worker then refuses it, at the
   login view and as a Bearer token alike;
 * a session logged out or signed out here is marked as ended (:func:`mark_session_ended`) until
-  it expires, and its tokens are refused as Bearer tokens.
+  it expires, and its tokens are refused as Bearer tokens;
+* the cache is reached through :mod:`django_authrocket.shared_cache`: a failing cache is
+  :class:`~django_authrocket.exceptions.CacheUnavailable`, answered like AuthRocket
+  unreachable (503), never a 500.
 
 :func:`verify_login_token` serves the login view (and ``?token=`` anywhere);
 :func:`verify_bearer_token` serves ``Authorization: Bearer``, where api mode shares the recheck
@@ -28,7 +32,6 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import caches
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -36,8 +39,9 @@ from . import get_session, recheck
 from .conf import app_settings
 from .exceptions import ExpiredToken, InvalidToken, NotFound, ReplayedToken
 from .identity import AuthRocketSession, Generation
-from .jws import parse
-from .tokens import check_claims, check_lifetime, check_not_emulator, check_realm, verify_token
+from .shared_cache import shared_cache
+from .tokens import check_lifetime, check_not_emulator, check_realm, verify_token
+from .transport import retry_budget
 
 #: How long a replay mark lives when the session says nothing about its expiry.
 REPLAY_MARK_LIFETIME = 3600.0
@@ -57,10 +61,10 @@ def verify_login_token(
     :class:`~django_authrocket.exceptions.InvalidToken` (or a subclass) for a bad token and
     :class:`~django_authrocket.exceptions.APIError` when AuthRocket cannot answer.
     """
-    if app_settings.VERIFY == "api":
-        session = _ask_authrocket(token, max_age=max_age)
-    else:
-        session = verify_token(token, max_age=max_age)  # parses first, like _ask_authrocket
+    with retry_budget(float(app_settings.HTTP_TIMEOUT)):  # one web request's retry pauses
+        session = verify_token(token, max_age=max_age)  # never a Core API call for a bad token
+        if app_settings.VERIFY == "api":
+            session = _ask_authrocket(token, max_age=max_age)
     if single_use and app_settings.PREVENT_TOKEN_REPLAY and not _first_use(token, session):
         raise ReplayedToken("this login token was already used")
     return session
@@ -75,9 +79,10 @@ def verify_bearer_token(token: str) -> AuthRocketSession:
     that was logged out or signed out at this site (:func:`mark_session_ended`). Both marks are
     read in one cache call, after the token proved genuine.
     """
-    session = _verified_bearer(token)
+    with retry_budget(float(app_settings.HTTP_TIMEOUT)):  # one web request's retry pauses
+        session = _verified_bearer(token)
     used, ended = _used_key(token), _ended_key(session.id)
-    spent = caches[app_settings.CACHE].get_many([used, ended])
+    spent = shared_cache().get_many([used, ended])
     if used in spent:
         raise ReplayedToken("this token already logged a browser in")
     if ended in spent:
@@ -95,9 +100,9 @@ def _verified_bearer(token: str) -> AuthRocketSession:
     """
     if not token:
         raise InvalidToken("empty bearer token", reason="malformed")
+    session = verify_token(token)  # a forged or garbage token never reaches the API
     if app_settings.VERIFY != "api":
-        return verify_token(token)
-    _check_own_claims(token)  # garbage and expired tokens never reach the API
+        return session
     verdict = recheck.check_session(token, token)
     if not verdict.alive or verdict.answer is None:
         if verdict.reason == "expired":
@@ -131,8 +136,8 @@ def session_from_api(answer: Any, *, max_age: int | None = None) -> AuthRocketSe
 
 @sensitive_variables("token")
 def _ask_authrocket(token: str, *, max_age: int | None) -> AuthRocketSession:
-    """Get Session with the token: AuthRocket itself says whether it is good."""
-    _check_own_claims(token)  # garbage and expired tokens never reach the API
+    """Get Session with a token that verified here: AuthRocket says whether its session is
+    still live."""
     try:
         answer = get_session.fetch(token)
     except NotFound:
@@ -141,20 +146,6 @@ def _ask_authrocket(token: str, *, max_age: int | None) -> AuthRocketSession:
             reason="session_not_found",
         ) from None
     return session_from_api(answer, max_age=max_age)
-
-
-@sensitive_variables("token")
-def _check_own_claims(token: str) -> None:
-    """api mode: the token itself must pass the jwt mode's claim rules (``exp``, ``nbf``,
-    ``iat``, issuer, realm) before AuthRocket is asked.
-
-    Get Session may answer for a token past its ``exp`` while its session lives on, so
-    AuthRocket's 200 is not enough. The claims are read without the signature checked (api
-    mode may have no key for it: an HS256 realm without ``AUTHROCKET_JWT_KEY``). That is safe
-    because these rules only refuse: a forged claim can only make a token fail, and a token
-    that passes still needs AuthRocket's answer.
-    """
-    check_claims(parse(token).claims(), leeway=app_settings.JWT_LEEWAY)
 
 
 def _seconds(moment: datetime | None) -> float | None:
@@ -173,7 +164,7 @@ def _first_use(token: str, session: AuthRocketSession) -> bool:
     if session.expires_at is not None:
         lifetime = (session.expires_at - timezone.now()).total_seconds()
     timeout = max(1, int(lifetime) + app_settings.JWT_LEEWAY + 1)
-    return bool(caches[app_settings.CACHE].add(_used_key(token), 1, timeout=timeout))
+    return bool(shared_cache().add(_used_key(token), 1, timeout=timeout))
 
 
 @sensitive_variables("token")
@@ -194,7 +185,7 @@ def mark_session_ended(session_id: str, expires_at: datetime | None = None) -> N
     if expires_at is not None:
         lifetime = (expires_at - timezone.now()).total_seconds()
     timeout = max(1, int(lifetime) + app_settings.JWT_LEEWAY + 1)
-    caches[app_settings.CACHE].set(_ended_key(session_id), 1, timeout=timeout)
+    shared_cache().set(_ended_key(session_id), 1, timeout=timeout)
 
 
 def _ended_key(session_id: str) -> str:

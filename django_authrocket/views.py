@@ -27,7 +27,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
-from . import logins, redirects, reports, signout, token_login
+from . import form_flow, logins, redirects, reports, signout, token_login
 from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken
 from .identity import AuthRocketSession
@@ -177,10 +177,15 @@ def logout(request: HttpRequest) -> HttpResponse:
         return HttpResponseNotAllowed(allowed)
     after = redirects.after_logout_url(request)
     session_id = logins.session_id(request)
+    in_site = form_flow.logged_in_by_forms(request)
+    if session_id and in_site:
+        # A login through the in-site forms: the browser has no LoginRocket cookie, so the
+        # LoginRocket session is ended by its API (DELETE session), and no hop to /logout.
+        form_flow.end_loginrocket_session(request, session_id)
     if session_id and app_settings.LOGOUT_REVOKE:
         signout.revoke_session(session_id)
     auth.logout(request)
-    if not session_id:
+    if not session_id or in_site:
         return HttpResponseRedirect(after)
     return _no_referrer(
         HttpResponseRedirect(

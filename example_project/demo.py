@@ -102,6 +102,7 @@ def start_emulator(settings: Any) -> tuple[Any, list[dict[str, Any]]]:
         host=address.hostname or "127.0.0.1",
         port=address.port or 8765,
         api_key=settings.DEMO_EMULATOR_API_KEY,
+        login_urls=[SITE_URL],  # the connected app's Login URL: this site
     )
     from django.core.management import call_command
 

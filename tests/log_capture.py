@@ -11,8 +11,10 @@ Registered from ``tests/conftest.py`` (``pytest_plugins``). For the whole sessio
 * learns the secret values the tests use: every ``AUTHROCKET_API_KEY``,
   ``AUTHROCKET_WEBHOOK_SECRET``, ``AUTHROCKET_WEBHOOK_BASIC_AUTH`` and HS256
   ``AUTHROCKET_JWT_KEY`` set through ``settings``/``override_settings`` (Django's
-  ``setting_changed`` signal) or found in the environment or settings at the end of a test,
-  and the demo people's passwords (``django_authrocket.testing.demo.DEMO_PASSWORDS``);
+  ``setting_changed`` signal) or found in the environment or settings at the end of a test;
+* knows the passwords people type in the suite: the emulator's demo passwords
+  (``django_authrocket.testing.demo.DEMO_PASSWORDS``) and :data:`TEST_PASSWORDS`, the ones the
+  in-site login forms' tests type (django-authrocket never stores or logs a password);
 * at the end of each test (the teardown report) checks that test's lines for a JWT (three
   base64url parts, the first starting ``eyJ``), an AuthRocket API key (``ks_...``), an
   AuthRocket session id (``kss_...``: LoginRocket's API trades one for a login token, so it is
@@ -53,6 +55,9 @@ SECRET_SETTINGS = (
     "AUTHROCKET_WEBHOOK_BASIC_AUTH",
     "AUTHROCKET_JWT_KEY",
 )
+#: Passwords the tests of the in-site forms type (tests/test_login_forms.py and the e2e);
+#: with the demo's, never allowed in a log line.
+TEST_PASSWORDS = ("ada-password-1", "new-password-42", "signup-password-7")
 #: Shorter values are not treated as secrets (they would match ordinary words).
 MIN_SECRET_LENGTH = 8
 #: AUTHROCKET_JWT_KEY values longer than this are RSA public keys: not secret.
@@ -190,7 +195,7 @@ class SecretScanner(logging.Handler):
         self.learn_current()
         with self._pending_lock:
             pending, self._pending = self._pending, []
-        secrets, self._test_secrets = self._test_secrets, ()
+        secrets, self._test_secrets = self._test_secrets + known_passwords(), ()
         found = [
             Offence(where, name, level, " and ".join(kinds), mask(line, secrets))
             for name, level, line in pending
@@ -198,6 +203,15 @@ class SecretScanner(logging.Handler):
         ]
         self.offences.extend(found)
         return found
+
+
+def known_passwords() -> tuple[str, ...]:
+    """The demo people's passwords and :data:`TEST_PASSWORDS`."""
+    try:
+        from django_authrocket.testing.demo import DEMO_PASSWORDS
+    except ImportError:  # an emulator without passwords: only the tests' own
+        return TEST_PASSWORDS
+    return (*TEST_PASSWORDS, *DEMO_PASSWORDS.values())
 
 
 _scanner = SecretScanner()

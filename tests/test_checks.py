@@ -95,6 +95,19 @@ def test_api_verification_without_api_settings_is_e003(good, missing) -> None:
     assert "authrocket.E003" in check_ids()
 
 
+def test_api_verification_with_authrocket_1_needs_the_jwt_secret_e014(good) -> None:
+    good.AUTHROCKET_VERIFY = "api"
+    good.AUTHROCKET_URL = "https://api-e1.authrocket.com/v1"
+    if hasattr(good, "AUTHROCKET_JWT_KEY"):
+        delattr(good, "AUTHROCKET_JWT_KEY")
+    assert "authrocket.E014" in check_ids()
+    good.AUTHROCKET_JWT_KEY = "jsk_" + "s" * 40
+    assert "authrocket.E014" not in check_ids()
+    good.AUTHROCKET_URL = "https://api-e2.authrocket.com/v2"
+    delattr(good, "AUTHROCKET_JWT_KEY")
+    assert "authrocket.E014" not in check_ids()
+
+
 def test_short_hs256_secret_is_e004(good) -> None:
     good.AUTHROCKET_JWT_KEY = "jsk_short"
     assert "authrocket.E004" in check_ids()

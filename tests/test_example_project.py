@@ -171,6 +171,7 @@ def test_a_person_logs_in_through_loginrocket_and_sees_the_dashboard(emulator, t
     assert migrated.returncode == 0, migrated.stderr
     port = free_port()
     site = f"http://127.0.0.1:{port}"
+    emulator.add_login_url(f"{site}/")  # the site is the connected app
     log = (tmp_path / "runserver.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],

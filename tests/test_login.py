@@ -169,7 +169,22 @@ def test_a_taken_username_gets_a_unique_variant(client, emulator, ada) -> None:
     assert username != "ada" and username.startswith("ada-")
 
 
-def test_without_preferred_username_the_authrocket_id_is_the_username(client, emulator) -> None:
+def test_without_preferred_username_the_verified_email_is_the_username(client, emulator) -> None:
+    bob = emulator.create_user("Bob@Example.com", email_verification="verified")
+    login_with(client, emulator.mint_token(bob["id"], drop_claims=["preferred_username"]))
+    assert AuthRocketUser.objects.get(authrocket_id=bob["id"]).user.username == "bob@example.com"
+
+
+def test_without_username_or_verified_email_the_authrocket_id_is_the_username(
+    client, emulator
+) -> None:
+    bob = emulator.create_user("bob@example.com", email_verification="none")
+    login_with(client, emulator.mint_token(bob["id"], drop_claims=["preferred_username"]))
+    assert AuthRocketUser.objects.get(authrocket_id=bob["id"]).user.username == bob["id"]
+
+
+def test_a_taken_email_username_falls_back_to_the_authrocket_id(client, emulator) -> None:
+    User.objects.create_user("bob@example.com")
     bob = emulator.create_user("bob@example.com")
     login_with(client, emulator.mint_token(bob["id"], drop_claims=["preferred_username"]))
     assert AuthRocketUser.objects.get(authrocket_id=bob["id"]).user.username == bob["id"]
@@ -220,8 +235,9 @@ def test_ar1_and_ar2_tokens_log_in_in_jwt_and_api_mode(
 ) -> None:
     settings.AUTHROCKET_VERIFY = verify
     settings.AUTHROCKET_URL = emulator.api_url(generation)
-    if generation == 1 and verify == "jwt":
-        settings.AUTHROCKET_JWT_KEY = emulator.jwt_secret  # AR1 tokens are HS256
+    if generation == 1:
+        # AR1 tokens are HS256: both modes verify the signature here, with the realm secret.
+        settings.AUTHROCKET_JWT_KEY = emulator.jwt_secret
     token = emulator.mint_token(ada["id"], generation=generation)
     response = login_with(client, token, "/private/")
     assert response.status_code == 302, response.content

@@ -25,8 +25,18 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.django_db
 
-#: The shapes AuthRocket's Get Session answer may take (realm option of the emulator).
-SESSION_ANSWERS = ["documented", "without_token", "embedded_user"]
+#: Each shape AuthRocket's Get Session answer may take (realm option ``session_answer``), and
+#: each token shape where it matters: only the documented answer reads its user and orgs from
+#: the session's token (the others read or embed the user).
+ANSWERS_AND_TOKENS = pytest.mark.parametrize(
+    ("session_answer", "token_orgs"),
+    [
+        *(("documented", shape) for shape in ("selected", "all", "none")),
+        ("without_token", "selected"),
+        ("embedded_user", "selected"),
+    ],
+    indirect=["token_orgs"],
+)
 
 
 def test_api_mode_a_session_ended_at_authrocket_ends_within_one_interval(
@@ -68,7 +78,7 @@ def test_api_mode_permission_changes_reach_request_authrocket(
     assert client.get("/private/").json()["org"] is None
 
 
-@pytest.mark.parametrize("session_answer", SESSION_ANSWERS)
+@ANSWERS_AND_TOKENS
 def test_api_mode_a_removed_staff_permission_ends_staff_status_at_the_recheck(
     api_mode, emulator, session_answer, token_orgs
 ) -> None:
@@ -100,7 +110,7 @@ def test_api_mode_a_removed_staff_permission_ends_staff_status_at_the_recheck(
 # --- every shape of AuthRocket's Get Session answer ---------------------------------------------
 
 
-@pytest.mark.parametrize("session_answer", SESSION_ANSWERS)
+@ANSWERS_AND_TOKENS
 def test_api_mode_rechecks_under_every_get_session_answer(
     api_mode, emulator, ada, session_answer, token_orgs
 ) -> None:

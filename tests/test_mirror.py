@@ -196,6 +196,27 @@ def test_username_candidates_prefer_the_username_then_a_suffix_then_the_id() -> 
     assert fields.username_candidates(unnamed, User) == ["usr_0123456789abcdef"]
 
 
+def test_username_candidates_take_the_verified_email_before_the_id() -> None:
+    verified = AuthRocketUserInfo(
+        id="usr_0123456789abcdef", email="Bob@Example.com", email_verified=True
+    )
+    unverified = AuthRocketUserInfo(
+        id="usr_0123456789abcdef", email="bob@example.com", email_verified=False
+    )
+    named = AuthRocketUserInfo(
+        id="usr_0123456789abcdef", username="bob", email="bob@example.com", email_verified=True
+    )
+
+    assert fields.username_candidates(verified, User) == ["bob@example.com", verified.id]
+    assert fields.username_candidates(unverified, User) == [unverified.id]
+    assert fields.username_candidates(named, User) == [
+        "bob",
+        "bob-89abcdef",
+        "bob@example.com",
+        named.id,
+    ]
+
+
 def test_assign_changed_sets_and_names_only_what_differs() -> None:
     row = AuthRocketOrg(name="One", state="active")
 
@@ -364,13 +385,15 @@ def test_usernames_follow_the_login_rule(emulator) -> None:
     first = emulator.create_user("a@example.com", username="ada")
     second = emulator.create_user("b@example.com", username="ada")
     plain = emulator.create_user("c@example.com")
+    unverified = emulator.create_user("d@example.com", email_verification="none")
 
-    assert write("users").created == 3
+    assert write("users").created == 4
 
     usernames = dict(User.objects.values_list("authrocket__authrocket_id", "username"))
     assert usernames[first["id"]] == "ada"
     assert usernames[second["id"]] == f"ada-{second['id'][-8:]}"
-    assert usernames[plain["id"]] == plain["id"]
+    assert usernames[plain["id"]] == "c@example.com"
+    assert usernames[unverified["id"]] == unverified["id"]
     assert not any(u.has_usable_password() for u in User.objects.all())
 
 

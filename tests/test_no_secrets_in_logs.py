@@ -282,3 +282,53 @@ def test_secret_kinds_leaves_ordinary_lines_alone() -> None:
         "tasks_are_done and weeks_of_work",
     ):
         assert secret_kinds(line) == [], line
+
+
+# --- the in-site login forms (docs/login-forms.md) -------------------------------------------
+
+
+def test_in_site_logins_log_no_password_token_or_session_id(logs, settings, emulator, ada) -> None:
+    from tests.log_capture import TEST_PASSWORDS
+
+    password = TEST_PASSWORDS[0]
+    settings.AUTHROCKET_LOGIN_FORMS = True
+    emulator.set_password(ada["id"], password)
+    emulator.enable_totp(ada["id"])
+    client = Client(raise_request_exception=False)
+    # A wrong password, a wrong code, a good login with its second factor, LoginRocket away.
+    client.post("/form/login/", {"login": "ada", "password": f"{password}-wrong"})
+    client.post("/form/login/", {"login": "ada", "password": password})
+    client.post("/form/login/verify/", {"code": "000000"})
+    assert (
+        client.post("/form/login/verify/", {"code": emulator.totp_code(ada["id"])}).status_code
+        == 303
+    )
+    emulator.inject_fault("/v2/session", kind="drop")
+    client.post("/logout/")
+    emulator.inject_fault("/v2/login", status=500)
+    assert client.post("/form/login/", {"login": "ada", "password": password}).status_code == 503
+
+    text = assert_no_secrets(logs, password, f"{password}-wrong")
+    assert "LoginRocket POST login" in text
+    assert "Could not end the LoginRocket session <session sha256:" in text
+
+
+def test_the_scan_knows_the_demo_passwords() -> None:
+    from django_authrocket.testing.demo import DEMO_PASSWORDS
+    from tests.log_capture import known_passwords
+
+    assert set(DEMO_PASSWORDS.values()) <= set(known_passwords())
+    probe = SecretScanner()
+    logger = logging.getLogger("tests.log_capture.probe")
+    logger.propagate = False  # these lines are meant to offend: keep them from the real scan
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(probe)
+    try:
+        logger.info("posted password=%s", DEMO_PASSWORDS["ada@example.com"])
+    finally:
+        logger.removeHandler(probe)
+
+    offences = probe.check("probe")
+
+    assert [offence.kind for offence in offences] == ["a configured secret"]
+    assert DEMO_PASSWORDS["ada@example.com"] not in offences[0].line

@@ -136,6 +136,7 @@ def test_the_readme_snippet_makes_a_working_site(emulator, tmp_path) -> None:
 
     port = free_port()
     site = f"http://127.0.0.1:{port}"
+    emulator.add_login_url(f"{site}/")  # the new site is the connected app
     log_path = tmp_path / "runserver.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(

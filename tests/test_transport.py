@@ -30,6 +30,7 @@ from django_authrocket.transport import (
     Retry,
     read_body,
     retry_after,
+    retry_budget,
     send,
 )
 
@@ -192,6 +193,42 @@ def test_the_cap_shortens_the_backoff_too(emulator, http) -> None:
     assert exchange.status == 200
     assert emulator.count_requests(JWKS) == 6
     assert time.monotonic() - started < 1  # unshortened, the backoffs could sum to ~8 s
+
+
+# --- a web request's retry budget ---------------------------------------------------------------
+
+
+def test_a_budget_is_shared_by_every_send_in_its_block(emulator, http) -> None:
+    emulator.inject_fault(JWKS, status=429, retry_after=1, times=None)
+    with retry_budget(1.5):
+        first = send(attempt_for(emulator, http), retries=3, idempotent=True)
+        second = send(attempt_for(emulator, http), retries=3, idempotent=True)
+    assert (first.status, second.status) == (429, 429)
+    # The first send waited 1 s of the 1.5: its next Retry-After (1 s) no longer fitted, and
+    # the second send had 0.5 s left, less than its first Retry-After.
+    assert emulator.count_requests(JWKS) == 3
+
+
+def test_a_spent_budget_retries_no_more_even_without_a_pause(emulator, http) -> None:
+    emulator.inject_fault(JWKS, kind="drop", times=None)
+    with retry_budget(0), pytest.raises(requests.ConnectionError):
+        send(attempt_for(emulator, http), retries=3, idempotent=True)
+    assert emulator.count_requests(JWKS) == 1
+
+
+def test_a_nested_budget_never_adds_to_the_outer_one(emulator, http) -> None:
+    emulator.inject_fault(JWKS, status=429, retry_after=1, times=None)
+    with retry_budget(0.5), retry_budget(30):
+        assert send(attempt_for(emulator, http), retries=3, idempotent=True).status == 429
+    assert emulator.count_requests(JWKS) == 1
+
+
+def test_outside_a_budget_only_the_wait_cap_applies(emulator, http) -> None:
+    emulator.inject_fault(JWKS, status=429, retry_after=1, times=2)
+    with retry_budget(0.5):
+        pass  # a finished block leaves nothing behind
+    assert send(attempt_for(emulator, http), retries=2, idempotent=True).status == 200
+    assert emulator.count_requests(JWKS) == 3
 
 
 @pytest.mark.parametrize(

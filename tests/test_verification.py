@@ -322,6 +322,7 @@ def test_a_bearer_token_costs_one_completed_answer_per_interval(
 
 def test_api_mode_works_against_the_authrocket_1_api(api_mode, emulator, ada) -> None:
     api_mode.AUTHROCKET_URL = emulator.api_url(1)  # its Get Session embeds the user
+    api_mode.AUTHROCKET_JWT_KEY = emulator.jwt_secret  # AR1 tokens are HS256, verified here too
     emulator.clear_requests()
 
     session = verify_login_token(emulator.mint_token(ada["id"], generation=1))

@@ -281,16 +281,19 @@ def local_user_fields(info: AuthRocketUserInfo, user_model: type[Any]) -> dict[s
 
 def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list[str]:
     """The usernames a new local user may get, best first (a login and a sync share this rule):
-    the verified email when it is the user model's username, else ``preferred_username``
-    (:func:`clean_username`), then ``preferred_username-<end of id>``, then the AuthRocket id."""
+    the verified email when it is the user model's username; else ``preferred_username``
+    (:func:`clean_username`), then ``preferred_username-<end of id>``, then the verified email
+    (:func:`verified_email`: an address nobody proved they own names nobody), then the
+    AuthRocket id."""
     username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
     max_length = getattr(username_field, "max_length", None) or 150
     username = clean_username(info.username or "")
+    email = verified_email(info)
+    candidates = [username, f"{username}-{info.id[-8:]}"] if username else []
     if user_model.USERNAME_FIELD == "email":
-        email = verified_email(info)
-        candidates = [email] if email else []
-    else:
-        candidates = [username, f"{username}-{info.id[-8:]}"] if username else []
+        candidates = []
+    if email:
+        candidates.append(email)
     candidates.append(info.id)
     return list(dict.fromkeys(candidate[:max_length] for candidate in candidates))
 

@@ -109,7 +109,7 @@ def session_object(
     }
     if generation == 2:
         data["client_app_id"] = None
-        data["request"] = {}  # the emulator keeps no request attributes (ip, client)
+        data["request"] = copy.deepcopy(session.request)
     if token is not None:
         data["token"] = token
     data[EMULATOR_MARKER] = True  # not an AuthRocket field: sites refuse it outside tests

@@ -20,6 +20,8 @@ from .demo import DEMO_PASSWORDS, DEMO_TOTP_SECRET, seed_demo_users
 from .emulator import ALGORITHMS, AuthRocketEmulator
 
 DEFAULT_PORT = 8765
+#: The Login URLs registered when no ``--login-url`` is given: ``runserver``'s addresses.
+DEFAULT_LOGIN_URLS = ("http://127.0.0.1:8000/", "http://localhost:8000/")
 
 # Settings name -> the environment variable the app falls back to.
 _ENV_NAMES = {
@@ -48,6 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--jwt-secret", help="HS256 realm secret (default: random jsk_...)")
     parser.add_argument("--api-key", help="Core API key (default: random ks_emulator_...)")
+    parser.add_argument(
+        "--login-url",
+        action="append",
+        metavar="URL",
+        help="a Login URL of your app (repeatable; the first is the default): the hosted pages "
+        "send browsers back only there or below (default: runserver's "
+        + " and ".join(DEFAULT_LOGIN_URLS)
+        + ")",
+    )
     parser.add_argument(
         "--seed-demo-users", action="store_true", help="create demo users and orgs at start"
     )
@@ -94,6 +105,8 @@ def serve(options: dict[str, Any], write: Callable[[str], object]) -> None:
         jwt_secret=options["jwt_secret"],
         api_key=options["api_key"],
     )
+    for url in options.get("login_url") or DEFAULT_LOGIN_URLS:
+        emulator.add_login_url(url)
     users = seed_demo_users(emulator) if options["seed_demo_users"] else []
     try:
         emulator.start()
@@ -126,6 +139,7 @@ def describe(emulator: AuthRocketEmulator) -> str:
     lines = [
         f"AuthRocket emulator running at {emulator.url} (realm {emulator.realm_id}, "
         f"{emulator.algorithm})",
+        f"Login URLs of your app: {', '.join(emulator.login_urls) or 'none'}",
         "",
         "Django settings:",
         *(f"    {name} = {value!r}" for name, value in settings.items()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -19,10 +19,11 @@ from .api_objects import (
     user_object,
 )
 from .issuer import TokenIssuer
+from .locales import language, translate
 from .options import RealmOptions
 from .records import USER_STATES, SessionRecord
 from .signing import KeyRing
-from .store import Invalid, NotFound, Store
+from .store import ORG_SORTS, USER_SORTS, Invalid, NotFound, Store
 from .wire import Request, Response, error_response, json_response
 
 DEFAULT_PAGE_SIZE = 100
@@ -73,13 +74,21 @@ class CoreAPI:
         self.issuer = issuer
         self.options = options or RealmOptions()
         self._routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
-            (re.compile(r"sessions"), {"GET": self.list_sessions}),
+            (re.compile(r"sessions"), {"GET": self.list_sessions, "POST": self.create_session}),
             (
                 re.compile(r"sessions/(?P<id>[^/]+)"),
                 {"GET": self.get_session, "DELETE": self.delete_session},
             ),
             (re.compile(r"users"), {"GET": self.list_users, "POST": self.create_user}),
-            (re.compile(r"users/(?P<id>[^/]+)"), {"GET": self.get_user}),
+            (
+                re.compile(r"users/(?P<id>[^/]+)"),
+                {
+                    "GET": self.get_user,
+                    "PUT": self.update_user,
+                    "PATCH": self.update_user,
+                    "DELETE": self.delete_user,
+                },
+            ),
             (re.compile(r"orgs"), {"GET": self.list_orgs}),
             (re.compile(r"orgs/(?P<id>[^/]+)"), {"GET": self.get_org}),
             (re.compile(r"memberships"), {"GET": self.list_memberships}),
@@ -90,18 +99,23 @@ class CoreAPI:
         ]
 
     def handle(self, request: Request, generation: int, subpath: str) -> Response:
-        """Answer a request whose path was ``/api/v<generation>/<subpath>``."""
+        """Answer a request whose path was ``/api/v<generation>/<subpath>``.
+
+        Error messages follow ``Accept-Language`` where the emulator knows a translation
+        (locales.py).
+        """
+        lang = language(request.header("Accept-Language"))
         try:
             self._authenticate(request, generation)
             self._negotiate(request)
             handler, object_id = self._route(request.method, subpath.strip("/"))
             return handler(ApiCall(request, generation, object_id))
         except ApiError as error:
-            return error_response(error.status, *error.messages)
+            return error_response(error.status, *(translate(m, lang) for m in error.messages))
         except NotFound as error:
-            return error_response(404, str(error))
+            return error_response(404, translate(str(error), lang))
         except Invalid as error:
-            return error_response(422, str(error))
+            return error_response(422, translate(str(error), lang))
 
     # -- the rules every call passes ----------------------------------------------------------
 
@@ -156,6 +170,17 @@ class CoreAPI:
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ApiError(422, f"max_results must be between 1 and {MAX_PAGE_SIZE}")
         return call.param("after"), limit
+
+    @staticmethod
+    def _order(call: ApiCall, sorts: Mapping[str, object], default: str) -> tuple[str, bool]:
+        """``sort`` (one of ``sorts``) and whether ``direction`` is ``desc`` (default asc)."""
+        sort = call.param("sort") or default
+        if sort not in sorts:
+            raise ApiError(422, f"sort must be one of: {', '.join(sorts)}")
+        direction = call.param("direction") or "asc"
+        if direction not in ("asc", "desc"):
+            raise ApiError(422, "direction must be asc or desc")
+        return sort, direction == "desc"
 
     @staticmethod
     def _collection(items: list[dict[str, Any]], more: bool) -> Response:
@@ -218,27 +243,59 @@ class CoreAPI:
         return Response(204, b"", None)
 
     def list_sessions(self, call: ApiCall) -> Response:
-        """GET /sessions?user_id=: the active sessions (of one user)."""
+        """GET /sessions?user_id=: the active sessions (of one user); ``sort`` ``id`` only,
+        ``direction`` asc (default) or desc (authrocket.com/docs/api/sessions)."""
         after, limit = self._page_args(call)
+        _, descending = self._order(call, {"id": None}, "id")
         sessions, more = self.store.page_sessions(
-            after=after, limit=limit, user_id=call.param("user_id")
+            after=after, limit=limit, user_id=call.param("user_id"), descending=descending
         )
         return self._collection(
             [session_object(s, generation=call.generation) for s in sessions], more
         )
 
+    def create_session(self, call: ApiCall) -> Response:
+        """POST /sessions with ``{"session": {"user_id": ...}, "request": {...}}``: 201, the
+        session with its ``token`` (authrocket.com/docs/api/sessions: ``user_id`` required,
+        ``token`` "Auto-generated. Full login (JWT) token"; authrocket-node lib/resource.js
+        ``buildRoot`` wraps the fields in ``session`` and puts ``request`` beside them, and
+        its test helper creates a session with ``user_id`` alone). LoginRocket refuses
+        inactive users; so does this."""
+        fields = _wrapped_body(call.request, "session")
+        attributes = fields.pop("request", None) or _body_member(call.request, "request") or {}
+        unknown = set(fields) - {"user_id"}
+        if unknown:
+            raise ApiError(422, f"Unknown session fields: {', '.join(sorted(unknown))}")
+        user_id = fields.get("user_id")
+        if not isinstance(user_id, str) or not user_id:
+            raise ApiError(422, "User can't be blank")
+        if not isinstance(attributes, dict):
+            raise ApiError(422, "request must be an object")
+        if self.store.get_user(user_id).state != "active":
+            raise ApiError(422, "User is inactive")
+        session = self.store.create_session(user_id, request=attributes)
+        token = self._fresh_token(session) if call.generation == 2 else None
+        return json_response(201, session_object(session, generation=call.generation, token=token))
+
     # -- users --------------------------------------------------------------------------------
 
     def list_users(self, call: ApiCall) -> Response:
-        """GET /users (filters: ``state``, ``email``). ``custom`` only with ``expand=custom``
-        (the users list documents the parameter, as the orgs list does:
-        https://authrocket.com/docs/api/users)."""
+        """GET /users (filters: ``state``, ``email``, ``reference``; ``sort``, ``direction``).
+        ``custom`` only with ``expand=custom`` (the users list documents the parameter, as
+        the orgs list does: https://authrocket.com/docs/api/users)."""
         after, limit = self._page_args(call)
         state = call.param("state")
         if state is not None and state not in USER_STATES:
             raise ApiError(422, f"state must be one of: {', '.join(sorted(USER_STATES))}")
+        sort, descending = self._order(call, USER_SORTS, "id")
         users, more = self.store.page_users(
-            after=after, limit=limit, state=state, email=call.param("email")
+            after=after,
+            limit=limit,
+            state=state,
+            email=call.param("email"),
+            reference=call.param("reference"),
+            sort=sort,
+            descending=descending,
         )
         custom = self._expands(call, "custom")
         return self._collection(
@@ -254,20 +311,45 @@ class CoreAPI:
         )
 
     def create_user(self, call: ApiCall) -> Response:
-        """POST /users with ``{"user": {...}}``: 201."""
-        fields = _wrapped_body(call.request, "user")
-        for ignored in ("password", "password_confirmation", "request"):
-            fields.pop(ignored, None)
+        """POST /users with ``{"user": {...}}``: 201. ``email_verification`` defaults to
+        ``none`` (authrocket.com/docs/api/users, "Fields")."""
+        fields = _user_fields(call.request)
         user = self.store.create_user(**fields)
         return json_response(201, user_object(user, call.generation))
+
+    def update_user(self, call: ApiCall) -> Response:
+        """PUT (or PATCH) /users/:id with ``{"user": {...}}``: the fields given change, the
+        others stay; ``user.updated`` (authrocket-ruby lib/authrocket/user.rb and
+        authrocket-node lib/user.js: ``update``, a PUT)."""
+        assert call.object_id is not None
+        user = self.store.get_user(call.object_id)
+        updated = self.store.update_user(user.id, **_user_fields(call.request))
+        return json_response(200, user_object(updated, call.generation))
+
+    def delete_user(self, call: ApiCall) -> Response:
+        """DELETE /users/:id: 204; the user's memberships and sessions end with it
+        (``membership.deleted``, ``session.deleted``, then ``user.deleted``)."""
+        assert call.object_id is not None
+        self.store.delete_user(self.store.get_user(call.object_id).id)
+        return Response(204, b"", None)
 
     # -- orgs, memberships, events ------------------------------------------------------------
 
     def list_orgs(self, call: ApiCall) -> Response:
-        """GET /orgs (filter: ``state``). "expand: custom -- Include custom in the response":
-        without it the list leaves ``custom`` out (https://authrocket.com/docs/api/orgs)."""
+        """GET /orgs (filters: ``state``, ``reference``, an exact match; ``sort`` ``id`` or
+        ``name``, by default ``name``; ``direction`` asc or desc). "expand: custom -- Include
+        custom in the response": without it the list leaves ``custom`` out
+        (https://authrocket.com/docs/api/orgs, "List orgs")."""
         after, limit = self._page_args(call)
-        orgs, more = self.store.page_orgs(after=after, limit=limit, state=call.param("state"))
+        sort, descending = self._order(call, ORG_SORTS, "name")
+        orgs, more = self.store.page_orgs(
+            after=after,
+            limit=limit,
+            state=call.param("state"),
+            reference=call.param("reference"),
+            sort=sort,
+            descending=descending,
+        )
         custom = self._expands(call, "custom")
         return self._collection([org_object(o, custom=custom) for o in orgs], more)
 
@@ -346,6 +428,24 @@ class CoreAPI:
         if invitation is None:
             raise NotFound("Invitation not found")
         return json_response(200, invitation_object(invitation))
+
+
+def _user_fields(request: Request) -> dict[str, Any]:
+    """The user fields of a create or update body; ``password`` and its confirmation (the
+    emulator keeps no passwords) and ``request`` (event attributes) are dropped."""
+    fields = _wrapped_body(request, "user")
+    for ignored in ("password", "password_confirmation", "request"):
+        fields.pop(ignored, None)
+    return fields
+
+
+def _body_member(request: Request, name: str) -> Any:
+    """A top-level member of a JSON body (None when absent or the body is not JSON)."""
+    try:
+        body = json.loads(request.body or b"null")
+    except ValueError:
+        return None
+    return body.get(name) if isinstance(body, dict) else None
 
 
 def _wrapped_body(request: Request, resource: str) -> dict[str, Any]:

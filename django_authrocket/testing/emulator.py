@@ -25,6 +25,7 @@ from .credentials import INVITATION, PASSWORD_RESET, VERIFY_EMAIL, Credentials
 from .faults import Fault, FaultKind, FaultList
 from .ids import random_token
 from .issuer import TokenIssuer
+from .login_urls import LoginURLs
 from .options import RealmOptions
 from .pages import LoginRocketPages
 from .recording import RecordedRequest, RequestLog
@@ -64,6 +65,7 @@ class AuthRocketEmulator:
         session_ttl: int = DEFAULT_SESSION_TTL,
         login_generation: int = 2,
         options: RealmOptions | None = None,
+        login_urls: Iterable[str] = (),
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, not {algorithm!r}")
@@ -81,6 +83,10 @@ class AuthRocketEmulator:
         #: Where AuthRocket's behaviour is uncertain, which way this realm goes (options.py).
         self.options = options or RealmOptions()
         self._initial_options = dataclasses.replace(self.options)
+        #: The connected app's Login URLs (login_urls.py): the only places the hosted pages
+        #: send a browser back to.
+        self._login_urls = LoginURLs(login_urls)
+        self._initial_login_urls = list(self._login_urls)
         self._store = Store(realm_id, session_ttl=session_ttl)
         self._activity = Activity(self._store)
         self._keys = KeyRing(jwt_secret=self.jwt_secret)
@@ -92,7 +98,13 @@ class AuthRocketEmulator:
         self._credentials = Credentials(self._store)
         self._app = EmulatorApp(
             self._keys,
-            LoginRocketPages(self._store, self._issuer, generation=login_generation),
+            LoginRocketPages(
+                self._store,
+                self._issuer,
+                generation=login_generation,
+                options=self.options,
+                login_urls=self._login_urls,
+            ),
             CoreAPI(
                 self._store,
                 self._keys,
@@ -160,9 +172,21 @@ class AuthRocketEmulator:
         until the next :meth:`reset`, e.g. ``configure(session_answer="without_token")``."""
         return self.options.update(**options)
 
+    def add_login_url(self, url: str) -> None:
+        """Register a Login URL of the connected app until the next :meth:`reset`: the hosted
+        pages send a browser back only to a registered URL or one more specific
+        (``https://app.example/`` allows ``https://app.example/login/?next=/``); the first
+        registered is where a login without ``redirect_uri`` goes."""
+        self._login_urls.add(url)
+
+    @property
+    def login_urls(self) -> list[str]:
+        """The registered Login URLs, the default first."""
+        return list(self._login_urls)
+
     def reset(self) -> None:
         """Forget all data, faults, recorded requests and errors, and put the realm options
-        back as constructed; keep the keys and the port.
+        and Login URLs back as constructed; keep the keys and the port.
 
         A request still held by a latency fault is dropped when it wakes, instead of writing
         into the fresh data.
@@ -171,6 +195,7 @@ class AuthRocketEmulator:
             self._server.epoch += 1
         self._store.clear()
         self.options.restore(self._initial_options)
+        self._login_urls.replace(self._initial_login_urls)
         self._faults.clear()
         self._log.clear()
         self._errors.clear()

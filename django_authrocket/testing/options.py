@@ -75,6 +75,15 @@ UnfilteredMemberships = Literal["error", "empty"]
 #: * ``"none"``: no org data: neither ``orgs`` (AuthRocket 2) nor ``m`` (AuthRocket 1).
 TokenOrgs = Literal["selected", "all", "none"]
 
+#: What a new email typed on LoginRocket's profile page does. authrocket.com/docs/api/users
+#: ("Email pending") offers both ways; which one the hosted page takes is not documented.
+#:
+#: * ``"verify"``: the address waits in ``email_pending`` (``user.email.updating``) and
+#:   becomes the email once verified (``user.email.verified``).
+#: * ``"immediate"``: the email changes at once (``user.profile.updated``) and its
+#:   ``email_verification`` becomes ``requested``.
+ProfileEmailChange = Literal["verify", "immediate"]
+
 
 @dataclass
 class RealmOptions:
@@ -103,6 +112,7 @@ class RealmOptions:
     jwks_shape: JwksShape = "full"
     custom_on_get: CustomOnGet = "expand"
     unfiltered_memberships: UnfilteredMemberships = "error"
+    profile_email_change: ProfileEmailChange = "verify"
     token_orgs: TokenOrgs = "selected"
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -174,6 +184,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "jwks_shape": get_args(JwksShape),
     "custom_on_get": get_args(CustomOnGet),
     "unfiltered_memberships": get_args(UnfilteredMemberships),
+    "profile_email_change": get_args(ProfileEmailChange),
     "token_orgs": get_args(TokenOrgs),
 }
 

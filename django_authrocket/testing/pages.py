@@ -14,7 +14,11 @@ import html
 from http.cookies import SimpleCookie
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+from .activity import Activity
 from .issuer import TokenIssuer
+from .locales import language, translate
+from .login_urls import LoginURLs
+from .options import RealmOptions
 from .records import SessionRecord, UserRecord
 from .store import Invalid, NotFound, Store
 from .wire import Request, Response, html_response, redirect
@@ -36,7 +40,10 @@ label{display:block;margin:.5rem 0 .2rem;font-size:.9rem}
 input{width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #c5cad3;border-radius:.4rem}
 button.primary{margin-top:1rem;padding:.6rem 1.2rem;border:0;border-radius:.5rem;
 background:#4f6bed;color:#fff;cursor:pointer}
+button,input,select,textarea{font:inherit}
 textarea{width:100%;height:8rem;font-family:monospace;font-size:.75rem}
+.notice{background:#eef6ee;border-radius:.4rem;padding:.5rem .8rem}
+li.current{font-weight:600}
 """
 
 
@@ -44,9 +51,9 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, lang: str = "en") -> str:
     return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<!doctype html><html lang={lang}><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         f"<title>{_e(title)} · AuthRocket emulator</title><style>{_STYLE}</style></head>"
         f"<body><main>{body}<p class=note>AuthRocket emulator: for development and tests only."
@@ -89,10 +96,21 @@ def with_token(redirect_uri: str, token: str) -> str:
 class LoginRocketPages:
     """The hosted pages of one realm."""
 
-    def __init__(self, store: Store, issuer: TokenIssuer, *, generation: int = 2) -> None:
+    def __init__(
+        self,
+        store: Store,
+        issuer: TokenIssuer,
+        *,
+        generation: int = 2,
+        options: RealmOptions | None = None,
+        login_urls: LoginURLs | None = None,
+    ) -> None:
         self.store = store
         self.issuer = issuer
         self.generation = generation  # of the tokens handed to the app after a login
+        self.options = options or RealmOptions()
+        self.activity = Activity(store)  # the profile page's edits emit what LoginRocket's do
+        self.login_urls = login_urls if login_urls is not None else LoginURLs()
 
     def handle(self, request: Request) -> Response | None:
         """Answer a page request, or None when the path is not a LoginRocket page."""
@@ -105,6 +123,17 @@ class LoginRocketPages:
             return self._message(
                 400, "Invalid redirect_uri", "redirect_uri must be an absolute http(s) URL."
             )
+        # Only to a Login URL of the connected app, else an error page (login_urls.py).
+        if redirect_uri is not None and not self.login_urls.allows(redirect_uri):
+            return self._message(
+                400,
+                "Invalid redirect_uri",
+                f"{redirect_uri} is not a Login URL of this app. Register it: "
+                "AuthRocketEmulator(login_urls=[...]), emulator.add_login_url(...) or "
+                "authrocket-emulator --login-url.",
+            )
+        if redirect_uri is None and path in ("/login", "/signup"):
+            redirect_uri = self.login_urls.default  # "the Default Login URL"
         if path == "/login":
             if request.method == "POST":
                 return self._post_login(request, redirect_uri)
@@ -134,9 +163,13 @@ class LoginRocketPages:
                 user = self.store.get_user(form["user_id"])
             else:
                 user = self._find_or_create_user(form)
-        except (NotFound, Invalid) as error:
+        except NotFound:
+            # LoginRocket's failed login says "Login failed" ("Error al iniciar sesión" in es:
+            # authrocket-js loginrocket-js/test/loginrocket_test.js).
+            return html_response(422, self._login_page(request, redirect_uri, error="Login failed"))
+        except Invalid as error:
             return html_response(422, self._login_page(request, redirect_uri, error=str(error)))
-        return self._start_session(user, redirect_uri, form.get("account"))
+        return self._start_session(request, user, redirect_uri, form.get("account"))
 
     def _post_signup(self, request: Request, redirect_uri: str | None) -> Response:
         form = request.form()
@@ -148,7 +181,7 @@ class LoginRocketPages:
             )
         except Invalid as error:
             return html_response(422, self._signup_page(request, redirect_uri, error=str(error)))
-        return self._start_session(user, redirect_uri, None)
+        return self._start_session(request, user, redirect_uri, None)
 
     def _find_or_create_user(self, form: dict[str, str]) -> UserRecord:
         email = form.get("email", "")
@@ -162,12 +195,16 @@ class LoginRocketPages:
         )
 
     def _start_session(
-        self, user: UserRecord, redirect_uri: str | None, account: str | None
+        self, request: Request, user: UserRecord, redirect_uri: str | None, account: str | None
     ) -> Response:
         if user.state != "active":
-            return self._message(403, "Account inactive", f"{user.email} cannot log in.")
+            return self._inactive(request, redirect_uri)
         org_id = self._member_org(user.id, account)
-        session = self.store.create_session(user.id, org_id=org_id)
+        # The session's request attributes, as the sessions API shows them (``client``).
+        client = request.header("User-Agent")
+        session = self.store.create_session(
+            user.id, org_id=org_id, request={"client": client} if client else None
+        )
         response = self._finish_login(session, redirect_uri, org_id)
         cookie = SimpleCookie()
         cookie[SESSION_COOKIE] = session.id
@@ -211,6 +248,19 @@ class LoginRocketPages:
         except NotFound:
             return None
 
+    def _inactive(self, request: Request, redirect_uri: str | None) -> Response:
+        """The refusal of an inactive user, with a way back: log in as someone else, or
+        return to the app."""
+        lang = _lang(request)
+        query = {"prompt": "login", **({"redirect_uri": redirect_uri} if redirect_uri else {})}
+        title = translate("Account inactive", lang)
+        body = (
+            f"<h1>{_e(title)}</h1><p>{_e(translate('This account cannot log in.', lang))}</p>"
+            f'<p><a href="/login?{_e(urlencode(query))}">'
+            f"{_e(translate('Log in as someone else', lang))}</a></p>" + _back_link(redirect_uri)
+        )
+        return html_response(403, _page(title, body, lang))
+
     # -- logout, profile, accounts ------------------------------------------------------------
 
     def _logout(self, request: Request, redirect_uri: str | None) -> Response:
@@ -223,41 +273,121 @@ class LoginRocketPages:
                     self.store.end_session(session_id)
         expire = f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
         if redirect_uri is None:
-            return html_response(
-                200, self._login_page(request, None), headers=[("Set-Cookie", expire)]
-            )
+            # Without redirect_uri LoginRocket goes on to /login (authrocket.com/docs/
+            # loginrocket_urls, "/logout"); the login page says the logout happened.
+            page = self._login_page(request, None, notice="You are logged out.")
+            return html_response(200, page, headers=[("Set-Cookie", expire)])
         return redirect(redirect_uri, headers=[("Set-Cookie", expire)])
 
-    def _session_user(self, request: Request) -> UserRecord | None:
-        session_id = request.param("session")
-        session = self._cookie_session(request)
+    def _session(self, request: Request) -> SessionRecord | None:
+        session_id = _field(request, "session")
         if session_id:
             try:
-                session = self.store.get_session(session_id)
+                return self.store.get_session(session_id)
             except NotFound:
-                session = None
+                return None
+        return self._cookie_session(request)
+
+    def _session_user(self, request: Request) -> UserRecord | None:
+        session = self._session(request)
         return self.store.get_user(session.user_id) if session else None
 
     def _profile(self, request: Request, redirect_uri: str | None) -> Response:
+        """The person's own profile: names and email, editable (LoginRocket's /profile, "Allows
+        the user to manage their own profile": authrocket.com/docs/loginrocket_urls)."""
         user = self._session_user(request)
         if user is None:
             body = "<h1>Profile</h1><p>Not logged in.</p>"
-        else:
-            body = (
-                f"<h1>{_e(user.name)}</h1><p>{_e(user.email)}</p>"
-                f"<p class=note>User id {_e(user.id)}</p>"
-            )
-        return html_response(200, _page("Profile", body + _back_link(redirect_uri)))
+            return html_response(200, _page("Profile", body + _back_link(redirect_uri)))
+        notice = error = None
+        if request.method == "POST":
+            try:
+                notice = self._save_profile(user, request.form())
+            except Invalid as exc:
+                error = str(exc)
+            user = self.store.get_user(user.id)
+        return html_response(
+            422 if error else 200,
+            _page("Profile", self._profile_body(request, user, redirect_uri, notice, error)),
+        )
+
+    def _save_profile(self, user: UserRecord, form: dict[str, str]) -> str:
+        """Apply a profile form; returns what to tell the person.
+
+        Names change at once (``user.profile.updated``). A new email follows the realm
+        option ``profile_email_change``: ``verify`` waits for the address to be verified
+        (``user.email.updating``, then ``user.email.verified``), ``immediate`` changes it now
+        and asks for its verification (``user.profile.updated``, ``email_verification``
+        ``requested``): the two ways authrocket.com/docs/api/users ("Email pending")
+        describes.
+        """
+        names: dict[str, str | None] = {
+            name: form[name].strip() or None
+            for name in ("first_name", "last_name")
+            if name in form and (form[name].strip() or None) != getattr(user, name)
+        }
+        email = form.get("email", "").strip().lower()
+        new_email = email if email and email != user.email else None
+        if new_email and self.options.profile_email_change == "verify":
+            self.activity.request_email_change(user.id, new_email)
+            if names:
+                self.activity.update_profile(user.id, **names)
+            return f"Saved. {new_email} becomes your email once you verify it."
+        if new_email:
+            changes: dict[str, str | None] = {
+                **names,
+                "email": new_email,
+                "email_verification": "requested",
+            }
+            self.store.update_user(user.id, emit="user.profile.updated", **changes)
+        elif names:
+            self.activity.update_profile(user.id, **names)
+        return "Saved."
+
+    def _profile_body(
+        self,
+        request: Request,
+        user: UserRecord,
+        redirect_uri: str | None,
+        notice: str | None,
+        error: str | None,
+    ) -> str:
+        hidden = _hidden("redirect_uri", redirect_uri) + _hidden(
+            "session", _field(request, "session")
+        )
+        pending = self.store.pending_emails.get(user.id)
+        return (
+            f"<h1>{_e(user.name)}</h1>"
+            + (f"<p class=notice>{_e(notice)}</p>" if notice else "")
+            + _error(error)
+            + f'<form method=post action="/profile">{hidden}'
+            + _text_input("first_name", "First name", user.first_name)
+            + _text_input("last_name", "Last name", user.last_name)
+            + _text_input("email", "Email", user.email, kind="email")
+            + "<button class=primary type=submit>Save</button></form>"
+            + (f"<p class=note>Waiting for verification: {_e(pending)}</p>" if pending else "")
+            + f"<p class=note>User id {_e(user.id)}</p>"
+            + _back_link(redirect_uri)
+        )
 
     def _accounts(self, request: Request, redirect_uri: str | None, org_id: str) -> Response:
-        user = self._session_user(request)
+        session = self._session(request)
+        user = self.store.get_user(session.user_id) if session else None
+        # The current org: the one asked for with ``account``, else the session's.
+        current = _field(request, "account") or (session.org_id if session else None)
         rows = []
         for membership, org in self.store.memberships_of(user.id) if user else []:
             if org_id and org.id != org_id:
                 continue
             query = {"account": org.id, **({"redirect_uri": redirect_uri} if redirect_uri else {})}
+            mark = (
+                (" class=current aria-current=true", " <span class=note>(current)</span>")
+                if org.id == current
+                else ("", "")
+            )
             rows.append(
-                f'<li><a href="/login?{_e(urlencode(query))}">{_e(org.name)}</a> '
+                f'<li{mark[0]}><a href="/login?{_e(urlencode(query))}">{_e(org.name)}</a>'
+                f"{mark[1]} "
                 f"<span class=note>{_e(', '.join(membership.permissions) or 'no permissions')}"
                 "</span></li>"
             )
@@ -269,8 +399,14 @@ class LoginRocketPages:
     # -- page bodies --------------------------------------------------------------------------
 
     def _login_page(
-        self, request: Request, redirect_uri: str | None, *, error: str | None = None
+        self,
+        request: Request,
+        redirect_uri: str | None,
+        *,
+        error: str | None = None,
+        notice: str | None = None,
     ) -> str:
+        lang = _lang(request)
         hidden = _hidden("redirect_uri", redirect_uri) + _hidden(
             "account", _field(request, "account")
         )
@@ -288,14 +424,16 @@ class LoginRocketPages:
         if more:
             chooser += "<p class=note>More users exist: type an email below to log in as one.</p>"
         return _page(
-            "Log in",
-            "<h1>Log in</h1>"
-            + _error(error)
+            translate("Log in", lang),
+            f"<h1>{_e(translate('Log in', lang))}</h1>"
+            + (f"<p class=notice>{_e(translate(notice, lang))}</p>" if notice else "")
+            + _error(translate(error, lang) if error else None)
             + chooser
             + "<h2>Or log in / sign up by email</h2>"
             + f'<form method=post action="/login">{hidden}{_user_fields()}'
             + "<button class=primary type=submit>Continue</button></form>"
             + _signup_link(redirect_uri),
+            lang,
         )
 
     def _signup_page(
@@ -323,6 +461,18 @@ def _field(request: Request, name: str) -> str | None:
         if value is not None:
             return value
     return request.param(name)
+
+
+def _lang(request: Request) -> str:
+    """The page language ``Accept-Language`` asks for (locales.py)."""
+    return language(request.header("Accept-Language"))
+
+
+def _text_input(name: str, label: str, value: str | None, *, kind: str = "text") -> str:
+    return (
+        f"<label for={name}>{_e(label)}</label>"
+        f'<input id={name} name={name} type={kind} value="{_e(value or "")}">'
+    )
 
 
 def _user_fields() -> str:

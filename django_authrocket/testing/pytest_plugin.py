@@ -20,11 +20,16 @@ import pytest
 
 from .emulator import AuthRocketEmulator
 
+#: Where Django's test client says requests come from: the fixture's registered Login URL.
+TEST_CLIENT_URL = "http://testserver/"
+
 
 @pytest.fixture(scope="session")
 def authrocket_emulator_server() -> Iterator[AuthRocketEmulator]:
-    """One running emulator shared by the whole test session."""
-    with AuthRocketEmulator() as emulator:
+    """One running emulator shared by the whole test session, whose connected app has the
+    Login URL of Django's test client (``http://testserver/``); register a live server's
+    with ``add_login_url()``."""
+    with AuthRocketEmulator(login_urls=[TEST_CLIENT_URL]) as emulator:
         yield emulator
 
 

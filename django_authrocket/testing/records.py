@@ -39,7 +39,8 @@ class UserRecord:
     reference: str | None = None
     custom: dict[str, Any] = field(default_factory=dict)
     state: UserState = "active"
-    email_verification: EmailVerification = "verified"
+    # authrocket.com/docs/api/users, "Fields": email_verification defaults to none.
+    email_verification: EmailVerification = "none"
     locale: str | None = None
     last_login_at: int | None = None
 
@@ -91,6 +92,9 @@ class SessionRecord:
     created_at: float
     expires_at: int
     org_id: str | None = None
+    #: The session's ``request`` attributes (authrocket.com/docs/api/sessions: "Hash of
+    #: request attributes"; its example has ``client`` and ``ip``).
+    request: dict[str, Any] = field(default_factory=dict)
 
     def is_active(self, at: float) -> bool:
         """True while the session has not expired (ended sessions are removed from the store)."""

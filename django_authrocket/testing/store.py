@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from .ids import new_id
@@ -24,11 +24,12 @@ from .records import (
     UserState,
     now,
 )
-from .table import Table
+from .table import HasId, Table
 
 DEFAULT_SESSION_TTL = 24 * 3600
 
 RecordT = TypeVar("RecordT")
+RowT = TypeVar("RowT", bound=HasId)
 
 #: The ids an event may name (authrocket-ruby lib/authrocket/event.rb).
 EVENT_IDS: frozenset[str] = frozenset(
@@ -201,16 +202,32 @@ class Store:
             return user
 
     def page_users(
-        self, *, after: str | None, limit: int, state: str | None = None, email: str | None = None
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        state: str | None = None,
+        email: str | None = None,
+        reference: str | None = None,
+        sort: str = "id",
+        descending: bool = False,
     ) -> tuple[list[UserRecord], bool]:
-        """One page of users, optionally only those in ``state`` or with ``email``."""
+        """One page of users, optionally only those in ``state``, with ``email`` or with
+        ``reference`` (an exact match), in ``sort`` order (:data:`USER_SORTS`)."""
         with self.lock:
-            where = None if state is None else (lambda user: user.state == state)
+
+            def where(user: UserRecord) -> bool:
+                return (state is None or user.state == state) and (
+                    reference is None or user.reference == reference
+                )
+
             if email is None:
-                return self.users.page(after=after, limit=limit, where=where)
+                return _sorted_page(
+                    self.users, USER_SORTS[sort], after, limit, where, descending=descending
+                )
             user_id = self._user_by_email.get(email.strip().lower())
             user = self.users.get(user_id) if user_id else None
-            if user is None or after is not None or (where is not None and not where(user)):
+            if user is None or after is not None or not where(user):
                 return [], False
             return [user], False
 
@@ -263,12 +280,27 @@ class Store:
             return _found(self.orgs.get(org_id), "Org")
 
     def page_orgs(
-        self, *, after: str | None, limit: int, state: str | None = None
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        state: str | None = None,
+        reference: str | None = None,
+        sort: str = "id",
+        descending: bool = False,
     ) -> tuple[list[OrgRecord], bool]:
-        """One page of orgs, optionally only those in ``state``."""
+        """One page of orgs, optionally only those in ``state`` or with ``reference`` (an
+        exact match), in ``sort`` order (:data:`ORG_SORTS`)."""
         with self.lock:
-            where = None if state is None else (lambda org: org.state == state)
-            return self.orgs.page(after=after, limit=limit, where=where)
+
+            def where(org: OrgRecord) -> bool:
+                return (state is None or org.state == state) and (
+                    reference is None or org.reference == reference
+                )
+
+            return _sorted_page(
+                self.orgs, ORG_SORTS[sort], after, limit, where, descending=descending
+            )
 
     # -- memberships --------------------------------------------------------------------------
 
@@ -398,9 +430,16 @@ class Store:
     # -- sessions -----------------------------------------------------------------------------
 
     def create_session(
-        self, user_id: str, *, org_id: str | None = None, ttl: int | None = None
+        self,
+        user_id: str,
+        *,
+        org_id: str | None = None,
+        ttl: int | None = None,
+        request: Mapping[str, Any] | None = None,
     ) -> SessionRecord:
         """Start a session for the user (a login): stamps ``last_login_at``.
+
+        ``request`` holds the session's request attributes (``client``, ``ip``).
 
         ``org_id`` selects the org (the user must be a member); by default the selected
         membership's org, else the first membership's org, else none.
@@ -421,6 +460,7 @@ class Store:
                 created_at=created_at,
                 expires_at=int(created_at + (self.session_ttl if ttl is None else ttl)),
                 org_id=org_id,
+                request=copy.deepcopy(dict(request or {})),
             )
             self.sessions.put(session)
             self._sessions_by_user.setdefault(user.id, Table()).put(session)
@@ -456,15 +496,22 @@ class Store:
         self._emit("session.deleted", user_id=session.user_id, session_id=session.id)
 
     def page_sessions(
-        self, *, after: str | None, limit: int, user_id: str | None = None
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        user_id: str | None = None,
+        descending: bool = False,
     ) -> tuple[list[SessionRecord], bool]:
-        """One page of active sessions, optionally of one user."""
+        """One page of active sessions, optionally of one user, oldest first by default."""
         with self.lock:
             table = self.sessions if user_id is None else self._sessions_by_user.get(user_id)
             if table is None:
                 return [], False
             at = now()
-            return table.page(after=after, limit=limit, where=lambda s: s.is_active(at))
+            return table.page(
+                after=after, limit=limit, where=lambda s: s.is_active(at), descending=descending
+            )
 
     def page_events(
         self,
@@ -488,6 +535,50 @@ class Store:
 
         with self.lock:
             return self.events.page(after=after, limit=limit, where=where, descending=descending)
+
+
+#: How each ``sort`` value of the users list orders users (None: creation order). ``id`` is
+#: "equivalent to created_at" (authrocket.com/docs/api/sessions, "List sessions"); the users
+#: list documents ``sort`` and ``direction`` without listing the values here, so the emulator
+#: offers the fields a list of people is sorted by.
+USER_SORTS: dict[str, Callable[[UserRecord], Any] | None] = {
+    "id": None,
+    "created_at": None,
+    "email": lambda user: user.email,
+    "name": lambda user: user.name.casefold(),
+}
+#: The orgs list's ``sort``: ``id`` or ``name`` (authrocket.com/docs/api/orgs, "List orgs").
+ORG_SORTS: dict[str, Callable[[OrgRecord], Any] | None] = {
+    "id": None,
+    "name": lambda org: org.name.casefold(),
+}
+
+
+def _sorted_page(
+    table: Table[RowT],
+    key: Callable[[RowT], Any] | None,
+    after: str | None,
+    limit: int,
+    where: Callable[[RowT], bool],
+    *,
+    descending: bool,
+) -> tuple[list[RowT], bool]:
+    """A page of ``table`` in ``key`` order (creation order for None), ``after`` an id.
+
+    Creation order pages in O(page); another order sorts the matching rows first (ties keep
+    creation order), which is fine for an emulator's realm.
+    """
+    if key is None:
+        return table.page(after=after, limit=limit, where=where, descending=descending)
+    rows = sorted((row for row in table if where(row)), key=key, reverse=descending)
+    start = 0
+    if after is not None:
+        ids = [row.id for row in rows]
+        if after not in ids:
+            return [], False
+        start = ids.index(after) + 1
+    found = rows[start : start + limit]
+    return found, start + limit < len(rows)
 
 
 def _found(record: RecordT | None, kind: str) -> RecordT:

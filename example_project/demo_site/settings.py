@@ -101,6 +101,11 @@ LOGOUT_REDIRECT_URL = "home"
 # the JSON API. (With DRF installed, /api/me/ lists AuthRocketAuthentication itself.)
 AUTHROCKET_BEARER_URLS = [r"^api/"]
 
+# Two ways in: LoginRocket's hosted pages (authrocket:login), and the in-site forms
+# (authrocket:form_login: the site's own templates, its server calling the LoginRocket API;
+# docs/login-forms.md). LOGIN_FORMS=false leaves only the hosted pages.
+AUTHROCKET_LOGIN_FORMS = env.bool("LOGIN_FORMS", default=True)
+
 # How a login is checked: "jwt" (the signature, locally) or "api" (the Core API, which also sees
 # sessions ended at AuthRocket, rechecked every AUTHROCKET_RECHECK_INTERVAL seconds). Read here
 # because django-authrocket itself takes these two from settings only.

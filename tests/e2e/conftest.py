@@ -1,7 +1,7 @@
 """Fixtures of the browser tests: Chromium, the emulator and the example site on free ports.
 
-The example site runs as a user runs it: ``manage.py migrate`` then ``manage.py runserver
---noreload`` in a subprocess, against a throwaway SQLite database, in its default demo mode
+The example site runs as a user runs it: ``manage.py migrate``, ``manage.py authrocket_sync``
+(as ``make demo``), then ``manage.py runserver --noreload`` in a subprocess, against a throwaway SQLite database, in its default demo mode
 (``DEMO_EMULATOR_URL`` points it at the emulator this process starts on a free port).
 
 Without Playwright or Debian's Chromium the tests skip; with ``AUTHROCKET_CI=1`` (set by
@@ -152,7 +152,19 @@ def example_site(
         timeout=60,
     )
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    # As `make demo` does: the login tokens name the selected org only; the sync brings the
+    # others (Ada's staff org, the orgs to switch to).
+    synced = subprocess.run(
+        [sys.executable, "manage.py", "authrocket_sync"],
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert synced.returncode == 0, synced.stdout + synced.stderr
     port = free_port()
+    demo_emulator.add_login_url(f"http://127.0.0.1:{port}/")  # the site is the connected app
     log = folder / "runserver.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def test_command_serves_until_terminated_and_prints_the_settings() -> None:
     command = [sys.executable, "-m", "django_authrocket.testing.cli", "--port", "0"]
-    command += ["--api-key", "ks_cli", "--seed-demo-users"]
+    command += ["--api-key", "ks_cli", "--seed-demo-users", "--login-url", "https://site.example/"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
         assert process.stdout is not None
@@ -43,6 +43,7 @@ def test_command_serves_until_terminated_and_prints_the_settings() -> None:
     assert len(users.json()["collection"]) == 4
     assert f"AUTHROCKET_URL = '{url}/api/v2'" in rest
     assert f"export LOGINROCKET_URL={url}" in rest
+    assert "Login URLs of your app: https://site.example/\n" in rest
     assert f"LoginRocket API: {url}/v2/" in first_line + rest
     assert "analytical-engine" in rest  # the demo passwords are shown, as on the demo page
 
@@ -70,7 +71,7 @@ def test_command_reports_a_busy_port_suggests_another_and_exits_1(capsys) -> Non
 
 
 def test_demo_users_cover_owners_admins_loners_and_inactive_people() -> None:
-    with AuthRocketEmulator() as emu:
+    with AuthRocketEmulator(login_urls=["https://app.example/"]) as emu:
         ada, grace, alan, isaac = seed_demo_users(emu)
         with requests.Session() as http:
             http.trust_env = False

@@ -25,7 +25,9 @@ APP_LOGIN = "https://app.example/login?next=%2Fprivate"
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[AuthRocketEmulator]:
-    with AuthRocketEmulator() as emulator:
+    with AuthRocketEmulator(
+        login_urls=["https://app.example/", "http://localhost:8000/"]
+    ) as emulator:
         yield emulator
 
 

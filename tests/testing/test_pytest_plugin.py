@@ -41,18 +41,30 @@ def test_fixture_hands_out_one_shared_emulator_reset_for_each_test_without_djang
             authrocket_emulator.inject_fault(times=None)
             URLS.append(authrocket_emulator.url)
 
+            authrocket_emulator.add_login_url("http://127.0.0.1:8000/")
+
         def test_second(authrocket_emulator, authrocket_emulator_server):
             assert authrocket_emulator is authrocket_emulator_server
             assert authrocket_emulator.url == URLS[0]
             assert authrocket_emulator.events == []
             response = requests.get(authrocket_emulator.url + "/connect/jwks")
             assert response.status_code == 200
+
+        def test_the_test_client_is_the_registered_login_url(authrocket_emulator):
+            assert authrocket_emulator.login_urls == ["http://testserver/"]
+            user = authrocket_emulator.create_user()
+            back = requests.post(
+                authrocket_emulator.url + "/login",
+                data={"redirect_uri": "http://testserver/login/", "user_id": user["id"]},
+                allow_redirects=False,
+            )
+            assert back.status_code == 302
         """
     )
 
     result = run(inner)
 
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_fixture_points_django_settings_at_the_emulator_and_clears_its_cache(

@@ -351,7 +351,23 @@ def run_login(
 
 def time_logins(
     contenders: list[Contender], rounds: int, emulator: Any, standin: OIDCStandIn
-) -> None:
+) -> list[float]:
+    """Interleaved single logins of every contender; returns the loopback round trip of each
+    round: one Get Session call over the Core API client's kept-alive connection, what an
+    api-mode login adds to a jwt-mode one."""
+    from django_authrocket.client import AuthRocketClient
+
+    person = emulator.create_user("rtt@example.com")
+    session_id = emulator.create_session(person["id"])["id"]
+    client = AuthRocketClient.from_settings()
+
+    def round_trip() -> float:
+        start = time.perf_counter()
+        client.get_session(session_id)
+        return time.perf_counter() - start
+
+    round_trip()
+    trips = []
     for contender in contenders:  # warm-up (keys, connections, caches), counting the queries
         run_login(contender, emulator, standin, count_queries=True)
         contender.calls.clear()
@@ -359,6 +375,31 @@ def time_logins(
         shift = i % len(contenders)
         for contender in contenders[shift:] + contenders[:shift]:
             contender.samples.append(run_login(contender, emulator, standin))
+        trips.append(round_trip())
+    return trips
+
+
+def goals(
+    contenders: list[Contender], trips: list[float], samples: dict[str, list[float]]
+) -> list[str]:
+    """Issue 16's targets 1-3, each ratio next to its goal (one run: read them with the noise)."""
+    by = {c.name: c.samples for c in contenders}
+    floor = contenders[0].samples
+    extra = statistics.median(a - j for a, j in zip(by[OURS_API], by[OURS_JWT], strict=True))
+    trip = statistics.median(trips)
+    stock, rows = next(iter(samples.values())), list(samples)
+    return [
+        "| target | measured | goal |",
+        "| --- | ---: | ---: |",
+        f"| 1 returning login, jwt mode / floor | {paired(by[OURS_JWT], floor):.2f}x | <= 1.25x |",
+        f"| 2 first login, jwt mode / floor | {paired(by[OURS_JWT + FIRST], floor):.2f}x "
+        "| <= 1.6x |",
+        f"| 2 api-mode login - jwt-mode login, in loopback round trips ({extra * 1e3:.2f} ms / "
+        f"{trip * 1e3:.2f} ms) | {extra / trip:.2f} | <= 1 |",
+        f"| 3 warm request, jwt mode / stock | {paired(samples[rows[1]], stock):.3f}x | <= 1.01x |",
+        f"| 3 warm request, api mode / stock | {paired(samples[rows[2]], stock):.3f}x "
+        "| <= 1.015x |",
+    ]
 
 
 def oidc_login(standin: OIDCStandIn) -> Callable[[Any, Any], None]:
@@ -467,7 +508,7 @@ def main() -> None:
             setattr(settings, name, value)
         reload()
         contenders = make_contenders(emulator, standin)
-        time_logins(contenders, login_rounds, emulator, standin)
+        trips = time_logins(contenders, login_rounds, emulator, standin)
         settings.OIDC_RP_IDP_SIGN_KEY = None
         samples = per_request.time_stacks(
             emulator, request_rounds, have_oidc=True, oidc_login=oidc_login(standin)
@@ -486,6 +527,8 @@ def main() -> None:
                 *login_tables(contenders),
                 "",
                 *request_table(samples),
+                "",
+                *goals(contenders, trips, samples),
             ]
         )
 

@@ -20,14 +20,16 @@ class AuthRocketConfig(AppConfig):
         # clients built for the previous configuration.
         setting_changed.connect(_forget_on_authrocket_change, dispatch_uid="authrocket-settings")
 
-        from django.contrib.auth.signals import user_logged_out
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
 
         from . import admin_site, staff_group
+        from .backends import record_login_time
         from .signout import unlink
 
         # First, while the login's row is still there: an admin logout also ends LoginRocket's.
         user_logged_out.connect(admin_site.note_logout, dispatch_uid="authrocket-admin-logout")
         user_logged_out.connect(unlink, dispatch_uid="authrocket-unlink")
+        user_logged_in.connect(record_login_time, dispatch_uid="authrocket-login-time")
         admin_site.install()  # "Log in with AuthRocket" on the admin's login page
 
         from django.db.models.signals import post_migrate

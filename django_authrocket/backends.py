@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
@@ -202,6 +202,7 @@ class AuthRocketBackend(ModelBackend):
                     return self._returning(row, session), False
                 continue
             self.apply_staff_permission(user, session)
+            user._authrocket_login_recorded = True  # type: ignore[attr-defined]  # the row has it
             authrocket_user_synced.send(
                 sender=type(self), user=user, authrocket_user=row, created=True
             )
@@ -310,6 +311,17 @@ class AuthRocketBackend(ModelBackend):
                 sender=type(self), user=user, authrocket_user=row, created=False
             )
         return self.update_user(user, session)
+
+
+def record_login_time(sender: object, request: object, user: Any, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: the mirror's ``last_login_at`` of a login through an
+    AuthRocket backend (Django's ``update_last_login`` sets ``last_login`` the same way)."""
+    session = getattr(request, "session", None)  # login() names the backend there first
+    backend = session.get(BACKEND_SESSION_KEY) if session is not None else None
+    if getattr(user, "_authrocket_login_recorded", False):
+        return  # a first login: its new mirror row was written with this login's time
+    if is_authrocket_backend(backend or getattr(user, "backend", None)):
+        mirror_login.record_login(user.pk, now=timezone.now())
 
 
 @lru_cache(maxsize=8)

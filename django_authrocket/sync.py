@@ -26,8 +26,10 @@ Single objects (the webhook endpoint, the admin's resync action) go through
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 
@@ -114,6 +116,7 @@ def sync(
     deactivate_missing: bool = False,
     client: AuthRocketClient | None = None,
     on_page: Callable[[PageResult], None] | None = None,
+    fetch_ahead: bool = True,
 ) -> SyncReport:
     """List ``resources`` from the Core API and write them into the mirror, page by page.
 
@@ -123,7 +126,9 @@ def sync(
     :attr:`SyncReport.warnings`). ``dry_run`` reads and compares everything, rolls every page
     back, and ignores and keeps the checkpoints. Raises :class:`SyncAborted` when a page cannot
     be fetched (after the client's retries); every page before it stays committed and the
-    checkpoint names it.
+    checkpoint names it. ``fetch_ahead`` (users and orgs) fetches each next page while the
+    current one is written; False fetches a page only once the one before is committed (so
+    ``on_page`` runs before the next request is sent).
     """
     wanted = [resource for resource in RESOURCES if resource in set(resources)]
     if deactivate_missing and "users" not in wanted:
@@ -132,6 +137,7 @@ def sync(
     report = SyncReport(dry_run=dry_run)
     for resource in wanted:
         listing = _Listing(resource, client, batch_size, dry_run, deactivate_missing, on_page)
+        listing.fetch_ahead = fetch_ahead
         report.counts[resource] = listing.run()
         report.warnings.extend(listing.warnings)
         if listing.resumed_after:
@@ -175,6 +181,7 @@ class _Listing:
         self.prune = deactivate_missing and resource in ("users", "memberships")
         self.mark_seen = self.prune
         self.on_page = on_page
+        self.fetch_ahead = True
         self.resumed_after: str | None = None
         self.checkpoint: AuthRocketSyncCheckpoint | None = None
         self.started_at = timezone.now()
@@ -222,6 +229,8 @@ class _Listing:
         """Users and orgs: each page of the listing is a batch."""
         path, params = _LISTS[self.resource]
         listed = self.client.iter_pages(path, params, page_size=self.batch_size, after=after)
+        if self.fetch_ahead:
+            listed = _fetched_ahead(listed)
         while True:
             page = self._next(listed, f"after {after}" if after else "at the first page", after)
             if page is None:
@@ -390,6 +399,23 @@ class _Listing:
             self.warnings.append(f"memberships: {kept} {len(org_ids)} org(s), as {reason}: {named}")
         for warning in self.warnings:
             logger.warning("AuthRocket sync: %s", warning)
+
+
+def _fetched_ahead(pages: Iterator[Page]) -> Iterator[Page]:
+    """The pages of a listing, each next one fetched in a background thread while the caller
+    writes the one it was given: the database's time and AuthRocket's overlap. Only the HTTP
+    call runs there (no database connection is touched off the caller's thread); a failed
+    fetch raises here, after every page before it was handed over, in order."""
+
+    def fetch() -> Page | None:
+        return next(pages, None)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authrocket-sync") as fetcher:
+        # The caller's context goes along (Django's active language is the Accept-Language).
+        following = fetcher.submit(contextvars.copy_context().run, fetch)
+        while (page := following.result()) is not None:
+            following = fetcher.submit(contextvars.copy_context().run, fetch)
+            yield page
 
 
 class _OrgNotFound(Exception):

@@ -133,8 +133,9 @@ class Cell:
     secrets: list[str] = field(default_factory=list)
     restore: list[Callable[[], None]] = field(default_factory=list)
 
-    def break_(self, path: str, method: str, *, setting: str | None = None) -> None:
-        """Spoil every ``method path`` call from now on (``refused``: point ``setting`` nowhere)."""
+    def break_(self, path: str, method: str, *, setting: str | None = None, skip: int = 0) -> None:
+        """Spoil every ``method path`` call from now on (``refused``: point ``setting`` nowhere),
+        but the first ``skip`` of them."""
         fault = self.fault
         if fault.kind is None:
             assert setting is not None, "this path cannot be refused through a setting"
@@ -151,6 +152,7 @@ class Cell:
             retry_after=fault.retry_after,
             delay=LATENCY,
             times=None,
+            skip=skip,
         )
 
     def heal(self) -> None:
@@ -394,13 +396,22 @@ def sync_page(cell: Cell) -> None:
             committed["ids"] = set(AuthRocketUser.objects.values_list("authrocket_id", flat=True))
             if cell.fault.kind is None:
                 client.api_url = dead_url() + "/api/v2"
-            else:
-                cell.break_("/api/v2/users", "GET")
 
+    # The sync asks for page 2 while it writes page 1: a fault breaks every listing after the
+    # first from the start. A refused connection is a dead URL swapped in once page 1 is
+    # committed, so that run fetches each page only after the one before.
+    if cell.fault.kind is not None:
+        cell.break_("/api/v2/users", "GET", skip=1)
     cell.emulator.clear_requests()
     started = time.monotonic()
     with pytest.raises(SyncAborted) as aborted:
-        sync(["users"], batch_size=2, client=client, on_page=fail_after_first)
+        sync(
+            ["users"],
+            batch_size=2,
+            client=client,
+            on_page=fail_after_first,
+            fetch_ahead=cell.fault.kind is not None,
+        )
 
     assert_bounded(started, cell)
     assert "checkpoint is kept" in str(aborted.value)

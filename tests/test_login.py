@@ -526,3 +526,52 @@ def test_signup_profile_and_accounts_redirect_to_loginrocket(client, emulator, a
     assert accounts.startswith(f"{emulator.loginrocket_url}/accounts/org_123?")
     assert query_of(accounts)["force"] == ["1"]
     assert "session" not in query_of(accounts)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_returning_login_commits_no_more_often_than_auth_login(client, emulator, ada) -> None:
+    """The mirror's last login time is written inside the login's own transaction: every write
+    of a returning person's login is in one of two transactions (the login, then the session
+    saved with the answer), where a bare ``auth.login()`` in autocommit commits three times
+    (the new session, last_login, the session saved)."""
+    from django.db import connection
+
+    login_with(Client(), emulator.mint_token(ada["id"]))  # the first login
+    before = AuthRocketUser.objects.get(authrocket_id=ada["id"]).last_login_at
+    writes: list[tuple[str, int | None]] = []  # each write, and its outermost transaction
+
+    def note(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if sql.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            blocks = connection.atomic_blocks
+            writes.append((sql, id(blocks[0]) if connection.in_atomic_block else None))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        response = login_with(client, emulator.mint_token(ada["id"]))
+
+    assert response.status_code == 302
+    assert [sql for sql, block in writes if block is None] == []  # no write in autocommit
+    assert len({block for _, block in writes}) == 2
+    mirror = [sql for sql, _ in writes if "authrocketuser" in sql]
+    assert len(mirror) == 1 and "last_login_at" in mirror[0]
+    row = AuthRocketUser.objects.get(authrocket_id=ada["id"])
+    assert row.last_login_at > before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_login_writes_its_mirror_row_once(client, emulator, ada) -> None:
+    """The new mirror row carries the login time: no second write of it in the same login."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = login_with(client, emulator.mint_token(ada["id"]))
+
+    assert response.status_code == 302
+    mirror = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].split(None, 1)[0] in ("INSERT", "UPDATE") and "authrocketuser" in q["sql"]
+    ]
+    assert len(mirror) == 1 and mirror[0].startswith("INSERT")
+    assert AuthRocketUser.objects.get(authrocket_id=ada["id"]).last_login_at is not None

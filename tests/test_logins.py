@@ -4,7 +4,6 @@ AuthRocketLogin row, each worker's memory of identities, and a recheck's refresh
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import time
 
 import pytest
@@ -49,7 +48,7 @@ def test_an_entry_is_expired_past_its_expiry_and_the_leeway(settings) -> None:
     entry = LoginEntry(ref="r", version="v", expires_at=1000.0)
     assert not entry.expired(1030.0)
     assert entry.expired(1030.5)
-    assert not dataclasses.replace(entry, expires_at=None).expired(10**12)
+    assert not entry._replace(expires_at=None).expired(10**12)
 
 
 def test_a_recheck_is_due_at_its_time_and_changes_return_new_entries() -> None:
@@ -61,7 +60,7 @@ def test_a_recheck_is_due_at_its_time_and_changes_return_new_entries() -> None:
     assert later.checked_at is None  # postponed is not confirmed
     confirmed = later.confirmed(120.0, next_check=180.0)
     assert (confirmed.checked_at, confirmed.next_check_at) == (120.0, 180.0)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         entry.ref = "other"  # type: ignore[misc]
 
 

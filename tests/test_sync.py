@@ -449,14 +449,11 @@ def test_logins_between_runs_add_what_their_tokens_say_and_only_the_sync_removes
 
 
 def abort_after_first_page(emulator, **options):
-    """Run a sync whose users listing fails for good after its first page."""
-
-    def fail_from_now_on(page):
-        if page.resource == "users" and page.number == 1:
-            emulator.inject_fault("/api/v2/users", status=503, times=None)
-
+    """Run a sync whose users listing fails for good after its first page (whenever the
+    sync fetches the second: it asks for it while writing the first)."""
+    emulator.inject_fault("/api/v2/users", status=503, times=None, skip=1)
     with pytest.raises(SyncAborted) as aborted:
-        sync(on_page=fail_from_now_on, **options)
+        sync(**options)
     emulator.clear_faults()
     return aborted.value
 
@@ -691,3 +688,32 @@ def test_a_terminal_gets_a_progress_bar(emulator, ada) -> None:
     text = out.getvalue()
     assert "AuthRocket users" in text and " obj" in text  # tqdm's bar, not plain lines
     assert text.rstrip().splitlines()[-1].startswith("AuthRocket sync done:")
+
+
+def test_a_sync_asks_for_the_largest_page_authrocket_serves(emulator) -> None:
+    make_users(emulator, 3)
+    emulator.clear_requests()
+
+    sync(["users"], batch_size=5000)
+
+    listings = [r for r in emulator.requests if r.path == "/api/v2/users"]
+    assert [r.query["max_results"] for r in listings] == [["1000"]]
+
+
+def test_the_next_page_is_fetched_while_a_page_is_written(emulator) -> None:
+    users = make_users(emulator, 25)
+    emulator.clear_requests()
+    listed_during_the_first_page = []
+
+    def wait_for_the_second_listing(page) -> None:
+        if page.number == 1:
+            deadline = time.monotonic() + 5
+            while emulator.count_requests("/api/v2/users") < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            listed_during_the_first_page.append(emulator.count_requests("/api/v2/users"))
+
+    report = sync(["users"], batch_size=10, on_page=wait_for_the_second_listing)
+
+    assert listed_during_the_first_page == [2]
+    assert report.counts["users"].created == 25
+    assert mirrored_ids() == {user["id"] for user in users}

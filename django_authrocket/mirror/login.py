@@ -3,8 +3,9 @@
 The login backend calls :func:`create_user_row` at a person's first login and
 :func:`update_user_row` at every later one. Values come from the verified session (token claims
 or a Get Session answer) and are written only when they changed, so a repeat login of an
-unchanged person costs reads and one ``last_login_at`` update. The local user (names, email,
-staff flag) is the backend's business.
+unchanged person costs reads only; :func:`record_login` sets ``last_login_at`` when Django's
+``auth.login()`` logs the person in, inside the login's transaction. The local user (names,
+email, staff flag) is the backend's business.
 
 A login adds and updates the memberships its session lists; it never removes one. A token is
 not the list of a person's orgs: LoginRocket's carries the selected org only ("LR always sends
@@ -50,22 +51,28 @@ def create_user_row(user: Any, session: AuthRocketSession, *, now: datetime) -> 
 def update_user_row(row: AuthRocketUser, session: AuthRocketSession, *, now: datetime) -> bool:
     """Refresh ``row`` from a later login; True when the mirror changed (fields or memberships).
 
-    ``last_login_at`` is always set; ``synced_at`` only when a field changed. A token's
+    Writes only what changed (and then ``synced_at``): an unchanged person costs no write here.
+    ``last_login_at`` is :func:`record_login`'s, in the login's own transaction. A token's
     ``email_verified: false`` keeps a known ``requested`` verification. The memberships the
     session lists are added or updated; the others are left as they are.
     """
     changed = assign_changed(
         row, user_fields(session.user, known_verification=row.email_verification)
     )
-    row.last_login_at = now
     if changed:
         row.synced_at = now
-    row.save(update_fields=[*changed, "last_login_at", *(["synced_at"] if changed else [])])
+        row.save(update_fields=[*changed, "synced_at"])
     memberships_changed = False
     if session.memberships:
         existing = {m.org.authrocket_id: m for m in row.memberships.select_related("org")}
         memberships_changed = _write_memberships(row, session.memberships, now, existing=existing)
     return bool(changed) or memberships_changed
+
+
+def record_login(user_pk: Any, *, now: datetime) -> None:
+    """Set the mirror's ``last_login_at`` of a local user who just logged in (one UPDATE, sent
+    from ``user_logged_in``: inside the login's transaction, so it adds no commit)."""
+    AuthRocketUser.objects.filter(user_id=user_pk).update(last_login_at=now)
 
 
 def _write_memberships(

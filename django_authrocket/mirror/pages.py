@@ -183,19 +183,22 @@ def write(
     local = _LocalUsers(existing.values()) if spec.local_users else None
     counts = Counts()
     changed_rows: list[Any] = []
-    new: list[tuple[Mapping[str, Any], dict[str, Any], dict[str, Any]]] = []
+    new: list[tuple[Mapping[str, Any], dict[str, Any], dict[str, Any], Any]] = []
     seen: list[int] = []
-    for item, key in zip(items, keys, strict=True):
+    # Each object is read once: a user's info serves its mirror row and its local user alike.
+    infos = [user_info_from_api(item) for item in items] if local is not None else None
+    for index, (item, key) in enumerate(zip(items, keys, strict=True)):
         if key is None:
             counts.skipped += 1
             continue
-        fields = spec.fields(item)
+        info = infos[index] if infos is not None else None
+        fields = spec.fields(item) if info is None else user_fields_from_api(item, info)
         row = existing.get(tuple(key.values()))
         if row is None:
-            new.append((item, key, fields))
+            new.append((item, key, fields, info))
             continue
         changed = assign_changed(row, fields)
-        followed = local.follow(row.user, item) if local is not None else False
+        followed = local.follow(row.user, item, info) if local and info else False
         if changed:
             row.synced_at = now
             changed_rows.append(row)
@@ -205,10 +208,10 @@ def write(
             counts.updated += 1
         else:
             counts.unchanged += 1
-    owners = local.create([item for item, _, _ in new]) if local is not None else [{}] * len(new)
+    owners = local.create([info for *_, info in new]) if local is not None else [{}] * len(new)
     created_rows = [
         spec.model(**key, **owner, synced_at=now, **fields)
-        for (_, key, fields), owner in zip(new, owners, strict=True)
+        for (_, key, fields, _), owner in zip(new, owners, strict=True)
     ]
     counts.created = len(created_rows)
     manager = spec.model._default_manager
@@ -279,19 +282,18 @@ class _LocalUsers:
         for row in rows:
             row.user = users[row.user_id]
 
-    def follow(self, user: Any, item: Mapping[str, Any]) -> bool:
-        """Bring ``user``'s names and email in step with a Core API user object (saved by
-        :meth:`save`); True when something changed."""
-        info = user_info_from_api(item)
+    def follow(self, user: Any, item: Mapping[str, Any], info: AuthRocketUserInfo) -> bool:
+        """Bring ``user``'s names and email in step with a Core API user object (``info``: its
+        :func:`user_info_from_api`; saved by :meth:`save`); True when something changed."""
         changed = assign_changed(user, local_user_fields_from_api(item, info, self.model))
         if changed:
             self.changed.append(user)
             self.changed_fields.update(changed)
         return bool(changed)
 
-    def create(self, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def create(self, infos: Sequence[AuthRocketUserInfo]) -> list[dict[str, Any]]:
         """Create the local users of new AuthRocket users; ``{"user": user}`` for each."""
-        users = _create_local_users([user_info_from_api(item) for item in items], self.model)
+        users = _create_local_users(infos, self.model)
         return [{"user": user} for user in users]
 
     def save(self) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -86,7 +85,7 @@ def authrocket_session_id(client: Client) -> str | None:
 
 def expire_login(client: Client, *, seconds_ago: float = 3600) -> None:
     """Pretend the login token expired ``seconds_ago``: the next request ends the session."""
-    _update_entry(client, lambda entry: replace(entry, expires_at=time.time() - seconds_ago))
+    _update_entry(client, lambda entry: entry._replace(expires_at=time.time() - seconds_ago))
 
 
 def recheck_at_next_request(client: Client) -> None:

@@ -580,6 +580,7 @@ class AuthRocketEmulator:
         probability: float = 1.0,
         body: bytes = b"",
         content_type: str | None = "application/json",
+        skip: int = 0,
     ) -> Fault:
         """Spoil the next request(s) whose path matches the fnmatch pattern ``path``.
 
@@ -589,7 +590,8 @@ class AuthRocketEmulator:
         ``truncated_json``, ``html`` (a proxy's error page, status 200), ``content_type``
         (the real JSON as ``text/plain``), ``oversize`` (~20 MB of JSON), ``body`` (``status``
         with exactly ``body`` as ``content_type``; change them on the returned fault to serve
-        one answer after another). ``times`` None keeps the fault until :meth:`clear_faults`.
+        one answer after another). ``times`` None keeps the fault until :meth:`clear_faults`;
+        ``skip`` lets that many matching requests through first.
         The returned :class:`Fault` counts its ``hits``.
         """
         return self._faults.add(
@@ -604,6 +606,7 @@ class AuthRocketEmulator:
                 probability=probability,
                 body=body,
                 content_type=content_type,
+                skip=skip,
             )
         )
 

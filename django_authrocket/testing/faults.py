@@ -30,6 +30,8 @@ class Fault:
 
     ``path`` is an fnmatch pattern on the URL path (no query), ``method`` None means any.
     ``times`` None keeps the fault until cleared; otherwise it is spent after that many hits.
+    ``skip`` lets that many matching requests through first (a listing that fails from its
+    second page on, whenever the client fetches it).
     ``body`` and ``content_type`` are what the ``body`` kind answers (with ``status``); set
     them on the returned fault, and change them between requests to serve one answer after
     another (fuzzing a client with arbitrary bytes).
@@ -45,6 +47,7 @@ class Fault:
     probability: float = 1.0
     body: bytes = b""
     content_type: str | None = "application/json"
+    skip: int = 0
     hits: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -75,6 +78,9 @@ class Fault:
             return False
         with self._lock:
             if self.spent or random.random() >= self.probability:
+                return False
+            if self.skip > 0:
+                self.skip -= 1
                 return False
             self.hits += 1
             return True

@@ -1,0 +1,182 @@
+"""Webhook bursts: 1,000 AuthRocket events in 10 s at the example site under gunicorn.
+
+The example site runs as in production (``gunicorn demo_site.wsgi``, 4 sync workers) on
+PostgreSQL (a throwaway database) with Redis as the shared cache, pointed at the AuthRocket
+emulator in this process, with the webhook endpoint's defaults: each event is fetched again
+by id through the Core API (``AUTHROCKET_WEBHOOK_REFETCH``) and the user it names is read
+through the Core API before the mirror is written. Without PostgreSQL or redis-server it runs
+on SQLite + LocMem and says so.
+
+The burst: ``--events`` ``user.updated`` events (each a change of one of ``--people`` people's
+first name at the emulator), posted to ``/webhook/<secret>/`` from 16 connections at a steady
+pace over ``--seconds``, plus one redelivery of every tenth event (AuthRocket retries). Then it
+checks that every event was applied exactly once: one ``AuthRocketWebhookEvent`` row per event
+id, and every person's mirror row holding their last first name.
+
+It prints the answers by status, p50/p99 latency and the checks (issue 16's target 5: every
+event applied exactly once, p99 under 100 ms, no 5xx). It exits 1 on a 5xx or a failed check,
+never on the latency.
+
+    .venv/bin/python benchmarks/webhooks.py [--quick] [--backend auto|postgres|sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import load  # noqa: E402  # benchmarks/load.py: the backends it starts
+
+from django_authrocket.testing import AuthRocketEmulator  # noqa: E402
+from tests import multiprocess_site as mp  # noqa: E402
+
+WORKERS = 4
+CONNECTIONS = 16
+P99_GOAL_MS = 100.0
+
+
+def deliver(url: str, events: list[dict[str, Any]], seconds: float) -> list[tuple[float, int]]:
+    """Post the events at a steady pace over ``seconds``; (latency, status) of each."""
+    results: list[tuple[float, int]] = []
+    lock = threading.Lock()
+    start = time.perf_counter()
+    gap = seconds / max(1, len(events))
+
+    def post(index: int) -> None:
+        due = start + index * gap
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        sent = time.perf_counter()
+        answer = mp.fetch(url, method="POST", json_body=events[index])
+        with lock:
+            results.append((time.perf_counter() - sent, answer.status))
+
+    with ThreadPoolExecutor(max_workers=CONNECTIONS) as pool:
+        list(pool.map(post, range(len(events))))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="200 events in 2 s (CI)")
+    parser.add_argument("--events", type=int, help="events in the burst (default 1,000)")
+    parser.add_argument("--seconds", type=float, help="length of the burst (default 10)")
+    parser.add_argument("--people", type=int, default=50, help="people the events concern")
+    parser.add_argument(
+        "--backend", choices=("auto", "postgres", "sqlite"), default="auto",
+        help="auto: PostgreSQL + Redis when both are there, else SQLite + LocMem",
+    )  # fmt: skip
+    args = parser.parse_args()
+    count = args.events or (200 if args.quick else 1000)
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    if mp.gunicorn_missing():
+        raise SystemExit(mp.gunicorn_missing())
+
+    with ExitStack() as stack:
+        emulator = stack.enter_context(AuthRocketEmulator())
+        description, urls = stack.enter_context(load.backends(stack, args.backend))
+        database_url, cache_url = urls[0]
+        people = [emulator.create_user() for _ in range(args.people)]
+        for number in range(count):
+            person = people[number % len(people)]
+            emulator.update_user(person["id"], first_name=f"Name{number}")
+        events = [e for e in emulator.events if e.get("event_type") == "user.updated"][-count:]
+        assert len(events) == count, (len(events), count)
+        burst = events + events[::10]  # every tenth event delivered twice, as a retry would
+        burst.sort(key=lambda event: events.index(event))
+        env = mp.site_environment(
+            emulator.url,
+            emulator.api_key,
+            emulator.realm_id,
+            database_url=database_url,
+            cache_url=cache_url,
+            extra={"LOG_LEVEL": "WARNING"},
+        )
+        if database_url.startswith("postgres"):
+            env["DATABASE_URL"] = f"{database_url}?conn_max_age=60"
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="authrocket-wh-")))
+        site = stack.enter_context(mp.gunicorn_site(env, folder, workers=WORKERS))
+        emulator.clear_requests()
+        started = time.perf_counter()
+        results = deliver(f"{site.url}/webhook/{mp.WEBHOOK_SECRET}/", burst, seconds)
+        took = time.perf_counter() - started
+        refetches = emulator.count_requests("/api/v2/events/*", "GET")
+        reads = emulator.count_requests("/api/v2/users/*", "GET")
+
+        table = "django_authrocket_authrocketwebhookevent"
+        rows = _rows(database_url, f"SELECT count(*), count(DISTINCT event_id) FROM {table}")
+        recorded = (int(rows[0][0]), int(rows[0][1]))
+        mirrored = dict(
+            _rows(
+                database_url,
+                "SELECT authrocket_id, first_name FROM django_authrocket_authrocketuser",
+            )
+        )
+        wrong = [p["id"] for p in people if mirrored.get(p["id"]) != _last_name(p, people, count)]
+
+    latencies = sorted(latency for latency, _ in results)
+    statuses: dict[int, int] = {}
+    for _, status in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    five_xx = sum(n for status, n in statuses.items() if status >= 500)
+    print(
+        f"webhooks: example site, gunicorn {WORKERS} sync workers, {description}; "
+        f"{os.cpu_count()} CPU(s), {platform.platform()}, Python {platform.python_version()}"
+    )
+    print(
+        f"  {count} user.updated events of {len(people)} people and {len(burst) - count} "
+        f"redeliveries, {len(burst)} posts from {CONNECTIONS} connections in {took:.1f} s "
+        f"(paced over {seconds:g} s)"
+    )
+    print(f"  answers: {dict(sorted(statuses.items()))}; p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(f"  Core API: {refetches} event re-fetches, {reads} user reads")
+    print(
+        f"  webhook event rows: {recorded[0]} ({recorded[1]} event ids); "
+        f"mirror rows not at their last name: {len(wrong)}"
+    )
+    once = not wrong and recorded == (count, count)
+    print(
+        f"TARGET 5 webhook burst: applied exactly once: {'yes' if once else 'NO'}; "
+        f"p99 {p99:.1f} ms (goal < {P99_GOAL_MS:.0f} ms); 5xx {five_xx} (goal 0)"
+    )
+    return 1 if five_xx or not once else 0
+
+
+def _last_name(person: dict[str, Any], people: list[dict[str, Any]], count: int) -> str:
+    index = people.index(person)
+    last = max(n for n in range(count) if n % len(people) == index)
+    return f"Name{last}"
+
+
+def _rows(database_url: str, statement: str) -> list[tuple[Any, ...]]:
+    """The rows of a query on the site's database."""
+    if database_url.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(mp._libpq(database_url)) as connection:
+            return list(connection.execute(statement).fetchall())  # type: ignore[arg-type]
+    import sqlite3
+
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        return list(connection.execute(statement).fetchall())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename, get_user_model
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -22,6 +23,7 @@ from . import resync, signout
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import APIError
+from .mirror import login as mirror_login
 from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 
@@ -48,6 +50,22 @@ class MirrorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_queryset(request, self.model._default_manager.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        """Delete the rows, and empty their people's login digests: the next login of each
+        compares the mirror with its session again (and writes back what it still lists)."""
+        with transaction.atomic():
+            if self.model is AuthRocketOrg:
+                people = AuthRocketUser.objects.filter(memberships__org__in=queryset.values("pk"))
+            elif self.model is AuthRocketMembership:
+                people = AuthRocketUser.objects.filter(pk__in=queryset.values("user_id"))
+            else:
+                people = queryset
+            mirror_login.forget_digests(people)
+            super().delete_queryset(request, queryset)
 
 
 class ResyncAction:

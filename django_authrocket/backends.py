@@ -251,7 +251,9 @@ class AuthRocketBackend(ModelBackend):
     def update_mirror(self, user: AbstractBaseUser, session: AuthRocketSession) -> bool:
         """Refresh the user's AuthRocket mirror row and memberships; True when they changed."""
         row: AuthRocketUser = user.authrocket  # type: ignore[attr-defined]
-        return mirror_login.update_user_row(row, session, now=timezone.now())
+        digest = mirror_login.session_digest(session)
+        user._authrocket_login_digest = digest  # type: ignore[attr-defined]  # record_login_time
+        return mirror_login.update_user_row(row, session, now=timezone.now(), digest=digest)
 
     def update_user(self, user: AbstractBaseUser, session: AuthRocketSession) -> AbstractBaseUser:
         """Refresh the local user's name, email and staff flag (one write, when they changed)."""
@@ -321,7 +323,8 @@ def record_login_time(sender: object, request: object, user: Any, **kwargs: Any)
     if getattr(user, "_authrocket_login_recorded", False):
         return  # a first login: its new mirror row was written with this login's time
     if is_authrocket_backend(backend or getattr(user, "backend", None)):
-        mirror_login.record_login(user.pk, now=timezone.now())
+        digest = getattr(user, "_authrocket_login_digest", None)
+        mirror_login.record_login(user.pk, now=timezone.now(), digest=digest)
 
 
 @lru_cache(maxsize=8)

@@ -102,6 +102,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(blank=True, null=True, verbose_name='created at AuthRocket')),
                 ('last_login_at', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
                 ('synced_at', models.DateTimeField(blank=True, null=True, verbose_name='synced at')),
+                ('login_digest', models.CharField(blank=True, default='', editable=False, max_length=64, verbose_name='login digest')),
                 ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='authrocket', to=settings.AUTH_USER_MODEL, verbose_name='local user')),
             ],
             options={

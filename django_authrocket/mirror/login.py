@@ -7,6 +7,13 @@ unchanged person costs reads only; :func:`record_login` sets ``last_login_at`` w
 ``auth.login()`` logs the person in, inside the login's transaction. The local user (names,
 email, staff flag) is the backend's business.
 
+Each row keeps ``login_digest``, a digest of what the last login's session said (its user
+fields and memberships, :func:`session_digest`), written with ``last_login_at`` once the mirror
+matched it. A later session with the same digest changes nothing, so its login skips the
+comparison and the memberships read. Every other writer of a person's mirror (sync, webhooks,
+resync: :mod:`.pages`; the admin) empties the digest with :func:`forget_digests` in the same
+transaction, so a change made there is never hidden from the next login.
+
 A login adds and updates the memberships its session lists; it never removes one. A token is
 not the list of a person's orgs: LoginRocket's carries the selected org only ("LR always sends
 a JWT with exactly one membership/org", authrocket-ruby lib/authrocket/rails/
@@ -16,8 +23,11 @@ sync, webhooks and API reads (:mod:`.pages`) remove memberships.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
+
+from django.db.models import QuerySet
 
 from django_authrocket.identity import AuthRocketSession, Membership, Org
 from django_authrocket.mirror.fields import (
@@ -41,6 +51,7 @@ def create_user_row(user: Any, session: AuthRocketSession, *, now: datetime) -> 
         authrocket_id=session.user.id,
         last_login_at=now,
         synced_at=now,
+        login_digest=session_digest(session),
         **user_fields(session.user),
     )
     if session.memberships:
@@ -48,31 +59,64 @@ def create_user_row(user: Any, session: AuthRocketSession, *, now: datetime) -> 
     return row
 
 
-def update_user_row(row: AuthRocketUser, session: AuthRocketSession, *, now: datetime) -> bool:
+def update_user_row(
+    row: AuthRocketUser, session: AuthRocketSession, *, now: datetime, digest: str | None = None
+) -> bool:
     """Refresh ``row`` from a later login; True when the mirror changed (fields or memberships).
 
     Writes only what changed (and then ``synced_at``): an unchanged person costs no write here.
     ``last_login_at`` is :func:`record_login`'s, in the login's own transaction. A token's
     ``email_verified: false`` keeps a known ``requested`` verification. The memberships the
-    session lists are added or updated; the others are left as they are.
+    session lists are added or updated; the others are left as they are. When ``digest`` (the
+    session's :func:`session_digest`) is the row's ``login_digest``, nothing is read or written.
     """
+    if digest is not None and digest == row.login_digest:
+        return False
     changed = assign_changed(
         row, user_fields(session.user, known_verification=row.email_verification)
     )
-    if changed:
-        row.synced_at = now
-        row.save(update_fields=[*changed, "synced_at"])
     memberships_changed = False
     if session.memberships:
         existing = {m.org.authrocket_id: m for m in row.memberships.select_related("org")}
         memberships_changed = _write_memberships(row, session.memberships, now, existing=existing)
+    # A stored digest no longer describes a changed mirror: empty it with the change (the
+    # session's own is stored by record_login, when auth.login() follows).
+    if changed:
+        row.synced_at = now
+        if row.login_digest:
+            row.login_digest = ""
+            changed.append("login_digest")
+        row.save(update_fields=[*changed, "synced_at"])
+    elif memberships_changed and row.login_digest:
+        row.login_digest = ""
+        AuthRocketUser.objects.filter(pk=row.pk).update(login_digest="")
     return bool(changed) or memberships_changed
 
 
-def record_login(user_pk: Any, *, now: datetime) -> None:
-    """Set the mirror's ``last_login_at`` of a local user who just logged in (one UPDATE, sent
-    from ``user_logged_in``: inside the login's transaction, so it adds no commit)."""
-    AuthRocketUser.objects.filter(user_id=user_pk).update(last_login_at=now)
+def record_login(user_pk: Any, *, now: datetime, digest: str | None = None) -> None:
+    """Set the mirror's ``last_login_at`` of a local user who just logged in, and the
+    ``login_digest`` of the session the mirror now matches when given (one UPDATE, sent from
+    ``user_logged_in``: inside the login's transaction, so it adds no commit)."""
+    values: dict[str, Any] = {"last_login_at": now}
+    if digest is not None:
+        values["login_digest"] = digest
+    AuthRocketUser.objects.filter(user_id=user_pk).update(**values)
+
+
+def session_digest(session: AuthRocketSession) -> str:
+    """A digest of what ``session`` says that a login writes to the mirror: the user's fields
+    and each membership with its org. Equal digests mean a login has nothing to write."""
+    said = (
+        user_fields(session.user),
+        [(m.org.id, org_fields(m.org), membership_fields(m)) for m in session.memberships or ()],
+    )
+    return hashlib.blake2b(repr(said).encode(), digest_size=16).hexdigest()
+
+
+def forget_digests(users: QuerySet[AuthRocketUser]) -> None:
+    """Empty the ``login_digest`` of these mirror rows: their mirror changed other than by a
+    login, so the next login compares and writes again. Call inside the writer's transaction."""
+    users.exclude(login_digest="").update(login_digest="")
 
 
 def _write_memberships(

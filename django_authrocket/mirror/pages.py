@@ -5,7 +5,8 @@ the admin's resync reads) and writes them with a number of queries that does not
 many there are or how many changed: a read of the rows they name (users: then their local users,
 in a second read; memberships: first their users and orgs, by AuthRocket id), for new users one
 read of taken usernames and one bulk insert, then one bulk upsert. Rows are compared before
-writing, so unchanged objects write nothing. Call it inside a transaction.
+writing, so unchanged objects write nothing. Call it inside a transaction. What changes a
+person's mirror here (row, membership, org) empties their ``login_digest`` (:mod:`.login`).
 
 What differs between resources is a :class:`Spec`: the model, an object's fields, what an
 upsert rewrites, and the foreign keys an object names by AuthRocket id. Local users are created
@@ -45,6 +46,7 @@ from django_authrocket.mirror.fields import (
     user_info_from_api,
     username_candidates,
 )
+from django_authrocket.mirror.login import forget_digests
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 from django_authrocket.signals import authrocket_user_synced
 
@@ -143,6 +145,7 @@ SPECS: Final[dict[Resource, Spec]] = {
             "created_at",
             "last_login_at",
             "synced_at",
+            "login_digest",
         ),
         local_users=True,
     ),
@@ -201,6 +204,8 @@ def write(
         followed = local.follow(row.user, item, info) if local and info else False
         if changed:
             row.synced_at = now
+            if spec.model is AuthRocketUser:
+                row.login_digest = ""
             changed_rows.append(row)
         else:
             seen.append(row.pk)
@@ -224,11 +229,23 @@ def write(
         )
     if local is not None:
         local.save()
+    _forget_digests(spec, changed_rows, created_rows)
     if mark_seen and seen:
         manager.filter(pk__in=seen).update(synced_at=now)
     if local is not None:
         local.announce(changed_rows, created_rows)
     return counts
+
+
+def _forget_digests(spec: Spec, changed: Sequence[Any], created: Sequence[Any]) -> None:
+    """Empty the login digests of the people whose memberships or orgs these rows are (a user
+    row's own is emptied by its upsert)."""
+    if spec.model is AuthRocketMembership and (changed or created):
+        forget_digests(
+            AuthRocketUser.objects.filter(pk__in={r.user_id for r in [*changed, *created]})
+        )
+    elif spec.model is AuthRocketOrg and changed:
+        forget_digests(AuthRocketUser.objects.filter(memberships__org__in=[r.pk for r in changed]))
 
 
 def _unique_by_id(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -370,8 +387,7 @@ def remove_memberships(
         # Rows of an AuthRocket 1 login have no id (NULL): NOT IN keeps nulls out, so say so.
         not_kept = ~Q(authrocket_id__in=list(keep)) | Q(authrocket_id__isnull=True)
         stale |= Q(user__authrocket_id__in=list(of_users)) & not_kept
-    removed, _ = AuthRocketMembership.objects.filter(stale).delete()
-    return removed
+    return _delete_memberships(AuthRocketMembership.objects.filter(stale))
 
 
 def prune_unseen(
@@ -387,8 +403,7 @@ def prune_unseen(
         rows = AuthRocketMembership.objects.filter(unseen)
         if orgs is not None:
             rows = rows.filter(org__authrocket_id__in=list(orgs))
-        removed, _ = rows.delete()
-        return Counts(removed=removed)
+        return Counts(removed=_delete_memberships(rows))
     return Counts()
 
 
@@ -415,6 +430,13 @@ def memberships_held(org_ids: Collection[str]) -> dict[str, int]:
     rows = AuthRocketMembership.objects.filter(org__authrocket_id__in=list(org_ids))
     counted = rows.values_list("org__authrocket_id").annotate(held=Count("pk"))
     return {str(org_id): int(held) for org_id, held in counted}
+
+
+def _delete_memberships(rows: models.QuerySet[AuthRocketMembership]) -> int:
+    """Delete these memberships, emptying their people's login digests first; how many."""
+    forget_digests(AuthRocketUser.objects.filter(pk__in=rows.values("user_id")))
+    removed, _ = rows.delete()
+    return removed
 
 
 def _deactivate(rows: Any) -> int:

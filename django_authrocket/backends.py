@@ -139,10 +139,33 @@ class AuthRocketBackend(ModelBackend):
         before any user is touched. A refusal raises
         :class:`~django_authrocket.exceptions.InvalidToken` (its ``reason`` says why) or
         :class:`~django_authrocket.exceptions.APIError` (AuthRocket could not answer).
+        :meth:`check_token` then :meth:`user_for_login`: the login view runs the second inside
+        the login's transaction, so a first login commits with it.
         """
+        session = self.check_token(token, max_age=max_age, single_use=single_use)
+        return self.user_for_login(request, session), session
+
+    @sensitive_variables("token")
+    def check_token(
+        self, token: str, *, max_age: int | None = None, single_use: bool = False
+    ) -> AuthRocketSession:
+        """The first half of :meth:`authenticate_token`: the token's verified session, accepted
+        by ``verify_claims``. Touches no user; a refusal is logged and raised."""
         try:
             session = self.verify_token(token, max_age=max_age, single_use=single_use)
             self._check_claims(session)
+        except (InvalidToken, APIError) as exc:
+            log_refusal(exc)
+            raise
+        return session
+
+    def user_for_login(
+        self, request: HttpRequest | None, session: AuthRocketSession
+    ) -> AbstractBaseUser:
+        """The second half of :meth:`authenticate_token`: the local user of a checked session
+        (found and refreshed, or created), who may authenticate; sends ``authrocket_login``.
+        A refusal (no local user, an inactive one) is logged and raised as InvalidToken."""
+        try:
             user, created = self.get_or_create_user(session)
             if user is None:
                 raise InvalidToken("no local user", reason="no_local_user")
@@ -154,7 +177,7 @@ class AuthRocketBackend(ModelBackend):
         authrocket_login.send(
             sender=type(self), user=user, session=session, request=request, created=created
         )
-        return user, session
+        return user
 
     # --- step 1: is the token good? ---------------------------------------------------------
 
@@ -184,7 +207,7 @@ class AuthRocketBackend(ModelBackend):
         self, session: AuthRocketSession
     ) -> tuple[AbstractBaseUser | None, bool]:
         """The local user for ``session``, and whether it was created now."""
-        row = self.filter_users(session).first()
+        row = _first(self.filter_users(session))
         if row is not None:
             return self._returning(row, session), False
         if not app_settings.CREATE_USERS:
@@ -197,7 +220,7 @@ class AuthRocketBackend(ModelBackend):
             except IntegrityError:
                 # Either a concurrent first login of the same person won the race (use its
                 # rows), or someone else holds this username (try the AuthRocket id instead).
-                row = self.filter_users(session).first()
+                row = _first(self.filter_users(session))
                 if row is not None:
                     return self._returning(row, session), False
                 continue
@@ -217,7 +240,7 @@ class AuthRocketBackend(ModelBackend):
         ``verify_claims`` refuses the session, as a login would.
         """
         self._check_claims(session)
-        row = self.filter_users(session).first()
+        row = _first(self.filter_users(session))
         user = row.user if row is not None else self.get_or_create_user(session)[0]
         if user is None or not self.user_can_authenticate(user):  # type: ignore[arg-type]
             return None
@@ -370,6 +393,12 @@ def _grants_staff(session: AuthRocketSession, permission: str, staff_orgs: tuple
         .only("permissions")
     )
     return any(m.has_perm(permission) for m in mirrored)
+
+
+def _first(rows: QuerySet[AuthRocketUser]) -> AuthRocketUser | None:
+    """The first row, without the model's default ordering (a sort of the one row an
+    ``authrocket_id`` names is SQL to build and run for nothing); an explicit order is kept."""
+    return next(iter((rows if rows.query.order_by else rows.order_by())[:1]), None)
 
 
 def log_refusal(exc: AuthRocketError) -> None:

@@ -79,23 +79,33 @@ def log_in_with_token(
     """
     backend = get_backend()
     try:
-        user, session = backend.authenticate_token(
-            request, token, max_age=app_settings.LOGIN_MAX_AGE, single_use=single_use
+        session = backend.check_token(
+            token, max_age=app_settings.LOGIN_MAX_AGE, single_use=single_use
         )
     except (InvalidToken, APIError):
         send_login_failed(request)
         raise
-    # One transaction for the login's writes (the old session's deletion, last_login, the
-    # AuthRocketLogin row): one commit instead of three. The token was verified above, outside
-    # it: no transaction stays open across a call to AuthRocket.
+    # One transaction for the login's writes (a first login's user and mirror rows, the old
+    # session's deletion, last_login, the AuthRocketLogin row): one commit. The token was
+    # verified above, outside it: no transaction stays open across a call to AuthRocket.
+    refused: InvalidToken | APIError | None = None
     with transaction.atomic():
-        previous = LoginEntry.of(request.session)  # a second login or account switch replaces it
-        if auth.SESSION_KEY in request.session:
-            # Logged in already (an account switch, a second login): Django's login() keeps
-            # the session key when the user is the same one. A login must always get a new key.
-            request.session.cycle_key()
-        auth.login(request, user, backend=backend_path())  # type: ignore[arg-type]
-        logins.remember(request, session, token, user, replaces=previous.ref if previous else None)
+        try:
+            user = backend.user_for_login(request, session)
+        except (InvalidToken, APIError) as exc:
+            refused = exc  # what the backend wrote before refusing stays, as it would alone
+        else:
+            previous = LoginEntry.of(request.session)  # a second login or switch replaces it
+            if auth.SESSION_KEY in request.session:
+                # Logged in already (an account switch, a second login): Django's login() keeps
+                # the session key when the user is the same one. A login always gets a new key.
+                request.session.cycle_key()
+            auth.login(request, user, backend=backend_path())  # type: ignore[arg-type]
+            ref = previous.ref if previous else None
+            logins.remember(request, session, token, user, replaces=ref)
+    if refused is not None:
+        send_login_failed(request)
+        raise refused
     return user, session
 
 

@@ -37,6 +37,7 @@ _MISSING = object()
 #: ``django.conf.settings`` or changing environment variables at run time).
 _read: dict[str, Any] = {}
 _read_for: list[object] = [None]
+_attribute = object.__getattribute__
 
 
 def reload(**kwargs: Any) -> None:
@@ -96,7 +97,13 @@ class Setting(Generic[T]):
     def __get__(self, obj: AppSettings | None, owner: type) -> Setting[T] | T:
         if obj is None:
             return self
-        wrapped = django_settings._wrapped  # type: ignore[misc]
+        # object.__getattribute__: LazySettings' own __getattribute__ is a Python call, and
+        # this runs several times a request. The fast path is one C call and a dict lookup.
+        wrapped = _attribute(django_settings, "_wrapped")
+        if wrapped is _read_for[0]:
+            known = _read.get(self.name, _MISSING)
+            if known is not _MISSING:
+                return known  # type: ignore[no-any-return]
         if wrapped is not _read_for[0]:
             # override_settings (and pytest-django's settings fixture) swap the settings object.
             _read.clear()

@@ -124,7 +124,7 @@ class AuthRocketMiddleware:
         session = getattr(request, "session", None)
         if session is None or not is_authrocket_backend(session.get(BACKEND_SESSION_KEY)):
             return None
-        if _is_exempt(request.path_info):
+        if app_settings.EXEMPT_URLS and _is_exempt(request.path_info):  # no call without rules
             return self.exempt(request)
         return self.recheck(request)
 

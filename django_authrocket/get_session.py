@@ -45,18 +45,25 @@ logger = logging.getLogger("django_authrocket.recheck")
 
 
 @sensitive_variables("id_or_token")
-def fetch(id_or_token: str) -> dict[str, Any]:
+def fetch(id_or_token: str, *, verified: AuthRocketSession | None = None) -> dict[str, Any]:
     """Get Session for a session id (``kss_...``) or a full login token, completed.
+
+    ``verified``: the session of ``id_or_token``, a token the caller verified already; when
+    the answer carries that same token it is not verified a second time.
 
     Raises :class:`~django_authrocket.exceptions.NotFound` when the session (or its user) is
     gone, and other :class:`~django_authrocket.exceptions.APIError` subclasses when AuthRocket
     cannot answer.
     """
     client = AuthRocketClient.from_settings()
-    return complete(client.get_session(id_or_token), client)
+    answer = client.get_session(id_or_token)
+    known = verified if verified is not None and answer.get("token") == id_or_token else None
+    return complete(answer, client, verified=known)
 
 
-def complete(answer: dict[str, Any], client: AuthRocketClient) -> dict[str, Any]:
+def complete(
+    answer: dict[str, Any], client: AuthRocketClient, *, verified: AuthRocketSession | None = None
+) -> dict[str, Any]:
     """The Get Session ``answer`` with its user (and their memberships) embedded, without
     its token; reads through ``client`` only what neither the answer nor its token holds."""
     session = {key: value for key, value in answer.items() if key != "token"}
@@ -67,7 +74,7 @@ def complete(answer: dict[str, Any], client: AuthRocketClient) -> dict[str, Any]
         raise InvalidResponse(
             "the Get Session answer names no user", method="GET", path=f"/sessions/{_id(answer)}"
         )
-    user = _user_from_token(answer, user_id)
+    user = _user_from_token(answer, user_id, verified)
     if user is None:
         user = _read_user(client, user_id)
     elif "memberships" not in user:  # the token carries no org data
@@ -78,13 +85,16 @@ def complete(answer: dict[str, Any], client: AuthRocketClient) -> dict[str, Any]
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _user_from_token(answer: dict[str, Any], user_id: str) -> dict[str, Any] | None:
-    """The user object the answer's token describes, or None when it cannot be trusted."""
+def _user_from_token(
+    answer: dict[str, Any], user_id: str, verified: AuthRocketSession | None = None
+) -> dict[str, Any] | None:
+    """The user object the answer's token describes, or None when it cannot be trusted.
+    ``verified``: that token's session, when the caller verified the very same token."""
     token = answer.get("token")
     if not isinstance(token, str) or not token:
         return None
     try:
-        decoded = verify_token(token)
+        decoded = verified if verified is not None else verify_token(token)
     except (InvalidToken, ImproperlyConfigured) as exc:
         reason = exc.reason if isinstance(exc, InvalidToken) else "no key configured"
         logger.debug(

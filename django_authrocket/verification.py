@@ -65,7 +65,7 @@ def verify_login_token(
     with retry_budget(float(app_settings.HTTP_TIMEOUT)):  # one web request's retry pauses
         session = verify_token(token, max_age=max_age)  # never a Core API call for a bad token
         if app_settings.VERIFY == "api":
-            session = _ask_authrocket(token, max_age=max_age)
+            session = _ask_authrocket(token, max_age=max_age, verified=session)
     if single_use and app_settings.PREVENT_TOKEN_REPLAY and not _first_use(token, session):
         raise ReplayedToken("this login token was already used")
     return session
@@ -136,11 +136,13 @@ def session_from_api(answer: Any, *, max_age: int | None = None) -> AuthRocketSe
 
 
 @sensitive_variables("token")
-def _ask_authrocket(token: str, *, max_age: int | None) -> AuthRocketSession:
-    """Get Session with a token that verified here: AuthRocket says whether its session is
-    still live."""
+def _ask_authrocket(
+    token: str, *, max_age: int | None, verified: AuthRocketSession
+) -> AuthRocketSession:
+    """Get Session with a token that verified here (its session: ``verified``): AuthRocket
+    says whether its session is still live."""
     try:
-        answer = get_session.fetch(token)
+        answer = get_session.fetch(token, verified=verified)
     except NotFound:
         raise InvalidToken(
             "AuthRocket does not know this session: it ended or the token is invalid",

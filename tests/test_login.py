@@ -538,12 +538,14 @@ def test_a_returning_login_commits_no_more_often_than_auth_login(client, emulato
 
     login_with(Client(), emulator.mint_token(ada["id"]))  # the first login
     before = AuthRocketUser.objects.get(authrocket_id=ada["id"]).last_login_at
-    writes: list[tuple[str, int | None]] = []  # each write, and its outermost transaction
+    # Each write, and its outermost transaction's Atomic object: held here, so that two
+    # transactions can never share an id() after the first one's object is freed.
+    writes: list[tuple[str, object | None]] = []
 
     def note(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
         if sql.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
             blocks = connection.atomic_blocks
-            writes.append((sql, id(blocks[0]) if connection.in_atomic_block else None))
+            writes.append((sql, blocks[0] if connection.in_atomic_block else None))
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(note):
@@ -551,7 +553,7 @@ def test_a_returning_login_commits_no_more_often_than_auth_login(client, emulato
 
     assert response.status_code == 302
     assert [sql for sql, block in writes if block is None] == []  # no write in autocommit
-    assert len({block for _, block in writes}) == 2
+    assert len({id(block) for _, block in writes}) == 2
     mirror = [sql for sql, _ in writes if "authrocketuser" in sql]
     assert len(mirror) == 1 and "last_login_at" in mirror[0]
     row = AuthRocketUser.objects.get(authrocket_id=ada["id"])

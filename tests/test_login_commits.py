@@ -17,12 +17,13 @@ from tests.helpers import login_with
 def test_a_first_login_commits_twice_like_a_returning_one(emulator, ada) -> None:
     """The new user, its mirror row and membership share the login's transaction (the new
     session, last_login, the login row); the session saved with the answer is the second."""
-    writes: list[int | None] = []  # each write's outermost transaction
+    # Each write's outermost transaction (its Atomic object, held so no id() is reused).
+    writes: list[object | None] = []
 
     def note(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
         if sql.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
             blocks = connection.atomic_blocks
-            writes.append(id(blocks[0]) if connection.in_atomic_block else None)
+            writes.append(blocks[0] if connection.in_atomic_block else None)
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(note):
@@ -30,7 +31,7 @@ def test_a_first_login_commits_twice_like_a_returning_one(emulator, ada) -> None
 
     assert response.status_code == 302
     assert None not in writes  # no write in autocommit
-    assert len(set(writes)) == 2
+    assert len({id(block) for block in writes}) == 2
     row = AuthRocketUser.objects.get(authrocket_id=ada["id"])
     assert row.user.username == "ada" and row.login_digest
     assert AuthRocketMembership.objects.filter(user=row).count() == 1

@@ -1,0 +1,143 @@
+"""Write rows with the database's own multi-row upsert, rewriting a row only when a value differs.
+
+:class:`Upsert` sends one ``INSERT ... VALUES (...), (...) ON CONFLICT (<unique key>) DO UPDATE
+SET ... WHERE <a compared column differs>`` per chunk through ``connection.cursor()``, values
+always as parameters, chunks kept under the database's limit of parameters a statement
+(SQLite's ``SQLITE_LIMIT_VARIABLE_NUMBER``). On SQLite that is several times faster than Django's
+``bulk_create(update_conflicts=True)``, which prepares each value through the ORM's compiler
+and sends at most 999 parameters a statement.
+
+Only SQLite and PostgreSQL (:func:`available`): other databases (MySQL has no ``ON CONFLICT``)
+keep Django's ``bulk_create``, which the caller falls back to.
+
+Values are prepared for the database the way Django's fields prepare them
+(``get_db_prep_save``), with shortcuts for the column types the mirror has: text passes as it
+is, JSON through ``connection.ops.adapt_json_value``, dates and times through
+``adapt_datetimefield_value``; any other field through its own ``get_db_prep_save``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from django.db import connection, models
+
+#: Database vendors whose upsert syntax this module writes.
+VENDORS: Final = frozenset({"sqlite", "postgresql"})
+#: Parameters a statement may carry where the database does not say (SQLite's old default;
+#: PostgreSQL's protocol allows 65,535).
+_DEFAULT_LIMIT: Final = 999
+_POSTGRESQL_LIMIT: Final = 65_535
+#: Rows a statement carries at most, whatever the limit allows.
+MAX_ROWS: Final = 2_000
+
+_PASS: Final = frozenset(
+    {"CharField", "TextField", "SlugField", "EmailField", "BooleanField", "IntegerField"}
+)
+
+
+def available() -> bool:
+    """Whether the default database takes :class:`Upsert`'s statements."""
+    return connection.vendor in VENDORS
+
+
+def parameter_limit() -> int:
+    """How many parameters one statement may carry on the default database."""
+    if connection.vendor == "postgresql":
+        return _POSTGRESQL_LIMIT
+    connection.ensure_connection()
+    raw = connection.connection
+    getlimit = getattr(raw, "getlimit", None)  # Python 3.11+
+    if getlimit is None:
+        return _DEFAULT_LIMIT
+    return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+
+
+class Insert:
+    """Rows of one model, inserted with one multi-row ``INSERT`` per chunk: the columns it
+    writes (``attnames``, in the order rows give their values)."""
+
+    def __init__(self, model: type[models.Model], attnames: Sequence[str]) -> None:
+        self.by_attname = {f.attname: f for f in model._meta.concrete_fields}
+        self.fields = [self.by_attname[name] for name in attnames]
+        self.table = quote(model._meta.db_table)
+        columns = ", ".join(quote(f.column) for f in self.fields)
+        # Names only (quoted by the database's own rule): every value goes as a parameter.
+        self.head = f"INSERT INTO {self.table} ({columns}) VALUES "  # noqa: S608
+        self.row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        self.tail = ""
+        self.preparers = [_preparer(field) for field in self.fields]
+
+    def prepare(self, values: Sequence[Any]) -> list[Any]:
+        """One row's values (in ``attnames`` order) as the database takes them."""
+        return [
+            value if prepare is None or value is None else prepare(value)
+            for prepare, value in zip(self.preparers, values, strict=True)
+        ]
+
+    def write(self, rows: Sequence[Sequence[Any]], returning: Sequence[str] = ()) -> list[Any]:
+        """Write ``rows`` (each its values in ``attnames`` order, not yet prepared), one
+        statement per chunk that fits the database's parameter limit; the ``returning``
+        columns of the rows written, when asked (and the database can say)."""
+        per_statement = max(1, min(MAX_ROWS, parameter_limit() // len(self.fields)))
+        back = ", ".join(quote(self.by_attname[name].column) for name in returning)
+        returned: list[Any] = []
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), per_statement):
+                chunk = rows[start : start + per_statement]
+                params = [value for values in chunk for value in self.prepare(values)]
+                sql = self.head + ", ".join([self.row] * len(chunk)) + self.tail
+                cursor.execute(f"{sql} RETURNING {back}" if back else sql, params)
+                if back:
+                    returned.extend(cursor.fetchall())
+        return returned
+
+
+class Upsert(Insert):
+    """An :class:`Insert` that meets a conflict on ``unique`` by rewriting the ``update``
+    columns, and only when one of the ``compare`` columns differs."""
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        attnames: Sequence[str],
+        *,
+        unique: Sequence[str],
+        update: Sequence[str],
+        compare: Sequence[str],
+    ) -> None:
+        super().__init__(model, attnames)
+        column = {name: quote(field.column) for name, field in self.by_attname.items()}
+        differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+        key = ", ".join(column[name] for name in unique)
+        sets = ", ".join(f"{column[name]} = EXCLUDED.{column[name]}" for name in update)
+        where = " OR ".join(
+            f"{self.table}.{column[name]} {differs} EXCLUDED.{column[name]}" for name in compare
+        )
+        self.tail = f" ON CONFLICT ({key}) DO UPDATE SET {sets}" + (
+            f" WHERE {where}" if where else ""
+        )
+
+
+def quote(name: str | None) -> str:
+    return str(connection.ops.quote_name(str(name)))
+
+
+def _preparer(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
+    """How a value of ``field`` is made ready for the database (None: as it is). Never called
+    with None (SQL NULL passes as it is, as ``get_db_prep_save`` passes it)."""
+    ops = connection.ops
+    internal = field.get_internal_type()
+    if isinstance(field, models.ForeignKey):
+        target = field.target_field
+        return _preparer(target) if target.get_internal_type() not in _PASS else None
+    if internal in _PASS or isinstance(field, models.AutoField):
+        return None
+    if internal == "DateTimeField":
+        return ops.adapt_datetimefield_value
+    if isinstance(field, models.JSONField):
+        encoder = field.encoder
+        return lambda value: ops.adapt_json_value(value, encoder)
+    return lambda value: field.get_db_prep_save(value, connection)

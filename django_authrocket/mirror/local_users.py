@@ -26,6 +26,7 @@ from django_authrocket.identity import AuthRocketUserInfo
 from django_authrocket.mirror import upsert
 from django_authrocket.mirror.fields import (
     assign_changed,
+    local_user_field_names,
     local_user_fields,
     local_user_fields_from_api,
     username_candidates,
@@ -93,20 +94,26 @@ def create_local_users(infos: Sequence[AuthRocketUserInfo], user_model: type[Any
     username_field = user_model.USERNAME_FIELD
     manager = user_model._default_manager
     candidates = [username_candidates(info, user_model) for info in infos]
-    taken = set(
-        manager.filter(
-            **{f"{username_field}__in": {name for names in candidates for name in names}}
-        ).values_list(username_field, flat=True)
-    )
+    wanted = {name for names in candidates for name in names}
+    insert = _fast_insert(user_model)
+    if insert is None:
+        query = manager.filter(**{f"{username_field}__in": wanted})
+        taken = set(query.values_list(username_field, flat=True))
+    else:
+        taken = upsert.present(user_model, username_field, wanted)
+    names = local_user_field_names(user_model)
     rows: list[dict[str, Any]] = []
-    for info, names in zip(infos, candidates, strict=True):
-        username = next((name for name in names if name not in taken), names[-1])
+    for info, usernames in zip(infos, candidates, strict=True):
+        username = usernames[-1]
+        for name in usernames:
+            if name not in taken:
+                username = name
+                break
         taken.add(username)
-        row = local_user_fields(info, user_model)
+        row = local_user_fields(info, user_model, names)
         row[username_field] = username
         row["password"] = _unusable_password()
         rows.append(row)
-    insert = _fast_insert(user_model)
     if insert is None:
         users = [user_model(**row) for row in rows]
         manager.bulk_create(users)

@@ -19,9 +19,11 @@ is, JSON through ``connection.ops.adapt_json_value``, dates and times through
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 from typing import Any, Final
 
+from django.conf import settings
 from django.db import connection, models
 
 #: Database vendors whose upsert syntax this module writes.
@@ -70,12 +72,14 @@ class Insert:
         self.tail = ""
         self.preparers = [_preparer(field) for field in self.fields]
 
-    def prepare(self, values: Sequence[Any]) -> list[Any]:
-        """One row's values (in ``attnames`` order) as the database takes them."""
-        return [
-            value if prepare is None or value is None else prepare(value)
-            for prepare, value in zip(self.preparers, values, strict=True)
-        ]
+    def prepare(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """The values of ``rows`` (each in ``attnames`` order) as the database takes them, one
+        flat list; column by column, so the columns that pass as they are cost nothing."""
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        for column, prepare in zip(columns, self.preparers, strict=True):
+            if prepare is not None:
+                column[:] = [None if value is None else prepare(value) for value in column]
+        return [value for values in zip(*columns, strict=True) for value in values]
 
     def write(self, rows: Sequence[Sequence[Any]], returning: Sequence[str] = ()) -> list[Any]:
         """Write ``rows`` (each its values in ``attnames`` order, not yet prepared), one
@@ -87,7 +91,7 @@ class Insert:
         with connection.cursor() as cursor:
             for start in range(0, len(rows), per_statement):
                 chunk = rows[start : start + per_statement]
-                params = [value for values in chunk for value in self.prepare(values)]
+                params = self.prepare(chunk)
                 sql = self.head + ", ".join([self.row] * len(chunk)) + self.tail
                 cursor.execute(f"{sql} RETURNING {back}" if back else sql, params)
                 if back:
@@ -121,6 +125,24 @@ class Upsert(Insert):
         )
 
 
+def present(model: type[models.Model], attname: str, values: Collection[Any]) -> set[Any]:
+    """Which of ``values`` (as the column stores them: text, numbers) the column ``attname`` of
+    ``model``'s table holds; one read per chunk under the parameter limit, every row of the
+    table (no manager's filter hides one)."""
+    column = quote(next(f.column for f in model._meta.concrete_fields if f.attname == attname))
+    table = quote(model._meta.db_table)
+    wanted = list(values)
+    per_statement = max(1, min(MAX_ROWS, parameter_limit()))
+    found: set[Any] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(wanted), per_statement):
+            chunk = wanted[start : start + per_statement]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk)  # noqa: S608
+            found.update(value for (value,) in cursor.fetchall())
+    return found
+
+
 def quote(name: str | None) -> str:
     return str(connection.ops.quote_name(str(name)))
 
@@ -136,8 +158,25 @@ def _preparer(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
     if internal in _PASS or isinstance(field, models.AutoField):
         return None
     if internal == "DateTimeField":
-        return ops.adapt_datetimefield_value
+        return _datetime_preparer()
     if isinstance(field, models.JSONField):
         encoder = field.encoder
         return lambda value: ops.adapt_json_value(value, encoder)
     return lambda value: field.get_db_prep_save(value, connection)
+
+
+def _datetime_preparer() -> Callable[[Any], Any]:
+    """``adapt_datetimefield_value`` of the default database; on SQLite with ``USE_TZ`` its
+    result computed directly for an aware datetime (the text of the naive time in the
+    connection's time zone), several times faster than through the method's checks."""
+    adapt = connection.ops.adapt_datetimefield_value
+    if connection.vendor != "sqlite" or not settings.USE_TZ:
+        return adapt
+    zone = connection.timezone
+
+    def prepare(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is not None:
+            return str(value.astimezone(zone).replace(tzinfo=None))
+        return adapt(value)
+
+    return prepare

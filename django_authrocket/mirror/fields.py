@@ -184,9 +184,16 @@ def _given_only(
     """``fields`` (changed in place) without those whose member ``obj`` lacks (or has with the
     wrong type)."""
     for name, types in members.items():
-        if name in fields and not _given(obj, name, types):
-            del fields[name]
+        if name in fields:
+            value = obj.get(name, _ABSENT)
+            if value is None or type(value) in types:  # the usual case, decided at once
+                continue
+            if value is _ABSENT or not _given(obj, name, types):
+                del fields[name]
     return fields
+
+
+_ABSENT: Final = object()
 
 
 def _given(obj: Mapping[str, Any], key: str, types: tuple[type, ...]) -> bool:

@@ -285,9 +285,13 @@ def _existing(spec: Spec, keys: Sequence[dict[str, Any] | None]) -> dict[tuple[A
     """The mirror rows the keys name (one read), by key."""
     names = spec.key_attnames
     wanted = [key for key in keys if key is not None]
-    rows = spec.model._default_manager.filter(
-        **{f"{name}__in": {key[name] for key in wanted} for name in names}
-    )
+    rows: Iterable[Any]
+    if len(names) == 1 and upsert.available():
+        rows = upsert.rows_where(spec.model, names[0], {key[names[0]] for key in wanted})
+    else:
+        rows = spec.model._default_manager.filter(
+            **{f"{name}__in": {key[name] for key in wanted} for name in names}
+        )
     return {tuple(getattr(row, name) for name in names): row for row in rows}
 
 

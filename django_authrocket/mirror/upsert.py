@@ -129,18 +129,44 @@ def present(model: type[models.Model], attname: str, values: Collection[Any]) ->
     """Which of ``values`` (as the column stores them: text, numbers) the column ``attname`` of
     ``model``'s table holds; one read per chunk under the parameter limit, every row of the
     table (no manager's filter hides one)."""
-    column = quote(next(f.column for f in model._meta.concrete_fields if f.attname == attname))
+    column = _column(model, attname)
+    found: set[Any] = set()
+    with connection.cursor() as cursor:
+        for sql, chunk in _where_in(model, column, column, values):
+            cursor.execute(sql, chunk)
+            found.update(value for (value,) in cursor.fetchall())
+    return found
+
+
+def rows_where(model: type[models.Model], attname: str, values: Collection[Any]) -> list[Any]:
+    """The instances of ``model`` whose ``attname`` is one of ``values`` (text, numbers), read
+    with a plain statement per chunk: the ORM's filter prepares each value of a long ``IN``
+    list on its own, a few milliseconds for a page of 1,000."""
+    manager = model._default_manager
+    return [
+        row
+        for sql, chunk in _where_in(model, "*", _column(model, attname), values)
+        for row in manager.raw(sql, chunk)
+    ]
+
+
+def _where_in(
+    model: type[models.Model], selected: str, column: str, values: Collection[Any]
+) -> list[tuple[str, list[Any]]]:
     table = quote(model._meta.db_table)
     wanted = list(values)
     per_statement = max(1, min(MAX_ROWS, parameter_limit()))
-    found: set[Any] = set()
-    with connection.cursor() as cursor:
-        for start in range(0, len(wanted), per_statement):
-            chunk = wanted[start : start + per_statement]
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk)  # noqa: S608
-            found.update(value for (value,) in cursor.fetchall())
-    return found
+    statements = []
+    for start in range(0, len(wanted), per_statement):
+        chunk = wanted[start : start + per_statement]
+        marks = ", ".join(["%s"] * len(chunk))
+        sql = f"SELECT {selected} FROM {table} WHERE {column} IN ({marks})"  # noqa: S608
+        statements.append((sql, chunk))
+    return statements
+
+
+def _column(model: type[models.Model], attname: str) -> str:
+    return quote(next(f.column for f in model._meta.concrete_fields if f.attname == attname))
 
 
 def quote(name: str | None) -> str:
@@ -161,6 +187,14 @@ def _preparer(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
         return _datetime_preparer()
     if isinstance(field, models.JSONField):
         encoder = field.encoder
+        if connection.vendor == "sqlite":  # JSON as text: an empty one is the same text always
+
+            def dumped(value: Any) -> Any:
+                if not value and type(value) in (dict, list):
+                    return "{}" if type(value) is dict else "[]"
+                return ops.adapt_json_value(value, encoder)
+
+            return dumped
         return lambda value: ops.adapt_json_value(value, encoder)
     return lambda value: field.get_db_prep_save(value, connection)
 
@@ -173,10 +207,15 @@ def _datetime_preparer() -> Callable[[Any], Any]:
     if connection.vendor != "sqlite" or not settings.USE_TZ:
         return adapt
     zone = connection.timezone
+    last: list[Any] = [None, None]  # the value before and its text: a page's synced_at repeats
 
     def prepare(value: Any) -> Any:
+        if value is last[0]:
+            return last[1]
         if type(value) is datetime and value.tzinfo is not None:
-            return str(value.astimezone(zone).replace(tzinfo=None))
+            text = str(value.astimezone(zone).replace(tzinfo=None))
+            last[:] = value, text
+            return text
         return adapt(value)
 
     return prepare

@@ -21,6 +21,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from itertools import chain
 from typing import Any, Final
 
 from django.conf import settings
@@ -75,11 +76,13 @@ class Insert:
     def prepare(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
         """The values of ``rows`` (each in ``attnames`` order) as the database takes them, one
         flat list; column by column, so the columns that pass as they are cost nothing."""
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        for column, prepare in zip(columns, self.preparers, strict=True):
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for index, prepare in enumerate(self.preparers):
             if prepare is not None:
-                column[:] = [None if value is None else prepare(value) for value in column]
-        return [value for values in zip(*columns, strict=True) for value in values]
+                columns[index] = [
+                    None if value is None else prepare(value) for value in columns[index]
+                ]
+        return list(chain.from_iterable(zip(*columns, strict=True)))
 
     def write(self, rows: Sequence[Sequence[Any]], returning: Sequence[str] = ()) -> list[Any]:
         """Write ``rows`` (each its values in ``attnames`` order, not yet prepared), one

@@ -149,12 +149,14 @@ def _insert(
     their primary keys by username (None where the database does not return them)."""
     username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
     now = timezone.now()
-    # A default that is a callable (``date_joined``'s ``timezone.now``, a UUID) is called for
-    # each row; ``auto_now``/``auto_now_add`` take the time of the insert, as ``save()`` would.
+    # A default that is a callable (a UUID...) is called for each row; ``timezone.now`` (as
+    # ``date_joined``'s) and ``auto_now``/``auto_now_add`` take the time of the insert.
     filled: list[tuple[str, Any, bool]] = []
     for field in insert.fields:
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             filled.append((field.name, lambda: now, False))
+        elif field.default is timezone.now:  # ``date_joined``: the time of the insert
+            filled.append((field.name, now, True))
         elif field.has_default() and callable(field.default):
             filled.append((field.name, field.get_default, False))
         else:

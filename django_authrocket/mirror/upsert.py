@@ -72,30 +72,42 @@ class Insert:
         self.row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
         self.tail = ""
         self.preparers = [_preparer(field) for field in self.fields]
+        # PostgreSQL: one array per column through UNNEST (as Django's bulk_create sends them),
+        # planned in a fraction of the time of thousands of placeholders.
+        types = [field.db_type(connection) for field in self.fields]
+        self.unnest = ""
+        if connection.vendor == "postgresql" and None not in types:
+            arrays = ", ".join(f"(%s)::{db_type}[]" for db_type in types)
+            self.unnest = f"INSERT INTO {self.table} ({columns}) SELECT * FROM UNNEST({arrays})"  # noqa: S608
 
-    def prepare(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
-        """The values of ``rows`` (each in ``attnames`` order) as the database takes them, one
-        flat list; column by column, so the columns that pass as they are cost nothing."""
-        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    def prepare(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        """The values of ``rows`` (each in ``attnames`` order) as the database takes them,
+        column by column (so the columns that pass as they are cost nothing)."""
+        columns = [list(column) for column in zip(*rows, strict=True)]
         for index, prepare in enumerate(self.preparers):
             if prepare is not None:
                 columns[index] = [
                     None if value is None else prepare(value) for value in columns[index]
                 ]
-        return list(chain.from_iterable(zip(*columns, strict=True)))
+        return columns
 
     def write(self, rows: Sequence[Sequence[Any]], returning: Sequence[str] = ()) -> list[Any]:
         """Write ``rows`` (each its values in ``attnames`` order, not yet prepared), one
         statement per chunk that fits the database's parameter limit; the ``returning``
-        columns of the rows written, when asked (and the database can say)."""
-        per_statement = max(1, min(MAX_ROWS, parameter_limit() // len(self.fields)))
+        columns of the rows written, when asked."""
+        limit = MAX_ROWS if self.unnest else parameter_limit() // len(self.fields)
+        per_statement = max(1, min(MAX_ROWS, limit))
         back = ", ".join(quote(self.by_attname[name].column) for name in returning)
         returned: list[Any] = []
         with connection.cursor() as cursor:
             for start in range(0, len(rows), per_statement):
                 chunk = rows[start : start + per_statement]
-                params = self.prepare(chunk)
-                sql = self.head + ", ".join([self.row] * len(chunk)) + self.tail
+                columns = self.prepare(chunk)
+                if self.unnest:
+                    sql, params = self.unnest + self.tail, columns
+                else:
+                    sql = self.head + ", ".join([self.row] * len(chunk)) + self.tail
+                    params = list(chain.from_iterable(zip(*columns, strict=True)))
                 cursor.execute(f"{sql} RETURNING {back}" if back else sql, params)
                 if back:
                     returned.extend(cursor.fetchall())

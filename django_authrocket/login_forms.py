@@ -75,6 +75,16 @@ class LoginRocketForm(forms.Form):
         return next((name for name in names if name in self.fields), None)
 
 
+class NewPasswordForm(LoginRocketForm):
+    """A form that sets a password: ``password`` and ``password_confirmation`` must agree."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") != data.get("password_confirmation"):
+            self.add_error("password_confirmation", _("The two passwords differ."))
+        return data
+
+
 class LoginForm(LoginRocketForm):
     """Email address or username, and password."""
 
@@ -101,7 +111,7 @@ class VerifyForm(LoginRocketForm):
         return "".join(str(self.cleaned_data["code"]).split())
 
 
-class SignupForm(LoginRocketForm):
+class SignupForm(NewPasswordForm):
     """A new account, in a realm whose signup is open."""
 
     first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
@@ -109,12 +119,6 @@ class SignupForm(LoginRocketForm):
     email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True}))
     password = _password(_("Password"), "new-password")
     password_confirmation = _password(_("Password (again)"), "new-password")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("password") != data.get("password_confirmation"):
-            self.add_error("password_confirmation", _("The two passwords differ."))
-        return data
 
 
 class InvitationRequestForm(LoginRocketForm):
@@ -129,29 +133,17 @@ class ForgotPasswordForm(LoginRocketForm):
     email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True}))
 
 
-class ResetPasswordForm(LoginRocketForm):
+class ResetPasswordForm(NewPasswordForm):
     """A new password (the emailed link's token is kept by the view, not in the form)."""
 
     password = _password(_("New password"), "new-password")
     password_confirmation = _password(_("New password (again)"), "new-password")
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("password") != data.get("password_confirmation"):
-            self.add_error("password_confirmation", _("The two passwords differ."))
-        return data
 
-
-class ChangePasswordForm(LoginRocketForm):
+class ChangePasswordForm(NewPasswordForm):
     current_password = _password(_("Current password"), "current-password")
     password = _password(_("New password"), "new-password")
     password_confirmation = _password(_("New password (again)"), "new-password")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("password") != data.get("password_confirmation"):
-            self.add_error("password_confirmation", _("The two passwords differ."))
-        return data
 
 
 class ProfileForm(LoginRocketForm):

@@ -7,7 +7,6 @@ import concurrent.futures
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,17 +23,8 @@ APP_LOGIN = "https://app.example/login?next=%2Fprivate"
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[AuthRocketEmulator]:
-    with AuthRocketEmulator(
-        login_urls=["https://app.example/", "http://localhost:8000/"]
-    ) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(running: AuthRocketEmulator) -> AuthRocketEmulator:
-    running.reset()
-    return running
+def login_urls() -> tuple[str, ...]:
+    return ("https://app.example/", "http://localhost:8000/")
 
 
 def http_session() -> requests.Session:
@@ -42,12 +32,6 @@ def http_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     return session
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with http_session() as session:
-        yield session
 
 
 def v2_headers(emu: AuthRocketEmulator) -> dict[str, str]:

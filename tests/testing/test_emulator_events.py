@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
 from django_authrocket.testing import AuthRocketEmulator
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[AuthRocketEmulator]:
-    with AuthRocketEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(running: AuthRocketEmulator) -> AuthRocketEmulator:
-    running.reset()
-    return running
 
 
 def api_get(emu: AuthRocketEmulator, path: str) -> requests.Response:

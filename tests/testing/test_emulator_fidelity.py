@@ -4,7 +4,6 @@ sessions, updating and deleting users, list order and filters, session ``request
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -12,25 +11,6 @@ import pytest
 import requests
 
 from django_authrocket.testing import AuthRocketEmulator
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[AuthRocketEmulator]:
-    with AuthRocketEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(running: AuthRocketEmulator) -> AuthRocketEmulator:
-    running.reset()
-    return running
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.trust_env = False  # the emulator is on loopback: no proxy
-        yield session
 
 
 def headers(emu: AuthRocketEmulator, **extra: str) -> dict[str, str]:

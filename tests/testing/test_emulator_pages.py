@@ -17,15 +17,8 @@ APP = "https://app.example/login/"
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[AuthRocketEmulator]:
-    with AuthRocketEmulator(login_urls=["https://app.example/"]) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(running: AuthRocketEmulator) -> AuthRocketEmulator:
-    running.reset()
-    return running
+def login_urls() -> tuple[str, ...]:
+    return ("https://app.example/",)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,24 +29,10 @@ PASSWORD = "quick-fox-jumped-over-the-moon"  # loginrocket_test.js's own test pa
 NEW_PASSWORD = "how-now-brown-cow!"
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[AuthRocketEmulator]:
-    with AuthRocketEmulator() as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emu(running: AuthRocketEmulator) -> AuthRocketEmulator:
-    running.reset()
-    return running
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.trust_env = False  # the emulator is on loopback: no proxy
-        session.headers["Accept"] = "application/json"
-        yield session
+def http(http: requests.Session) -> requests.Session:
+    http.headers["Accept"] = "application/json"  # as the LoginRocket API's clients send
+    return http
 
 
 class LR:
@@ -716,7 +701,7 @@ def test_every_active_demo_person_logs_in_with_the_demo_password(emu, lr) -> Non
 
 
 def test_the_demo_home_page_shows_every_active_demo_password_and_the_totp_secret() -> None:
-    home = Path(__file__).resolve().parents[1] / "example_project/demo_site/templates/demo_site"
+    home = Path(__file__).resolve().parents[2] / "example_project/demo_site/templates/demo_site"
     text = (home / "home.html").read_text()
 
     for email, password in DEMO_PASSWORDS.items():

@@ -98,7 +98,9 @@ def test_a_row_that_already_holds_the_values_is_not_rewritten(emulator, ada) -> 
         statement.write([same])
     assert AuthRocketUser.objects.get().synced_at == row.synced_at
 
-    changed = [("Ada K." if name == "name" else value) for name, value in zip(names, same)]
+    changed = [
+        ("Ada K." if name == "name" else value) for name, value in zip(names, same, strict=True)
+    ]
     with transaction.atomic():
         statement.write([changed])
     stored = AuthRocketUser.objects.get()

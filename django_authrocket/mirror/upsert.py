@@ -1,19 +1,23 @@
-"""Write rows with the database's own multi-row upsert, rewriting a row only when a value differs.
+"""The database's own multi-row statements for the mirror's bulk writes, and their reads.
 
-:class:`Upsert` sends one ``INSERT ... VALUES (...), (...) ON CONFLICT (<unique key>) DO UPDATE
-SET ... WHERE <a compared column differs>`` per chunk through ``connection.cursor()``, values
-always as parameters, chunks kept under the database's limit of parameters a statement
-(SQLite's ``SQLITE_LIMIT_VARIABLE_NUMBER``). On SQLite that is several times faster than Django's
-``bulk_create(update_conflicts=True)``, which prepares each value through the ORM's compiler
-and sends at most 999 parameters a statement.
+:class:`Upsert` sends one ``INSERT ... ON CONFLICT (<unique key>) DO UPDATE SET ... WHERE <a
+compared column differs>`` per chunk through ``connection.cursor()`` (the default database, as
+the rest of the mirror), values always as parameters: on SQLite ``VALUES (...), (...)`` with
+chunks under the database's limit of parameters a statement (``SQLITE_LIMIT_VARIABLE_NUMBER``),
+on PostgreSQL one array per column through ``UNNEST``. :class:`Insert` is the same without the
+conflict clause (new local users, with ``RETURNING``). :func:`present` and :func:`rows_where`
+read by a long ``IN`` list with one plain statement per chunk. On SQLite this is several times
+faster than Django's ``bulk_create(update_conflicts=True)``, which compiles each value and sends
+at most 999 parameters a statement.
 
-Only SQLite and PostgreSQL (:func:`available`): other databases (MySQL has no ``ON CONFLICT``)
-keep Django's ``bulk_create``, which the caller falls back to.
+Only SQLite and PostgreSQL (:func:`available`): the callers keep Django's ``bulk_create`` and
+filters for other databases (MySQL has no ``ON CONFLICT``; Oracle neither).
 
-Values are prepared for the database the way Django's fields prepare them
-(``get_db_prep_save``), with shortcuts for the column types the mirror has: text passes as it
-is, JSON through ``connection.ops.adapt_json_value``, dates and times through
-``adapt_datetimefield_value``; any other field through its own ``get_db_prep_save``.
+Values are prepared the way Django's fields prepare them (``get_db_prep_save``), with shortcuts
+for the column types the mirror has: text, numbers and booleans pass as they are, JSON through
+``connection.ops.adapt_json_value``, dates and times through ``adapt_datetimefield_value`` (on
+SQLite computed directly for an aware datetime); any other field through its own
+``get_db_prep_save``.
 """
 
 from __future__ import annotations

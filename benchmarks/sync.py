@@ -88,7 +88,8 @@ class SameRows:
         from django.utils import timezone
 
         from django_authrocket.mirror import fields
-        from django_authrocket.mirror.pages import SPECS, _unusable_password
+        from django_authrocket.mirror.local_users import _unusable_password
+        from django_authrocket.mirror.pages import SPECS
         from django_authrocket.models import AuthRocketUser
 
         self.user_model = user_model = get_user_model()

@@ -24,7 +24,7 @@ Nothing here touches the database.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -181,12 +181,19 @@ def _given_only(
     obj: Mapping[str, Any],
     members: Mapping[str, tuple[type, ...]],
 ) -> dict[str, Any]:
-    """``fields`` without those whose member ``obj`` lacks (or has with the wrong type)."""
-    return {
-        name: value
-        for name, value in fields.items()
-        if name not in members or _given(obj, name, members[name])
-    }
+    """``fields`` (changed in place) without those whose member ``obj`` lacks (or has with the
+    wrong type)."""
+    for name, types in members.items():
+        if name in fields:
+            value = obj.get(name, _ABSENT)
+            if value is None or type(value) in types:  # the usual case, decided at once
+                continue
+            if value is _ABSENT or not _given(obj, name, types):
+                del fields[name]
+    return fields
+
+
+_ABSENT: Final = object()
 
 
 def _given(obj: Mapping[str, Any], key: str, types: tuple[type, ...]) -> bool:
@@ -263,7 +270,9 @@ def verified_email(info: AuthRocketUserInfo) -> str | None:
 # --- the local user ---------------------------------------------------------------------------
 
 
-def local_user_fields(info: AuthRocketUserInfo, user_model: type[Any]) -> dict[str, Any]:
+def local_user_fields(
+    info: AuthRocketUserInfo, user_model: type[Any], names: Collection[str] | None = None
+) -> dict[str, Any]:
     """Fields of the local ``AUTH_USER_MODEL`` user that follow AuthRocket (names, email).
 
     Only fields the model has, and never its ``USERNAME_FIELD`` (that is chosen once, at
@@ -275,8 +284,15 @@ def local_user_fields(info: AuthRocketUserInfo, user_model: type[Any]) -> dict[s
     wanted: dict[str, Any] = {"first_name": info.first_name, "last_name": info.last_name}
     if (email := verified_email(info)) is not None:
         wanted["email"] = email
+    names = local_user_field_names(user_model) if names is None else names
+    return {k: v for k, v in wanted.items() if k in names}
+
+
+def local_user_field_names(user_model: type[Any]) -> frozenset[str]:
+    """The fields :func:`local_user_fields` may set on ``user_model`` (``names``: pass this to
+    it when mapping many users)."""
     names = {f.name for f in user_model._meta.get_fields()}
-    return {k: v for k, v in wanted.items() if k in names and k != user_model.USERNAME_FIELD}
+    return frozenset(names & {"first_name", "last_name", "email"} - {user_model.USERNAME_FIELD})
 
 
 def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list[str]:

@@ -4,14 +4,16 @@
 the admin's resync reads) and writes them with a number of queries that does not depend on how
 many there are or how many changed: a read of the rows they name (users: then their local users,
 in a second read; memberships: first their users and orgs, by AuthRocket id), for new users one
-read of taken usernames and one bulk insert, then one bulk upsert. Rows are compared before
-writing, so unchanged objects write nothing. Call it inside a transaction. What changes a
+read of taken usernames and one bulk insert, then one bulk upsert (:mod:`.upsert`: the
+database's own multi-row statement on SQLite and PostgreSQL, Django's ``bulk_create`` on others).
+Rows are compared before writing, so unchanged objects write nothing; the statement itself
+rewrites a row only when a value differs. Call it inside a transaction. What changes a
 person's mirror here (row, membership, org) empties their ``login_digest`` (:mod:`.login`).
 
 What differs between resources is a :class:`Spec`: the model, an object's fields, what an
-upsert rewrites, and the foreign keys an object names by AuthRocket id. Local users are created
-the way a login creates them (same username rule, unusable password) and their names and email
-follow AuthRocket.
+upsert rewrites, and the foreign keys an object names by AuthRocket id. Local users
+(:mod:`.local_users`) are created the way a login creates them (same username rule, unusable
+password) and their names and email follow AuthRocket.
 
 A field whose member an object lacks (see :mod:`.fields`) keeps its stored value.
 
@@ -23,32 +25,27 @@ them).
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import models
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from django_authrocket.identity import AuthRocketUserInfo
+from django_authrocket.mirror import upsert
 from django_authrocket.mirror.fields import (
     assign_changed,
-    local_user_fields,
-    local_user_fields_from_api,
     membership_fields_from_api,
     org_fields_from_api,
     user_fields_from_api,
     user_info_from_api,
-    username_candidates,
 )
+from django_authrocket.mirror.local_users import LocalUsers
 from django_authrocket.mirror.login import forget_digests
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
-from django_authrocket.signals import authrocket_user_synced
 
 logger = logging.getLogger("django_authrocket.sync")
 
@@ -183,7 +180,7 @@ def write(
     items = _unique_by_id(items)
     keys = _keys(spec, items)
     existing = _existing(spec, keys)
-    local = _LocalUsers(existing.values()) if spec.local_users else None
+    local = LocalUsers(existing.values()) if spec.local_users else None
     counts = Counts()
     changed_rows: list[Any] = []
     new: list[tuple[Mapping[str, Any], dict[str, Any], dict[str, Any], Any]] = []
@@ -213,37 +210,66 @@ def write(
             counts.updated += 1
         else:
             counts.unchanged += 1
-    owners = local.create([info for *_, info in new]) if local is not None else [{}] * len(new)
-    created_rows = [
-        spec.model(**key, **owner, synced_at=now, **fields)
-        for (_, key, fields, _), owner in zip(new, owners, strict=True)
+    owners = local.create([info for *_, info in new]) if local is not None else []
+    created = [
+        {**key, **({"user_id": owners[index]} if owners else {}), "synced_at": now, **fields}
+        for index, (_, key, fields, _) in enumerate(new)
     ]
-    counts.created = len(created_rows)
-    manager = spec.model._default_manager
-    if changed_rows or created_rows:
-        manager.bulk_create(
-            [*changed_rows, *created_rows],
+    counts.created = len(created)
+    _upsert(spec, changed_rows, created, mark_seen=mark_seen)
+    if local is not None:
+        local.save()
+    _forget_digests(spec, changed_rows, created)
+    if mark_seen and seen:
+        spec.model._default_manager.filter(pk__in=seen).update(synced_at=now)
+    if local is not None:
+        local.announce(changed_rows, [values["authrocket_id"] for values in created])
+    return counts
+
+
+def _upsert(
+    spec: Spec, changed: Sequence[Any], created: Sequence[dict[str, Any]], *, mark_seen: bool
+) -> None:
+    """Write the changed rows and the new ones (their values by attname; the others take their
+    defaults): the database's own multi-row upsert where it has one, else ``bulk_create``.
+
+    A conflict rewrites a row only when a value differs (``synced_at`` counts only when the
+    listing marks the rows it sees), so a row written meanwhile with the same values stays."""
+    if not changed and not created:
+        return
+    if not upsert.available():
+        spec.model._default_manager.bulk_create(
+            [*changed, *(spec.model(**values) for values in created)],
             update_conflicts=True,
             unique_fields=spec.unique_fields,
             update_fields=list(spec.update_fields),
         )
-    if local is not None:
-        local.save()
-    _forget_digests(spec, changed_rows, created_rows)
-    if mark_seen and seen:
-        manager.filter(pk__in=seen).update(synced_at=now)
-    if local is not None:
-        local.announce(changed_rows, created_rows)
-    return counts
+        return
+    fields = [f for f in spec.model._meta.concrete_fields if not f.primary_key]
+    names = [f.attname for f in fields]
+    compared = [name for name in spec.update_fields if mark_seen or name != "synced_at"]
+    statement = upsert.Upsert(
+        spec.model,
+        names,
+        unique=spec.key_attnames,
+        update=spec.update_fields,
+        compare=compared,
+    )
+    rows = [[getattr(row, name) for name in names] for row in changed]
+    defaults = [(f.attname, f.get_default) for f in fields]
+    rows.extend(
+        [values[name] if name in values else default() for name, default in defaults]
+        for values in created
+    )
+    statement.write(rows)
 
 
-def _forget_digests(spec: Spec, changed: Sequence[Any], created: Sequence[Any]) -> None:
+def _forget_digests(spec: Spec, changed: Sequence[Any], created: Sequence[dict[str, Any]]) -> None:
     """Empty the login digests of the people whose memberships or orgs these rows are (a user
-    row's own is emptied by its upsert)."""
+    row's own is emptied by its upsert; ``created``: the new rows' values by attname)."""
     if spec.model is AuthRocketMembership and (changed or created):
-        forget_digests(
-            AuthRocketUser.objects.filter(pk__in={r.user_id for r in [*changed, *created]})
-        )
+        people = {row.user_id for row in changed} | {values["user_id"] for values in created}
+        forget_digests(AuthRocketUser.objects.filter(pk__in=people))
     elif spec.model is AuthRocketOrg and changed:
         forget_digests(AuthRocketUser.objects.filter(memberships__org__in=[r.pk for r in changed]))
 
@@ -277,93 +303,14 @@ def _existing(spec: Spec, keys: Sequence[dict[str, Any] | None]) -> dict[tuple[A
     """The mirror rows the keys name (one read), by key."""
     names = spec.key_attnames
     wanted = [key for key in keys if key is not None]
-    rows = spec.model._default_manager.filter(
-        **{f"{name}__in": {key[name] for key in wanted} for name in names}
-    )
-    return {tuple(getattr(row, name) for name in names): row for row in rows}
-
-
-class _LocalUsers:
-    """The local users of the AuthRocket users one :func:`write` sees: their names and email
-    follow AuthRocket, new AuthRocket users get one, and ``authrocket_user_synced`` is sent."""
-
-    def __init__(self, rows: Collection[AuthRocketUser]) -> None:
-        self.model = get_user_model()
-        self.changed: list[Any] = []
-        self.changed_fields: set[str] = set()
-        # Two reads (mirror rows, then their users), not one join: with the statistics of a table
-        # that just grew (a first sync, or all of it in one transaction) PostgreSQL can plan the
-        # join as a nested loop over sequential scans, seconds per page at 100,000 users.
-        # _base_manager: a default manager that filters rows must not hide a mirrored user here.
-        users = self.model._base_manager.in_bulk([row.user_id for row in rows])
-        for row in rows:
-            row.user = users[row.user_id]
-
-    def follow(self, user: Any, item: Mapping[str, Any], info: AuthRocketUserInfo) -> bool:
-        """Bring ``user``'s names and email in step with a Core API user object (``info``: its
-        :func:`user_info_from_api`; saved by :meth:`save`); True when something changed."""
-        changed = assign_changed(user, local_user_fields_from_api(item, info, self.model))
-        if changed:
-            self.changed.append(user)
-            self.changed_fields.update(changed)
-        return bool(changed)
-
-    def create(self, infos: Sequence[AuthRocketUserInfo]) -> list[dict[str, Any]]:
-        """Create the local users of new AuthRocket users; ``{"user": user}`` for each."""
-        users = _create_local_users(infos, self.model)
-        return [{"user": user} for user in users]
-
-    def save(self) -> None:
-        if self.changed:
-            self.model._default_manager.bulk_update(self.changed, sorted(self.changed_fields))
-
-    @staticmethod
-    def announce(changed_rows: Sequence[Any], created_rows: Sequence[Any]) -> None:
-        if not authrocket_user_synced.has_listeners():
-            return
-        for rows, created in ((changed_rows, False), (created_rows, True)):
-            for row in rows:
-                authrocket_user_synced.send(
-                    sender=AuthRocketUser, user=row.user, authrocket_user=row, created=created
-                )
-
-
-def _create_local_users(infos: Sequence[AuthRocketUserInfo], user_model: type[Any]) -> list[Any]:
-    """Create the local users of new AuthRocket users: one read for taken usernames, one
-    bulk insert. Passwords are unusable: AuthRocket does the logging in."""
-    if not infos:
-        return []
-    username_field = user_model.USERNAME_FIELD
-    manager = user_model._default_manager
-    candidates = [username_candidates(info, user_model) for info in infos]
-    taken = set(
-        manager.filter(
-            **{f"{username_field}__in": {name for names in candidates for name in names}}
-        ).values_list(username_field, flat=True)
-    )
-    users = []
-    for info, names in zip(infos, candidates, strict=True):
-        username = next((name for name in names if name not in taken), names[-1])
-        taken.add(username)
-        user = user_model(**{username_field: username}, **local_user_fields(info, user_model))
-        user.password = _unusable_password()
-        users.append(user)
-    manager.bulk_create(users)
-    if any(user.pk is None for user in users):  # databases that return no ids from a bulk insert
-        pks = dict(
-            manager.filter(
-                **{f"{username_field}__in": [getattr(u, username_field) for u in users]}
-            ).values_list(username_field, "pk")
+    rows: Iterable[Any]
+    if len(names) == 1 and upsert.available():
+        rows = upsert.rows_where(spec.model, names[0], {key[names[0]] for key in wanted})
+    else:
+        rows = spec.model._default_manager.filter(
+            **{f"{name}__in": {key[name] for key in wanted} for name in names}
         )
-        for user in users:
-            user.pk = pks[getattr(user, username_field)]
-    return users
-
-
-def _unusable_password() -> str:
-    """What ``set_unusable_password()`` stores (the ``!`` prefix and random characters), made
-    with one call to the OS's random source instead of 40: it is a quarter of a page's time."""
-    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
+    return {tuple(getattr(row, name) for name in names): row for row in rows}
 
 
 # --- gone upstream ----------------------------------------------------------------------------

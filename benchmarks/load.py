@@ -340,7 +340,11 @@ def stop_redis(process: subprocess.Popen[bytes]) -> None:
 def login_status(site: mp.Site, emulator: AuthRocketEmulator) -> int:
     """The final status of a fresh login: 302 when it worked, else its failure page's status."""
     token = emulator.login(emulator.create_user()["id"])[1]
-    answer = mp.fetch(f"{site.url}/login/", params={"token": token, "next": "/dashboard/"})
+    answer = mp.fetch(
+        f"{site.url}/login/",
+        params={"token": token, "next": "/dashboard/"},
+        headers={"Cookie": mp.login_marker(site.url)},  # as a browser: started here
+    )
     location = answer.header("Location") or ""
     if answer.status == 303 and location.startswith("/"):
         return mp.fetch(f"{site.url}{location}").status

@@ -124,7 +124,9 @@ class FormStepView(FormView):  # type: ignore[type-arg]
             return self.error_page(form, LoginRocketError("unavailable"))
 
     def call(self, api: LoginRocketAPI, form: Any) -> Answer:
-        raise NotImplementedError
+        """The step's LoginRocket API call with the form's cleaned data: the one method each
+        step's view defines (``FormStepView`` itself is never routed)."""
+        raise NotImplementedError(f"{type(self).__name__} must define call()")
 
     # --- the answers ----------------------------------------------------------------------
 

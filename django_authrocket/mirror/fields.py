@@ -183,13 +183,13 @@ def _given_only(
 ) -> dict[str, Any]:
     """``fields`` (changed in place) without those whose member ``obj`` lacks (or has with the
     wrong type)."""
+    get = obj.get
     for name, types in members.items():
-        if name in fields:
-            value = obj.get(name, _ABSENT)
-            if value is None or type(value) in types:  # the usual case, decided at once
-                continue
-            if value is _ABSENT or not _given(obj, name, types):
-                del fields[name]
+        value = get(name, _ABSENT)
+        if value is None or type(value) in types:  # the usual case, decided at once
+            continue
+        if name in fields and (value is _ABSENT or not _given(obj, name, types)):
+            del fields[name]
     return fields
 
 
@@ -208,7 +208,7 @@ def _given(obj: Mapping[str, Any], key: str, types: tuple[type, ...]) -> bool:
 def api_datetime(value: Any) -> datetime | None:
     """An API timestamp (unix seconds, int or float) as an aware datetime; None if absent,
     not a number, or not a date (NaN, out of range)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if type(value) not in _NUMBER and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
         return None
     try:
         return datetime.fromtimestamp(value, tz=UTC)
@@ -243,6 +243,8 @@ def normalize_email(address: str) -> str:
     an address only once AuthRocket has verified it, and never one that NFKC changes
     (:func:`verified_email`): a look-alike's normal form is someone else's address.
     """
+    if address.isascii():  # NFKC leaves ASCII alone, and casefolds it as lower() does
+        return address.lower()
     return unicodedata.normalize("NFKC", address).casefold()
 
 
@@ -251,6 +253,8 @@ def clean_username(name: str) -> str:
     (NUL included) and invisible format characters (zero-width space and joiners, bidi marks,
     the byte order mark), then NFKC-normalised as Django normalises usernames. So a fullwidth
     ``"\uff41\uff44\uff41"`` and ``"a\u200bda"`` are ``"ada"`` and meet the existing ``ada``."""
+    if name.isascii() and name.isprintable():  # no control character; NFKC leaves it alone
+        return name.strip()
     visible = "".join(char for char in name if unicodedata.category(char) not in ("Cc", "Cf"))
     return unicodedata.normalize("NFKC", visible).strip()
 
@@ -262,7 +266,9 @@ def verified_email(info: AuthRocketUserInfo) -> str | None:
     normal form is another address than the one verified, maybe another person's.
     """
     email = info.email
-    if not email or not info.email_verified or unicodedata.normalize("NFKC", email) != email:
+    if not email or not info.email_verified:
+        return None
+    if not email.isascii() and unicodedata.normalize("NFKC", email) != email:
         return None
     return normalize_email(email)
 

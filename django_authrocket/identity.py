@@ -117,7 +117,9 @@ class AuthRocketUserInfo:
         texts = []
         for key in _LOOSE_TEXTS:
             value = get(key)
-            if type(value) is not str:
+            if value is None:
+                pass
+            elif type(value) is not str:
                 value = _loose_str(obj, key)
             elif "\x00" in value:
                 value = value.replace("\x00", "")

@@ -307,8 +307,7 @@ def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list
     (:func:`clean_username`), then ``preferred_username-<end of id>``, then the verified email
     (:func:`verified_email`: an address nobody proved they own names nobody), then the
     AuthRocket id."""
-    username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
-    max_length = getattr(username_field, "max_length", None) or 150
+    max_length = _username_length(user_model)
     username = clean_username(info.username or "")
     email = verified_email(info)
     candidates = [username, f"{username}-{info.id[-8:]}"] if username else []
@@ -318,6 +317,18 @@ def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list
         candidates.append(email)
     candidates.append(info.id)
     return list(dict.fromkeys(candidate[:max_length] for candidate in candidates))
+
+
+def _username_length(user_model: type[Any]) -> int:
+    """How long ``user_model``'s usernames may be (150 where the field does not say)."""
+    length = _USERNAME_LENGTHS.get(user_model)
+    if length is None:
+        username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+        length = _USERNAME_LENGTHS[user_model] = getattr(username_field, "max_length", None) or 150
+    return length
+
+
+_USERNAME_LENGTHS: dict[type[Any], int] = {}
 
 
 def assign_changed(instance: Any, fields: Mapping[str, Any]) -> list[str]:

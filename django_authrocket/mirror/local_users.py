@@ -13,8 +13,10 @@ computes its own value on save other than ``auto_now``/``auto_now_add``); else t
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Collection, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -103,7 +105,8 @@ def create_local_users(infos: Sequence[AuthRocketUserInfo], user_model: type[Any
         taken = upsert.present(user_model, username_field, wanted)
     names = local_user_field_names(user_model)
     rows: list[dict[str, Any]] = []
-    for info, usernames in zip(infos, candidates, strict=True):
+    passwords = _unusable_passwords(len(infos))
+    for info, usernames, password in zip(infos, candidates, passwords, strict=True):
         username = usernames[-1]
         for name in usernames:
             if name not in taken:
@@ -112,7 +115,7 @@ def create_local_users(infos: Sequence[AuthRocketUserInfo], user_model: type[Any
         taken.add(username)
         row = local_user_fields(info, user_model, names)
         row[username_field] = username
-        row["password"] = _unusable_password()
+        row["password"] = password
         rows.append(row)
     if insert is None:
         users = [user_model(**row) for row in rows]
@@ -151,23 +154,25 @@ def _insert(
     now = timezone.now()
     # A default that is a callable (a UUID...) is called for each row; ``timezone.now`` (as
     # ``date_joined``'s) and ``auto_now``/``auto_now_add`` take the time of the insert.
-    filled: list[tuple[str, Any, bool]] = []
+    constant: dict[str, Any] = {}
+    called: list[tuple[str, Any]] = []
     for field in insert.fields:
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            filled.append((field.name, lambda: now, False))
+            called.append((field.name, lambda: now))
         elif field.default is timezone.now:  # ``date_joined``: the time of the insert
-            filled.append((field.name, now, True))
+            constant[field.name] = now
         elif field.has_default() and callable(field.default):
-            filled.append((field.name, field.get_default, False))
+            called.append((field.name, field.get_default))
         else:
-            filled.append((field.name, field.get_default(), True))
-    values = [
-        [
-            row[name] if name in row else (default if constant else default())
-            for name, default, constant in filled
-        ]
-        for row in rows
-    ]
+            constant[field.name] = field.get_default()
+    getter = itemgetter(*(field.name for field in insert.fields))
+    values = []
+    for row in rows:
+        filled = {**constant, **row}
+        for name, default in called:
+            if name not in row:
+                filled[name] = default()
+        values.append(getter(filled))
     if not connection.features.can_return_rows_from_bulk_insert:
         insert.write(values)
         return {row[username_field.name]: None for row in rows}
@@ -176,6 +181,16 @@ def _insert(
 
 
 def _unusable_password() -> str:
-    """What ``set_unusable_password()`` stores (the ``!`` prefix and random characters), made
-    with one call to the OS's random source instead of 40: it is a quarter of a page's time."""
-    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
+    """What ``set_unusable_password()`` stores: the ``!`` prefix and 40 random characters
+    (240 bits, as Django's 40 of 62 letters and digits), distinct for each user."""
+    return _unusable_passwords(1)[0]
+
+
+def _unusable_passwords(count: int) -> list[str]:
+    """``count`` :func:`_unusable_password` values, from one call to the OS's random source:
+    each is 30 random bytes in URL-safe base64 (whole groups of 3 bytes, so one encoding of
+    all the bytes cut every 40 characters is each user's own encoding)."""
+    text = base64.urlsafe_b64encode(secrets.token_bytes(30 * count)).decode("ascii")
+    return [
+        UNUSABLE_PASSWORD_PREFIX + text[start : start + 40] for start in range(0, 40 * count, 40)
+    ]

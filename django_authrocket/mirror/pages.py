@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Any, Final, Literal
 
 from django.contrib.auth import get_user_model
@@ -255,13 +256,31 @@ def _upsert(
         update=spec.update_fields,
         compare=compared,
     )
-    rows = [[getattr(row, name) for name in names] for row in changed]
-    defaults = [(f.attname, f.get_default) for f in fields]
-    rows.extend(
-        [values[name] if name in values else default() for name, default in defaults]
-        for values in created
-    )
+    rows: list[Sequence[Any]] = []
+    if changed:
+        rows.extend(map(attrgetter(*names), changed))
+    if created:
+        rows.extend(_in_order(fields, created))
     statement.write(rows)
+
+
+def _in_order(fields: Sequence[models.Field[Any, Any]], created: Sequence[dict[str, Any]]) -> Any:
+    """The values of new rows (by attname) in the order of ``fields``, a field a row lacks
+    taking its default: a default that is a callable (``dict``...) is called for each row."""
+    constant = {}
+    called = []
+    for field in fields:
+        if field.has_default() and callable(field.default):
+            called.append((field.attname, field.get_default))
+        else:
+            constant[field.attname] = field.get_default()
+    getter = itemgetter(*(field.attname for field in fields))
+    for values in created:
+        row = {**constant, **values}
+        for name, default in called:
+            if name not in values:
+                row[name] = default()
+        yield getter(row)
 
 
 def _forget_digests(spec: Spec, changed: Sequence[Any], created: Sequence[dict[str, Any]]) -> None:

@@ -232,7 +232,9 @@ def _datetime_preparer() -> Callable[[Any], Any]:
         if value is last[0]:
             return last[1]
         if type(value) is datetime and value.tzinfo is not None:
-            text = str(value.astimezone(zone).replace(tzinfo=None))
+            if value.tzinfo is not zone:  # the Core API's times are UTC, as the connection's
+                value = value.astimezone(zone)
+            text = str(value.replace(tzinfo=None))
             last[:] = value, text
             return text
         return adapt(value)

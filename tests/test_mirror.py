@@ -6,6 +6,7 @@ package's own identity code; everything is written to a real database.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -144,6 +145,77 @@ def test_the_api_reader_treats_wrong_types_as_absent() -> None:
         {"id": "mb_9", "permissions": ["ok", 1, None], "selected": "yes"}
     )
     assert membership == {"authrocket_id": "mb_9", "permissions": ["ok"]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ada",
+        " ada ",
+        "ada\tx",
+        "a\x00da",
+        "a\x7fda",
+        "a\u200bda",
+        "\uff41\uff44\uff41",
+        "Kate@Example.COM",
+        "\u212aate@example.com",
+        "STRASSE@x.example",
+        "stra\u00dfe@x.example",
+        "",
+    ],
+)
+def test_usernames_and_emails_take_their_documented_form(text) -> None:
+    """The shortcuts for ASCII text give what the documented rules give for any text."""
+    visible = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf"))
+    assert fields.clean_username(text) == unicodedata.normalize("NFKC", visible).strip()
+    assert fields.normalize_email(text) == unicodedata.normalize("NFKC", text).casefold()
+    info = AuthRocketUserInfo(id="usr_1", email=text, email_verified=True)
+    expected = fields.normalize_email(text) if unicodedata.normalize("NFKC", text) == text else None
+    assert fields.verified_email(info) == (expected or None)
+
+
+class _Text(str):
+    pass
+
+
+def test_the_lenient_reader_reads_each_odd_member_as_before() -> None:
+    """NUL dropped, str subclasses kept as text, other types absent, the email verification
+    only one of its states: the sync's inlined reader agrees with the strict one's fields."""
+    odd = {
+        "id": "usr_9",
+        "email": _Text("a\x00da@example.com"),
+        "name": "A\x00da",
+        "first_name": 7,
+        "last_name": None,
+        "username": _Text("ada"),
+        "reference": ["x"],
+        "realm_id": "rl_\x001",
+        "custom": {"k": "v"},
+        "email_verification": "verified",
+    }
+    info = fields.user_info_from_api(odd)
+
+    assert (info.email, info.name, info.first_name, info.last_name) == (
+        "ada@example.com",
+        "Ada",
+        "",
+        "",
+    )
+    assert (info.username, info.reference, info.realm_id) == ("ada", None, "rl_1")
+    assert info.custom == {"k": "v"} and info.custom is not odd["custom"]
+    assert info.email_verified is True and info.email_verification == "verified"
+    unknown = fields.user_info_from_api(
+        {"id": "usr_9", "email_verification": "maybe", "email_verified": False}
+    )
+    assert (unknown.email_verification, unknown.email_verified) == (None, False)
+    strict = AuthRocketUserInfo.from_api(
+        {
+            k: v
+            for k, v in odd.items()
+            if "\x00" not in str(v) and k not in ("first_name", "reference")
+        }
+    )
+    assert strict.username == info.username and strict.custom == info.custom
 
 
 def test_a_missing_member_is_left_out_and_null_is_empty() -> None:

@@ -7,10 +7,11 @@ pages are copies of one listed object with other ids.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -227,3 +228,43 @@ def test_new_users_take_free_usernames_and_the_signal_names_each_row(emulator) -
 def _tail(rows: dict[str, AuthRocketUser]) -> str:
     [ada_id] = [ar_id for ar_id, row in rows.items() if row.username == "ada"]
     return ada_id[-8:]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 262000, tzinfo=UTC),
+        datetime.fromtimestamp(1796402282.262, UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 7, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
+def test_times_are_prepared_as_django_prepares_them(value) -> None:
+    """The preparer's shortcut for UTC times gives Django's own text (or value) exactly."""
+    field = AuthRocketUser._meta.get_field("created_at")
+    statement = upsert.Insert(AuthRocketUser, ["authrocket_id", "created_at"])
+
+    [prepared] = statement.prepare([("usr_1", value)])[1]
+
+    assert prepared == field.get_db_prep_save(value, connection)
+    assert statement.flat([("usr_1", value)]) == ["usr_1", prepared]
+
+
+def test_rows_of_another_width_are_refused() -> None:
+    statement = upsert.Insert(AuthRocketUser, ["authrocket_id", "created_at"])
+    with pytest.raises(ValueError):
+        statement.flat([("usr_1", None), ("usr_2",)])
+
+
+def test_each_new_local_user_gets_its_own_unusable_password(emulator) -> None:
+    """One random draw serves a page's unusable passwords: each user still has their own,
+    of the length and the prefix ``set_unusable_password()`` stores."""
+    for _ in range(50):
+        emulator.create_user()
+
+    write("users", listed("users"))
+
+    passwords = list(User.objects.values_list("password", flat=True))
+    assert len(set(passwords)) == len(passwords) == 50
+    assert all(p.startswith(UNUSABLE_PASSWORD_PREFIX) and len(p) == 41 for p in passwords)
+    assert not any(user.has_usable_password() for user in User.objects.all())

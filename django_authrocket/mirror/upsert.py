@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, Final
 
@@ -95,6 +95,21 @@ class Insert:
                 ]
         return columns
 
+    def flat(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """The values of ``rows`` as :meth:`prepare` makes them, row after row in one list (the
+        parameters of a ``VALUES (...), (...)`` statement), each column prepared in one pass
+        over its slice of the list."""
+        width = len(self.fields)
+        params = list(chain.from_iterable(rows))
+        if len(params) != width * len(rows):
+            raise ValueError(f"each row must have {width} values")
+        for index, prepare in enumerate(self.preparers):
+            if prepare is not None:
+                params[index::width] = [
+                    None if value is None else prepare(value) for value in params[index::width]
+                ]
+        return params
+
     def write(self, rows: Sequence[Sequence[Any]], returning: Sequence[str] = ()) -> list[Any]:
         """Write ``rows`` (each its values in ``attnames`` order, not yet prepared), one
         statement per chunk that fits the database's parameter limit; the ``returning``
@@ -106,12 +121,12 @@ class Insert:
         with connection.cursor() as cursor:
             for start in range(0, len(rows), per_statement):
                 chunk = rows[start : start + per_statement]
-                columns = self.prepare(chunk)
+                params: list[Any]
                 if self.unnest:
-                    sql, params = self.unnest + self.tail, columns
+                    sql, params = self.unnest + self.tail, self.prepare(chunk)
                 else:
                     sql = self.head + ", ".join([self.row] * len(chunk)) + self.tail
-                    params = list(chain.from_iterable(zip(*columns, strict=True)))
+                    params = self.flat(chunk)
                 cursor.execute(f"{sql} RETURNING {back}" if back else sql, params)
                 if back:
                     returned.extend(cursor.fetchall())
@@ -232,9 +247,10 @@ def _datetime_preparer() -> Callable[[Any], Any]:
         if value is last[0]:
             return last[1]
         if type(value) is datetime and value.tzinfo is not None:
-            if value.tzinfo is not zone:  # the Core API's times are UTC, as the connection's
-                value = value.astimezone(zone)
-            text = str(value.replace(tzinfo=None))
+            if value.tzinfo is UTC and zone is UTC:  # the Core API's, and the connection's
+                text = value.isoformat(" ")[:-6]  # without "+00:00": str() of the naive time
+            else:
+                text = str(value.astimezone(zone).replace(tzinfo=None))
             last[:] = value, text
             return text
         return adapt(value)

@@ -110,11 +110,15 @@ def user_fields_from_api(
 
 
 def local_user_fields_from_api(
-    obj: Mapping[str, Any], info: AuthRocketUserInfo, user_model: type[Any]
+    obj: Mapping[str, Any],
+    info: AuthRocketUserInfo,
+    user_model: type[Any],
+    names: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """:func:`local_user_fields` of a Core API user object (``info``: its
-    :func:`user_info_from_api`), without the fields whose member the object lacks."""
-    return _given_only(local_user_fields(info, user_model), obj, _USER_MEMBERS)
+    :func:`user_info_from_api`; ``names``: see :func:`local_user_field_names`), without the
+    fields whose member the object lacks."""
+    return _given_only(local_user_fields(info, user_model, names), obj, _USER_MEMBERS)
 
 
 def org_fields_from_api(obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ class LocalUsers:
 
     def __init__(self, rows: Collection[AuthRocketUser]) -> None:
         self.model = get_user_model()
+        self.names = local_user_field_names(self.model)
         self.changed: list[Any] = []
         self.changed_fields: set[str] = set()
         # Two reads (mirror rows, then their users), not one join: with the statistics of a table
@@ -56,7 +57,9 @@ class LocalUsers:
     def follow(self, user: Any, item: Mapping[str, Any], info: AuthRocketUserInfo) -> bool:
         """Bring ``user``'s names and email in step with a Core API user object (``info``: its
         :func:`user_info_from_api`; saved by :meth:`save`); True when something changed."""
-        changed = assign_changed(user, local_user_fields_from_api(item, info, self.model))
+        changed = assign_changed(
+            user, local_user_fields_from_api(item, info, self.model, self.names)
+        )
         if changed:
             self.changed.append(user)
             self.changed_fields.update(changed)

@@ -50,13 +50,17 @@ class LocalUsers:
         # that just grew (a first sync, or all of it in one transaction) PostgreSQL can plan the
         # join as a nested loop over sequential scans, seconds per page at 100,000 users.
         # _base_manager: a default manager that filters rows must not hide a mirrored user here.
-        users = self.model._base_manager.in_bulk([row.user_id for row in rows])
-        for row in rows:
-            row.user = users[row.user_id]
+        # By primary key, not set on each row (a related object set on 1,000 rows costs more
+        # than comparing them): :meth:`announce` sets it on the rows it names.
+        self.users: dict[Any, Any] = self.model._base_manager.in_bulk([row.user_id for row in rows])
 
-    def follow(self, user: Any, item: Mapping[str, Any], info: AuthRocketUserInfo) -> bool:
-        """Bring ``user``'s names and email in step with a Core API user object (``info``: its
-        :func:`user_info_from_api`; saved by :meth:`save`); True when something changed."""
+    def follow(
+        self, row: AuthRocketUser, item: Mapping[str, Any], info: AuthRocketUserInfo
+    ) -> bool:
+        """Bring the local user of ``row`` in step with a Core API user object's names and
+        email (``info``: its :func:`user_info_from_api`; saved by :meth:`save`); True when
+        something changed."""
+        user = self.users[row.user_id]
         changed = assign_changed(
             user, local_user_fields_from_api(item, info, self.model, self.names)
         )
@@ -73,8 +77,7 @@ class LocalUsers:
         if self.changed:
             self.model._default_manager.bulk_update(self.changed, sorted(self.changed_fields))
 
-    @staticmethod
-    def announce(changed_rows: Sequence[AuthRocketUser], created_ids: Sequence[str]) -> None:
+    def announce(self, changed_rows: Sequence[AuthRocketUser], created_ids: Sequence[str]) -> None:
         """Send ``authrocket_user_synced`` for the rows written (``created_ids``: the
         AuthRocket ids of the rows created, read back here only when someone listens)."""
         if not authrocket_user_synced.has_listeners():
@@ -83,6 +86,8 @@ class LocalUsers:
             authrocket_id__in=list(created_ids)
         )
         by_id = {row.authrocket_id: row for row in created}
+        for row in changed_rows:
+            row.user = self.users[row.user_id]
         for rows, was_created in ((changed_rows, False), ([by_id[i] for i in created_ids], True)):
             for row in rows:
                 authrocket_user_synced.send(

@@ -199,7 +199,7 @@ def write(
             new.append((item, key, fields, info))
             continue
         changed = assign_changed(row, fields)
-        followed = local.follow(row.user, item, info) if local and info else False
+        followed = local.follow(row, item, info) if local and info else False
         if changed:
             row.synced_at = now
             if spec.model is AuthRocketUser:

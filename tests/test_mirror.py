@@ -515,18 +515,27 @@ def test_writing_users_sends_user_synced_for_created_and_updated_users(emulator)
     received = []
 
     def receiver(sender, user, authrocket_user, created, **kwargs):
-        received.append((authrocket_user.authrocket_id, created, user.pk))
+        received.append((authrocket_user.authrocket_id, created, user.pk, user.last_name))
 
     authrocket_user_synced.connect(receiver)
     try:
         write("users")
         emulator.update_user(ada["id"], last_name="Lovelace")
-        write("users")
+        with CaptureQueriesContext(connection) as queries:
+            write("users")
     finally:
         authrocket_user_synced.disconnect(receiver)
-    assert sorted(created for _, created, _ in received) == [False, True, True]
-    assert received[-1][:2] == (ada["id"], False)
-    assert all(pk is not None for _, _, pk in received)
+    assert sorted(created for _, created, _, _ in received) == [False, True, True]
+    # The updated user's signal names their local user as written, without a read of its own.
+    assert received[-1][:2] == (ada["id"], False) and received[-1][3] == "Lovelace"
+    assert received[-1][2] == AuthRocketUser.objects.get(authrocket_id=ada["id"]).user_id
+    assert all(pk is not None for _, _, pk, _ in received)
+    reads_of_one = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and '"auth_user"."id" = ' in q["sql"]
+    ]
+    assert not reads_of_one
 
 
 @pytest.mark.django_db

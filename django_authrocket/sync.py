@@ -26,10 +26,8 @@ Single objects (the webhook endpoint, the admin's resync action) go through
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 
@@ -38,6 +36,7 @@ from django.utils import timezone
 
 from .client import EXPAND_CUSTOM, MAX_PAGE_SIZE, AuthRocketClient, Page
 from .exceptions import APIError, AuthRocketError, NotFound
+from .fetch_ahead import FetchedAhead
 from .mirror import pages
 from .mirror.pages import Counts, Resource
 from .models import AuthRocketOrg, AuthRocketSyncCheckpoint, AuthRocketUser
@@ -194,17 +193,31 @@ class _Listing:
     def run(self) -> Counts:
         total = Counts()
         after = self.done = None if self.dry_run else self._start()
-        batches = self._org_batches(after) if self.resource == "memberships" else self._pages(after)
-        for number, batch in enumerate(batches, start=1):
-            counts = self._commit(batch)
-            total.add(counts)
-            if self.on_page is not None:
-                self.on_page(PageResult(self.resource, number, counts, batch.last_id))
+        listed: FetchedAhead | None = None
+        if self.resource == "memberships":
+            batches = self._org_batches(after)
+        else:
+            path, params = _LISTS[self.resource]
+            pages = self.client.iter_pages(path, params, page_size=self.batch_size, after=after)
+            # The first page is on its way while the checkpoint is reset (a commit).
+            listed = FetchedAhead(pages) if self.fetch_ahead else None
+            batches = self._pages(listed or pages, after)
+        try:
+            self._reset_checkpoint()
+            for number, batch in enumerate(batches, start=1):
+                counts = self._commit(batch)
+                total.add(counts)
+                if self.on_page is not None:
+                    self.on_page(PageResult(self.resource, number, counts, batch.last_id))
+        finally:
+            if listed is not None:
+                listed.close()
         total.add(self._finish(total))
         return total
 
     def _start(self) -> str | None:
-        """The id to resume after (None: from the start); creates or resets the checkpoint."""
+        """The id to resume after (None: from the start); creates the checkpoint, which
+        :meth:`_reset_checkpoint` then resets for a listing from the start."""
         checkpoint, _ = AuthRocketSyncCheckpoint.objects.get_or_create(
             resource=self.resource, defaults={"started_at": self.started_at}
         )
@@ -218,19 +231,21 @@ class _Listing:
         if checkpoint.in_progress:
             # That run did not stamp the rows it saw, so missing ones cannot be told apart.
             logger.info("Listing %s from the start to find missing ones", self.resource)
+        return None
+
+    def _reset_checkpoint(self) -> None:
+        """A listing from the start: its checkpoint names no page yet."""
+        checkpoint = self.checkpoint
+        if checkpoint is None or self.resumed_after is not None:
+            return
         checkpoint.last_id, checkpoint.pages, checkpoint.completed_at = "", 0, None
         checkpoint.started_at, checkpoint.marks_seen = self.started_at, self.mark_seen
         checkpoint.save()
-        return None
 
     # -- what is listed ------------------------------------------------------------------------
 
-    def _pages(self, after: str | None) -> Iterator[_Batch]:
+    def _pages(self, listed: Iterator[Page], after: str | None) -> Iterator[_Batch]:
         """Users and orgs: each page of the listing is a batch."""
-        path, params = _LISTS[self.resource]
-        listed = self.client.iter_pages(path, params, page_size=self.batch_size, after=after)
-        if self.fetch_ahead:
-            listed = _fetched_ahead(listed)
         while True:
             page = self._next(listed, f"after {after}" if after else "at the first page", after)
             if page is None:
@@ -399,23 +414,6 @@ class _Listing:
             self.warnings.append(f"memberships: {kept} {len(org_ids)} org(s), as {reason}: {named}")
         for warning in self.warnings:
             logger.warning("AuthRocket sync: %s", warning)
-
-
-def _fetched_ahead(pages: Iterator[Page]) -> Iterator[Page]:
-    """The pages of a listing, each next one fetched in a background thread while the caller
-    writes the one it was given: the database's time and AuthRocket's overlap. Only the HTTP
-    call runs there (no database connection is touched off the caller's thread); a failed
-    fetch raises here, after every page before it was handed over, in order."""
-
-    def fetch() -> Page | None:
-        return next(pages, None)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authrocket-sync") as fetcher:
-        # The caller's context goes along (Django's active language is the Accept-Language).
-        following = fetcher.submit(contextvars.copy_context().run, fetch)
-        while (page := following.result()) is not None:
-            following = fetcher.submit(contextvars.copy_context().run, fetch)
-            yield page
 
 
 class _OrgNotFound(Exception):

@@ -17,8 +17,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models.signals import post_save
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from django_authrocket.models import (
     AuthRocketMembership,
@@ -717,3 +719,29 @@ def test_the_next_page_is_fetched_while_a_page_is_written(emulator) -> None:
     assert listed_during_the_first_page == [2]
     assert report.counts["users"].created == 25
     assert mirrored_ids() == {user["id"] for user in users}
+
+
+def test_the_first_page_is_requested_before_the_checkpoint_is_reset(emulator) -> None:
+    """The first page's fetch overlaps the checkpoint's reset (a commit): the reset's save
+    sees the request arrive at AuthRocket (a listing fetched in turn asks only after it)."""
+    make_users(emulator, 3)
+    AuthRocketSyncCheckpoint.objects.create(resource="users", started_at=timezone.now())
+    arrived: list[bool] = []
+
+    def wait_for_the_request(sender, instance, created, **kwargs) -> None:
+        if arrived:
+            return
+        deadline = time.monotonic() + 10
+        while not emulator.count_requests("/api/*/users", "GET") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        arrived.append(bool(emulator.count_requests("/api/*/users", "GET")))
+
+    emulator.clear_requests()
+    post_save.connect(wait_for_the_request, sender=AuthRocketSyncCheckpoint)
+    try:
+        report = sync(["users"])
+    finally:
+        post_save.disconnect(wait_for_the_request, sender=AuthRocketSyncCheckpoint)
+
+    assert arrived == [True]
+    assert report.counts["users"].created == 3

@@ -48,9 +48,10 @@ TOKEN_KEY = "_authrocket_token"
 _CACHE_ATTR = "_authrocket_session_cache"
 _REMEMBERED_ATTR = "_authrocket_remembered"
 #: Identities rebuilt by this worker, by ref and version (oldest dropped first past _KNOWN_MAX).
-_KNOWN: dict[str, AuthRocketSession] = {}
+_KNOWN: dict[tuple[str, str], AuthRocketSession] = {}
 _KNOWN_MAX = 4096
 _KNOWN_LOCK = threading.Lock()
+_UNSET = object()
 
 
 class LoginEntry(NamedTuple):
@@ -93,7 +94,12 @@ class LoginEntry(NamedTuple):
 
     def expired(self, now: float) -> bool:
         """Whether the AuthRocket session is over by the clock (with the configured leeway)."""
-        return self.expires_at is not None and now > self.expires_at + app_settings.JWT_LEEWAY
+        return self.expired_at(now, app_settings.JWT_LEEWAY)
+
+    def expired_at(self, now: float, leeway: float) -> bool:
+        """Whether the AuthRocket session is over by the clock, with ``leeway`` seconds."""
+        expires_at = self.expires_at
+        return expires_at is not None and now > expires_at + leeway
 
     def check_due(self, now: float) -> bool:
         """api mode: whether it is time to ask AuthRocket whether the session still exists."""
@@ -117,8 +123,8 @@ class LoginEntry(NamedTuple):
         store[ENTRY_KEY] = raw
 
     @property
-    def _memo_key(self) -> str:
-        return f"{self.ref}:{self.version}"
+    def _memo_key(self) -> tuple[str, str]:
+        return (self.ref, self.version)  # what entry[:2] gives, without a call
 
 
 def next_check_time(now: float) -> float:
@@ -190,17 +196,17 @@ def recall(request: HttpRequest, entry: LoginEntry | None = None) -> AuthRocketS
     never one per request; never verifies anything (the login did, and the middleware
     rechecks). Pass the ``entry`` when you have read it already.
     """
-    if hasattr(request, _CACHE_ATTR):
-        cached: AuthRocketSession | None = getattr(request, _CACHE_ATTR)
-        return cached
+    cached: AuthRocketSession | object | None = getattr(request, _CACHE_ATTR, _UNSET)
+    if cached is not _UNSET:
+        return cached  # type: ignore[return-value]
     if entry is None:
         entry = LoginEntry.of(getattr(request, "session", None))
-    session = identity_of(entry) if entry is not None else None
+    session = None
+    if entry is not None:
+        # identity_of()'s first step, here: this runs on every request.
+        session = _KNOWN.get(entry[:2]) or identity_of(entry)
     setattr(request, _CACHE_ATTR, session)
     return session
-
-
-_UNSET = object()
 
 
 def current_session(request: HttpRequest) -> AuthRocketSession | None:
@@ -345,7 +351,7 @@ def _version(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _keep(key: str, session: AuthRocketSession) -> None:
+def _keep(key: tuple[str, str], session: AuthRocketSession) -> None:
     # Under a lock: threaded workers (gthread, ASGI's thread pool) insert concurrently, and two
     # threads evicting at once would both pick the same oldest entry. Reads need no lock.
     with _KNOWN_LOCK:

@@ -78,19 +78,22 @@ class LoginEntry(NamedTuple):
         """The entry of a session store (``request.session``, a test client's ``session``), or
         None when AuthRocket did not log it in."""
         raw = store.get(ENTRY_KEY) if store is not None else None
-        if not isinstance(raw, dict):
+        if raw.__class__ is not dict:
             return None
         get = raw.get
-        ref, version = get("ref"), get("v", "")
-        if not isinstance(ref, str):
+        ref, version, exp = get("ref"), get("v", ""), get("exp")
+        if ref.__class__ is not str:
             return None
-        return cls(
-            ref,
-            version if isinstance(version, str) else str(version),
-            _number(get("exp")),
-            _number(get("next")),
-            _number(get("ok")),
-        )
+        if version.__class__ is not str:
+            version = str(version)
+        if exp is not None and exp.__class__ is not float:  # a float or None, as saved
+            exp = _number(exp)
+        # next/ok exist in api mode only: no call for them otherwise (this runs every request).
+        next_check = get("next")
+        checked = get("ok")
+        if next_check is not None or checked is not None:
+            next_check, checked = _number(next_check), _number(checked)
+        return cls(ref, version, exp, next_check, checked)
 
     def expired(self, now: float) -> bool:
         """Whether the AuthRocket session is over by the clock (with the configured leeway)."""

@@ -35,7 +35,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.debug import sensitive_variables
 
@@ -204,7 +204,7 @@ def _remember_browser(
     if not app_settings.PREVENT_TOKEN_REPLAY:
         return
     lifetime = verification.replay_mark_timeout(session)
-    browser = login_marker.keep_browser(request, response, lifetime)
+    browser = login_marker.keep_browser(request, response, lifetime, path=_arrival_path())
     shared_cache().set(_spent_by_key(token), _digest(browser), timeout=lifetime)
 
 
@@ -216,6 +216,17 @@ def _spent_here(request: HttpRequest, token: str) -> bool:
         return False
     spent_by = shared_cache().get(_spent_by_key(token))
     return isinstance(spent_by, str) and secrets.compare_digest(spent_by, _digest(browser))
+
+
+def _arrival_path() -> str:
+    """Where login tokens arrive, the browser id cookie's path: the login view (its
+    confirmation page sits below it), or the whole site when any page takes a token."""
+    if app_settings.TOKEN_ANYWHERE:
+        return "/"
+    try:
+        return reverse("authrocket:login")
+    except NoReverseMatch:  # the site mounts a login view of its own: keep the whole site
+        return "/"
 
 
 def _digest(value: str) -> str:

@@ -88,11 +88,11 @@ class LoginEntry(NamedTuple):
             version = str(version)
         if exp is not None and exp.__class__ is not float:  # a float or None, as saved
             exp = _number(exp)
-        # next/ok exist in api mode only: no call for them otherwise (this runs every request).
-        next_check = get("next")
-        checked = get("ok")
-        if next_check is not None or checked is not None:
-            next_check, checked = _number(next_check), _number(checked)
+        next_check, checked = get("next"), get("ok")  # api mode only
+        if next_check is not None and next_check.__class__ is not float:
+            next_check = _number(next_check)
+        if checked is not None and checked.__class__ is not float:
+            checked = _number(checked)
         return cls(ref, version, exp, next_check, checked)
 
     def expired(self, now: float) -> bool:

@@ -2,10 +2,11 @@
 
 The example site runs as in production (``gunicorn demo_site.wsgi``, 4 sync workers) on
 PostgreSQL (a throwaway database) with Redis as the shared cache, pointed at the AuthRocket
-emulator in this process, with the webhook endpoint's defaults: each event is fetched again
-by id through the Core API (``AUTHROCKET_WEBHOOK_REFETCH``) and the user it names is read
-through the Core API before the mirror is written. Without PostgreSQL or redis-server it runs
-on SQLite + LocMem and says so.
+emulator, with the webhook endpoint's defaults: each event is fetched again by id through the
+Core API (``AUTHROCKET_WEBHOOK_REFETCH``) and the user it names (with their memberships) is
+read through the Core API before the mirror is written. The emulator runs in a process of its
+own, as a remote AuthRocket would: it shares no interpreter lock with the sending threads.
+Without PostgreSQL or redis-server it runs on SQLite + LocMem and says so.
 
 The burst: ``--events`` ``user.updated`` events (each a change of one of ``--people`` people's
 first name at the emulator), posted to ``/webhook/<secret>/`` from 16 connections at a steady
@@ -14,8 +15,10 @@ checks that every event was applied exactly once: one ``AuthRocketWebhookEvent``
 id, and every person's mirror row holding their last first name.
 
 It prints the answers by status, p50/p99 latency and the checks (issue 16's target 5: every
-event applied exactly once, p99 under 100 ms, no 5xx). It exits 1 on a 5xx or a failed check,
-never on the latency.
+event applied exactly once, p99 under 100 ms, no 5xx), then where the CPU went during the
+burst (the site's workers, their PostgreSQL backends, the emulator, the senders, per event)
+and the load average, since the machine may be shared. It exits 1 on a 5xx or a failed
+check, never on the latency.
 
     .venv/bin/python benchmarks/webhooks.py [--quick] [--backend auto|postgres|sqlite]
 """
@@ -23,6 +26,7 @@ never on the latency.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import statistics
@@ -32,6 +36,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -88,14 +93,10 @@ def main() -> int:
         raise SystemExit(mp.gunicorn_missing())
 
     with ExitStack() as stack:
-        emulator = stack.enter_context(AuthRocketEmulator())
+        emulator = stack.enter_context(_EmulatorProcess(args.people, count))
         description, urls = stack.enter_context(load.backends(stack, args.backend))
         database_url, cache_url = urls[0]
-        people = [emulator.create_user() for _ in range(args.people)]
-        for number in range(count):
-            person = people[number % len(people)]
-            emulator.update_user(person["id"], first_name=f"Name{number}")
-        events = [e for e in emulator.events if e.get("event_type") == "user.updated"][-count:]
+        people, events = emulator.people, emulator.events
         assert len(events) == count, (len(events), count)
         burst = events + events[::10]  # every tenth event delivered twice, as a retry would
         burst.sort(key=lambda event: events.index(event))
@@ -111,12 +112,16 @@ def main() -> int:
             env["DATABASE_URL"] = f"{database_url}?conn_max_age=60"
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="authrocket-wh-")))
         site = stack.enter_context(mp.gunicorn_site(env, folder, workers=WORKERS))
-        emulator.clear_requests()
+        emulator.call("clear")
+        cpu = _CpuMeter(site.process.pid, database_url)
+        load_before = os.getloadavg()
         started = time.perf_counter()
         results = deliver(f"{site.url}/webhook/{mp.WEBHOOK_SECRET}/", burst, seconds)
         took = time.perf_counter() - started
-        refetches = emulator.count_requests("/api/v2/events/*", "GET")
-        reads = emulator.count_requests("/api/v2/users/*", "GET")
+        spent = cpu.spent()
+        load_after = os.getloadavg()
+        refetches, reads, listings, emulator_cpu = emulator.call("count")
+        spent["emulator"] = emulator_cpu
 
         table = "django_authrocket_authrocketwebhookevent"
         rows = _rows(database_url, f"SELECT count(*), count(DISTINCT event_id) FROM {table}")
@@ -146,10 +151,26 @@ def main() -> int:
         f"(paced over {seconds:g} s)"
     )
     print(f"  answers: {dict(sorted(statuses.items()))}; p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    print(f"  Core API: {refetches} event re-fetches, {reads} user reads")
+    print(
+        f"  Core API: {refetches} event re-fetches, {reads} user reads, "
+        f"{listings} membership listings"
+    )
     print(
         f"  webhook event rows: {recorded[0]} ({recorded[1]} event ids); "
         f"mirror rows not at their last name: {len(wrong)}"
+    )
+    posts = len(burst)
+    print(
+        "  CPU during the burst: "
+        + ", ".join(
+            f"{name} {seconds_:.2f} s ({seconds_ / posts * 1000:.1f} ms per post)"
+            for name, seconds_ in spent.items()
+            if seconds_ is not None
+        )
+    )
+    print(
+        "  load average (1 min) before/after the burst: "
+        f"{load_before[0]:.2f}/{load_after[0]:.2f} on {os.cpu_count()} CPU(s)"
     )
     once = not wrong and recorded == (count, count)
     print(
@@ -157,6 +178,108 @@ def main() -> int:
         f"p99 {p99:.1f} ms (goal < {P99_GOAL_MS:.0f} ms); 5xx {five_xx} (goal 0)"
     )
     return 1 if five_xx or not once else 0
+
+
+class _EmulatorProcess:
+    """The AuthRocket emulator in a process of its own (``spawn``), with the people and events
+    of the burst made there; :meth:`call` asks it to ``clear`` its request log or ``count``."""
+
+    def __init__(self, people: int, count: int) -> None:
+        self._size = (people, count)
+
+    def __enter__(self) -> _EmulatorProcess:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve_emulator, args=(child, *self._size))
+        self._process.start()
+        ready = self._pipe.recv()
+        self.url, self.api_key, self.realm_id = ready["url"], ready["api_key"], ready["realm_id"]
+        self.people: list[dict[str, Any]] = ready["people"]
+        self.events: list[dict[str, Any]] = ready["events"]
+        return self
+
+    def call(self, command: str) -> Any:
+        self._pipe.send(command)
+        return self._pipe.recv()
+
+    def __exit__(self, *exc: object) -> None:
+        self._pipe.send("stop")
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.terminate()
+
+
+def _serve_emulator(pipe: Connection, people_count: int, count: int) -> None:
+    """The emulator process: make the people and their ``count`` changes, then serve."""
+    with AuthRocketEmulator() as emulator:
+        people = [emulator.create_user() for _ in range(people_count)]
+        for number in range(count):
+            emulator.update_user(people[number % people_count]["id"], first_name=f"Name{number}")
+        events = [e for e in emulator.events if e.get("event_type") == "user.updated"][-count:]
+        pipe.send(
+            {
+                "url": emulator.url,
+                "api_key": emulator.api_key,
+                "realm_id": emulator.realm_id,
+                "people": people,
+                "events": events,
+            }
+        )
+        since = time.process_time()
+        while (command := pipe.recv()) != "stop":
+            if command == "clear":
+                emulator.clear_requests()
+                since = time.process_time()
+                pipe.send(None)
+            elif command == "count":
+                pipe.send(
+                    (
+                        emulator.count_requests("/api/v2/events/*", "GET"),
+                        emulator.count_requests("/api/v2/users/*", "GET"),
+                        emulator.count_requests("/api/v2/memberships", "GET"),
+                        time.process_time() - since,
+                    )
+                )
+
+
+class _CpuMeter:
+    """CPU seconds spent from now on by the gunicorn workers, their PostgreSQL backends and
+    this process's senders (from ``/proc``: None where it is not there)."""
+
+    def __init__(self, master_pid: int, database_url: str) -> None:
+        self._master = master_pid
+        self._database = database_url.rsplit("/", 1)[-1].split("?")[0]
+        self._start = self._sample()
+
+    def _sample(self) -> dict[str, float | None]:
+        workers = postgres = 0.0
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return {"site workers": None, "PostgreSQL": None, "senders": time.process_time()}
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            used = (int(fields[11]) + int(fields[12])) / tick
+            if int(fields[1]) == self._master:
+                workers += used
+            elif command.startswith("postgres:") and f" {self._database} " in command:
+                postgres += used
+        return {"site workers": workers, "PostgreSQL": postgres, "senders": time.process_time()}
+
+    def spent(self) -> dict[str, float | None]:
+        end = self._sample()
+        spent: dict[str, float | None] = {}
+        for name, value in end.items():
+            start = self._start[name]
+            spent[name] = None if value is None or start is None else value - start
+        return spent
 
 
 def _last_name(person: dict[str, Any], people: list[dict[str, Any]], count: int) -> str:

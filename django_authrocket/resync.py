@@ -121,7 +121,8 @@ def apply(snapshot: Snapshot) -> dict[Resource, Counts]:
     Only what the snapshot holds costs a query: a webhook's one user with no memberships is
     one read and, when it changed, one write (no statement for the empty lists)."""
     keep = [str(m["id"]) for m in snapshot.memberships]
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (the webhook's): an error here fails it all.
+    with transaction.atomic(savepoint=False):
         result: dict[Resource, Counts] = {
             "orgs": pages.write("orgs", snapshot.orgs) if snapshot.orgs else Counts(),
             "users": pages.write("users", snapshot.users) if snapshot.users else Counts(),

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models.signals import pre_save
 from django.test import Client
 
 from django_authrocket.models import (
@@ -257,6 +258,39 @@ def test_a_redelivered_event_answers_200_and_does_nothing(client, webhook_settin
     assert AuthRocketUser.objects.get(authrocket_id=ada["id"]).first_name == "Augusta"
     assert emulator.requests == []  # not even read again
     assert AuthRocketWebhookEvent.objects.count() == 1
+
+
+def test_a_delivery_that_loses_the_race_for_its_record_applies_nothing(
+    client, webhook_settings, emulator, ada
+):
+    """Two deliveries of one event at once: the one whose record insert finds the id taken
+    (here another delivery's row appears just before it) answers 200 and changes nothing."""
+    sync()
+    emulator.update_user(ada["id"], first_name="Augusta")
+    event = last_event(emulator, "user.updated")
+    sent = []
+
+    def the_other_delivery_wins(sender, instance, **kwargs):
+        if instance._state.adding and not sent:
+            sent.append("race")
+            AuthRocketWebhookEvent.objects.bulk_create(  # bulk_create sends no pre_save
+                [AuthRocketWebhookEvent(event_id=instance.event_id, event_type="user.updated")]
+            )
+
+    def on_event(**kwargs):
+        sent.append("signal")
+
+    pre_save.connect(the_other_delivery_wins, sender=AuthRocketWebhookEvent)
+    authrocket_event.connect(on_event)
+    try:
+        response = post(client, event)
+    finally:
+        pre_save.disconnect(the_other_delivery_wins, sender=AuthRocketWebhookEvent)
+        authrocket_event.disconnect(on_event)
+
+    assert response.status_code == 200 and response.json()["outcome"] == "already processed"
+    assert sent == ["race"]  # no authrocket_event from the loser
+    assert AuthRocketUser.objects.get(authrocket_id=ada["id"]).first_name == "Ada"
 
 
 def test_an_api_outage_is_503_and_the_redelivery_works(client, webhook_settings, emulator, ada):

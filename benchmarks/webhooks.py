@@ -10,9 +10,11 @@ Without PostgreSQL or redis-server it runs on SQLite + LocMem and says so.
 
 The burst: ``--events`` ``user.updated`` events (each a change of one of ``--people`` people's
 first name at the emulator), posted to ``/webhook/<secret>/`` from 16 connections at a steady
-pace over ``--seconds``, plus one redelivery of every tenth event (AuthRocket retries). Then it
-checks that every event was applied exactly once: one ``AuthRocketWebhookEvent`` row per event
-id, and every person's mirror row holding their last first name.
+pace over ``--seconds``, plus one redelivery of every tenth event (AuthRocket retries). Before
+it, ``--baseline`` earlier changes of the same people (50) are posted one at a time at 10/s:
+the same site's latency with no queue, in the same run. Then it checks that every event was
+applied exactly once: one ``AuthRocketWebhookEvent`` row per event id, and every person's
+mirror row holding their last first name.
 
 It prints the answers by status, p50/p99 latency and the checks (issue 16's target 5: every
 event applied exactly once, p99 under 100 ms, no 5xx), then where the CPU went during the
@@ -54,7 +56,9 @@ CONNECTIONS = 16
 P99_GOAL_MS = 100.0
 
 
-def deliver(url: str, events: list[dict[str, Any]], seconds: float) -> list[tuple[float, int]]:
+def deliver(
+    url: str, events: list[dict[str, Any]], seconds: float, *, connections: int = CONNECTIONS
+) -> list[tuple[float, int]]:
     """Post the events at a steady pace over ``seconds``; (latency, status) of each."""
     results: list[tuple[float, int]] = []
     lock = threading.Lock()
@@ -71,7 +75,7 @@ def deliver(url: str, events: list[dict[str, Any]], seconds: float) -> list[tupl
         with lock:
             results.append((time.perf_counter() - sent, answer.status))
 
-    with ThreadPoolExecutor(max_workers=CONNECTIONS) as pool:
+    with ThreadPoolExecutor(max_workers=connections) as pool:
         list(pool.map(post, range(len(events))))
     return results
 
@@ -83,6 +87,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, help="length of the burst (default 10)")
     parser.add_argument("--people", type=int, default=50, help="people the events concern")
     parser.add_argument(
+        "--baseline", type=int, default=50,
+        help="events delivered first at 10/s, one connection, on the same site (0: none)",
+    )  # fmt: skip
+    parser.add_argument(
         "--backend", choices=("auto", "postgres", "sqlite"), default="auto",
         help="auto: PostgreSQL + Redis when both are there, else SQLite + LocMem",
     )  # fmt: skip
@@ -93,10 +101,15 @@ def main() -> int:
         raise SystemExit(mp.gunicorn_missing())
 
     with ExitStack() as stack:
-        emulator = stack.enter_context(_EmulatorProcess(args.people, count))
+        made = args.baseline + count
+        emulator = stack.enter_context(_EmulatorProcess(args.people, made))
         description, urls = stack.enter_context(load.backends(stack, args.backend))
         database_url, cache_url = urls[0]
-        people, events = emulator.people, emulator.events
+        people, earlier, events = (
+            emulator.people,
+            emulator.events[: args.baseline],
+            emulator.events[args.baseline :],
+        )
         assert len(events) == count, (len(events), count)
         burst = events + events[::10]  # every tenth event delivered twice, as a retry would
         burst.sort(key=lambda event: events.index(event))
@@ -112,11 +125,13 @@ def main() -> int:
             env["DATABASE_URL"] = f"{database_url}?conn_max_age=60"
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="authrocket-wh-")))
         site = stack.enter_context(mp.gunicorn_site(env, folder, workers=WORKERS))
+        url = f"{site.url}/webhook/{mp.WEBHOOK_SECRET}/"
+        calm = _latencies(deliver(url, earlier, len(earlier) / 10.0, connections=1))
         emulator.call("clear")
         cpu = _CpuMeter(site.process.pid, database_url)
         load_before = os.getloadavg()
         started = time.perf_counter()
-        results = deliver(f"{site.url}/webhook/{mp.WEBHOOK_SECRET}/", burst, seconds)
+        results = deliver(url, burst, seconds)
         took = time.perf_counter() - started
         spent = cpu.spent()
         load_after = os.getloadavg()
@@ -132,14 +147,13 @@ def main() -> int:
                 "SELECT authrocket_id, first_name FROM django_authrocket_authrocketuser",
             )
         )
-        wrong = [p["id"] for p in people if mirrored.get(p["id"]) != _last_name(p, people, count)]
+        wrong = [p["id"] for p in people if mirrored.get(p["id"]) != _last_name(p, people, made)]
 
-    latencies = sorted(latency for latency, _ in results)
+    latencies = _latencies(results)
     statuses: dict[int, int] = {}
     for _, status in results:
         statuses[status] = statuses.get(status, 0) + 1
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)
     five_xx = sum(n for status, n in statuses.items() if status >= 500)
     print(
         f"webhooks: example site, gunicorn {WORKERS} sync workers, {description}; "
@@ -150,6 +164,11 @@ def main() -> int:
         f"redeliveries, {len(burst)} posts from {CONNECTIONS} connections in {took:.1f} s "
         f"(paced over {seconds:g} s)"
     )
+    if calm:
+        print(
+            f"  first, {len(calm)} events at 10/s from one connection (the same site, no "
+            f"queue): p50 {_percentile(calm, 50):.1f} ms, p99 {_percentile(calm, 99):.1f} ms"
+        )
     print(f"  answers: {dict(sorted(statuses.items()))}; p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     print(
         f"  Core API: {refetches} event re-fetches, {reads} user reads, "
@@ -172,7 +191,7 @@ def main() -> int:
         "  load average (1 min) before/after the burst: "
         f"{load_before[0]:.2f}/{load_after[0]:.2f} on {os.cpu_count()} CPU(s)"
     )
-    once = not wrong and recorded == (count, count)
+    once = not wrong and recorded == (made, made)
     print(
         f"TARGET 5 webhook burst: applied exactly once: {'yes' if once else 'NO'}; "
         f"p99 {p99:.1f} ms (goal < {P99_GOAL_MS:.0f} ms); 5xx {five_xx} (goal 0)"
@@ -280,6 +299,17 @@ class _CpuMeter:
             start = self._start[name]
             spent[name] = None if value is None or start is None else value - start
         return spent
+
+
+def _latencies(results: list[tuple[float, int]]) -> list[float]:
+    return sorted(latency for latency, _ in results)
+
+
+def _percentile(ordered: list[float], percent: int) -> float:
+    """The ``percent`` percentile of sorted seconds, in ms (the median for 50)."""
+    if percent == 50:
+        return statistics.median(ordered) * 1000
+    return ordered[min(len(ordered) - 1, int(len(ordered) * percent / 100))] * 1000
 
 
 def _last_name(person: dict[str, Any], people: list[dict[str, Any]], count: int) -> str:

@@ -241,6 +241,35 @@ def test_membership_events_update_the_memberships(client, webhook_settings, emul
     assert AuthRocketMembership.objects.count() == 1  # Analytical Engines stays
 
 
+def test_a_user_event_removes_only_the_memberships_authrocket_no_longer_lists(
+    client, webhook_settings, emulator, ada
+):
+    looms = emulator.create_org("Looms")
+    gone = emulator.create_membership(ada["id"], looms["id"], permissions=["looms:read"])
+    sync()
+    assert AuthRocketMembership.objects.filter(user__authrocket_id=ada["id"]).count() == 2
+    emulator.delete_membership(gone["id"])  # its membership.deleted is never delivered
+    emulator.update_user(ada["id"], first_name="Augusta")
+
+    response = deliver(client, emulator, "user.updated")
+
+    held = AuthRocketMembership.objects.filter(user__authrocket_id=ada["id"])
+    assert list(held.values_list("org__name", flat=True)) == ["Analytical Engines"]
+    assert "memberships: 0 created, 0 updated, 1 unchanged, 1 removed" in response.json()["outcome"]
+
+
+def test_a_user_event_with_every_membership_listed_removes_none(
+    client, webhook_settings, emulator, ada
+):
+    sync()
+    emulator.update_user(ada["id"], first_name="Augusta")
+
+    response = deliver(client, emulator, "user.updated")
+
+    assert AuthRocketMembership.objects.filter(user__authrocket_id=ada["id"]).count() == 1
+    assert "removed" not in response.json()["outcome"]
+
+
 # --- idempotency and atomicity ----------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from django.db import connections, router
 from django.db.models import Case, F, QuerySet, Value, When
 
 from django_authrocket.identity import AuthRocketSession, Membership, Org
@@ -115,10 +116,25 @@ def record_login(
     write to the mirror made meanwhile by another writer (which stamps the row) stays visible to
     the next login. When ``digest`` equals ``expected`` the row says so already.
     """
-    values: dict[str, Any] = {"last_login_at": now}
     if digest is not None and expected is not None and digest != expected:
-        values["login_digest"] = _replacing(expected, digest)
-    AuthRocketUser.objects.filter(user_id=user_pk).update(**values)
+        users = AuthRocketUser.objects.filter(user_id=user_pk)
+        users.update(last_login_at=now, login_digest=_replacing(expected, digest))
+    else:
+        _set_last_login(user_pk, now)
+
+
+def _set_last_login(user_pk: Any, now: datetime) -> None:
+    """``UPDATE ... SET last_login_at = %s WHERE user_id = %s``, written out: the ORM's
+    ``update()`` spends about 0.1 ms building this same statement on every returning login."""
+    connection = connections[router.db_for_write(AuthRocketUser)]
+    meta = AuthRocketUser._meta
+    column, owner = meta.get_field("last_login_at"), meta.get_field("user")
+    quote = connection.ops.quote_name
+    table, names = quote(meta.db_table), (quote(str(column.column)), quote(str(owner.column)))
+    sql = f"UPDATE {table} SET {names[0]} = %s WHERE {names[1]} = %s"  # noqa: S608 - own names
+    values = [column.get_db_prep_save(now, connection), owner.get_db_prep_save(user_pk, connection)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
 
 
 def stamp() -> str:

@@ -94,7 +94,7 @@ def arrive(
         return failed(error)
     if not app_settings.LOGIN_CONFIRMATION:
         return _log_in(request, token, reissue, succeeded, failed)
-    if marker is not None and not _switches_user(request, _claimed_user(token)):
+    if marker is not None and not _switches_user(request, token):
         # Asked for here, and the same person (or nobody) logged in: the login verifies it.
         return _log_in(request, token, reissue, succeeded, failed)
     try:
@@ -238,15 +238,17 @@ def _spent_by_key(token: str) -> str:
     return f"authrocket:spent-by:{_digest(token)[:40]}"
 
 
-def _switches_user(request: HttpRequest, user_id: str | None) -> bool:
-    """Whether logging in as AuthRocket user ``user_id`` changes who is logged in here."""
+@sensitive_variables("token")
+def _switches_user(request: HttpRequest, token: str) -> bool:
+    """Whether logging in with ``token`` changes who is logged in here (the token is read only
+    when someone is: a first visit's login does not parse it twice)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return False
     # The login recorded in the session (the middleware's request.authrocket is not set yet
     # when it takes a token under AUTHROCKET_TOKEN_ANYWHERE).
     current = logins.recall(request)
-    return current is None or current.user.id != user_id
+    return current is None or current.user.id != _claimed_user(token)
 
 
 @sensitive_variables("token")

@@ -30,8 +30,9 @@ from typing import Any, Literal, NamedTuple
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.backends.signed_cookies import SessionStore as SignedCookieSession
-from django.db import router
+from django.db import connections, router
 from django.http import HttpRequest
+from django.utils import timezone
 
 from .conf import app_settings
 from .exceptions import InvalidClaims
@@ -173,13 +174,7 @@ def remember(
         data=data,
     )
     if row.session_key:
-        # One INSERT ... ON CONFLICT: the login path stays at one write for this.
-        AuthRocketLogin.objects.bulk_create(
-            [row],
-            update_conflicts=True,
-            unique_fields=["session_key"],
-            update_fields=["authrocket_session_id", "user", "expires_at", "ref", "source", "data"],
-        )
+        _upsert(row)  # one INSERT ... ON CONFLICT: the login path stays at one write for this
     else:
         row.save(force_insert=True)
     if replaces:
@@ -352,6 +347,33 @@ def _source(session: AuthRocketSession) -> str:
 
 def _version(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+_REWRITTEN = ("authrocket_session_id", "user_id", "expires_at", "ref", "source", "data")
+
+
+def _upsert(row: AuthRocketLogin) -> None:
+    """Insert ``row``, or rewrite the row of its session key. On SQLite and PostgreSQL the
+    statement is written out (Django's ``bulk_create`` spends about 0.08 ms compiling it)."""
+    connection = connections[router.db_for_write(AuthRocketLogin)]
+    if connection.vendor not in ("sqlite", "postgresql"):
+        rewritten = ["user" if n == "user_id" else n for n in _REWRITTEN]
+        AuthRocketLogin.objects.bulk_create(
+            [row], update_conflicts=True, unique_fields=["session_key"], update_fields=rewritten
+        )
+        return
+    row.created_at = timezone.now()
+    by_name = {f.attname: f for f in AuthRocketLogin._meta.concrete_fields}
+    fields = [by_name[name] for name in ("session_key", "created_at", *_REWRITTEN)]
+    quote = connection.ops.quote_name
+    table, columns = quote(AuthRocketLogin._meta.db_table), [quote(str(f.column)) for f in fields]
+    names, marks = ", ".join(columns), ", ".join(["%s"] * len(columns))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[2:])
+    conflict = f"ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}"
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}"  # noqa: S608 - own names
+    values = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
 
 
 def _keep(key: tuple[str, str], session: AuthRocketSession) -> None:

@@ -444,8 +444,8 @@ def login_tables(contenders: list[Contender]) -> list[str]:
     return lines
 
 
-def request_table(samples: dict[str, list[float]]) -> list[str]:
-    stock, theirs = next(iter(samples.values())), samples[per_request.OIDC_ROW]
+def request_table(samples: per_request.Timings) -> list[str]:
+    theirs = per_request.OIDC_ROW
     lines = [
         "| per request, `@login_required` view | median | ratio to stock "
         "| ratio to row 4, mozilla-django-oidc |",
@@ -454,7 +454,7 @@ def request_table(samples: dict[str, list[float]]) -> list[str]:
     for name, times in samples.items():
         lines.append(
             f"| {name} | {statistics.median(times) * 1e6:.0f} µs "
-            f"| {paired(times, stock):.3f}x | {paired(times, theirs):.3f}x |"
+            f"| {samples.ratio(name):.3f}x | {samples.ratio(name, theirs):.3f}x |"
         )
     return lines
 

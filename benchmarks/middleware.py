@@ -121,7 +121,7 @@ def time_stacks(
     have_oidc: bool,
     oidc_login: Callable[[Any, Any], None] | None = None,
     control: bool = bool(os.environ.get("BENCH_CONTROL")),
-) -> dict[str, list[float]]:
+) -> Timings:
     """Per-request times of each stack, interleaved; the first stack is the baseline.
 
     ``oidc_login(client, user)`` logs the ``SessionRefresh`` client in as ``user`` through
@@ -130,7 +130,8 @@ def time_stacks(
     token expiry.
 
     Needs Django configured by :func:`configure`, migrated, with ``urlpatterns`` serving
-    :func:`view` at ``/`` and the emulator's settings applied. Leaves the last mode switched on.
+    :func:`view` at ``/`` and the emulator's settings applied. Times the jwt-mode stacks, then
+    the api-mode one, each phase with the stock stack again. Leaves api mode switched on.
     """
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -155,10 +156,11 @@ def time_stacks(
         return client
 
     def drop_expired(client: Client) -> None:
-        # A browser forgets a cookie the site expired (the login marker, after the login);
-        # Django's test client keeps sending it, empty, on every request.
+        # What a browser does and Django's test client does not: forget a cookie the site
+        # expired (the login marker, after the login), and send a cookie only below its path
+        # (the browser id lives at the login view, the timed requests ask for "/").
         for name, morsel in list(client.cookies.items()):
-            if str(morsel["max-age"]) == "0":
+            if str(morsel["max-age"]) == "0" or (morsel["path"] or "/") != "/":
                 del client.cookies[name]
 
     jwt_client = client_with([*BASE_MIDDLEWARE, OURS])
@@ -210,19 +212,52 @@ def time_stacks(
         reload_settings()
         assert client.get("/").status_code == 200
 
-    samples: dict[str, list[float]] = {name: [] for name in stacks}
-    names = list(stacks)
+    # One phase per mode, each timing its stacks with the stock stack again: a real deployment
+    # never switches modes, and a switch between two timed requests (settings read again,
+    # another code path warmed) moved the ratios by a percent or more.
+    stock_name = next(iter(stacks))
+    phases: dict[str, tuple[list[float], list[float], str]] = {}  # name: (own, stock's, mode)
+    for mode in ("jwt", "api"):
+        names = [stock_name, *(n for n, (_, m) in stacks.items() if m == mode and n != stock_name)]
+        settings.AUTHROCKET_VERIFY = mode
+        reload_settings()
+        phase = _time_phase({name: stacks[name][0] for name in names}, rounds)
+        for name in names if mode == "jwt" else names[1:]:
+            phases[name] = (phase[name], phase[stock_name], mode)
+    return Timings({name: phases[name] for name in stacks})
+
+
+class Timings(dict[str, list[float]]):
+    """Per-request times by stack, each paired with the stock stack's times of its own phase:
+    ratios come from :meth:`ratio`, never from rounds of another phase."""
+
+    def __init__(self, phases: dict[str, tuple[list[float], list[float], str]]) -> None:
+        super().__init__({name: own for name, (own, _, _) in phases.items()})
+        self.stock_of = {name: stock for name, (_, stock, _) in phases.items()}
+        self.phase_of = {name: mode for name, (_, _, mode) in phases.items()}
+
+    def ratio(self, name: str, to: str | None = None) -> float:
+        """The median of per-round ratios of ``name`` to the stock stack (or to stack ``to``:
+        paired when both were timed in one phase, else the quotient of their stock ratios)."""
+        if to is None:
+            return _paired(self[name], self.stock_of[name])
+        if self.phase_of[name] == self.phase_of[to]:
+            return _paired(self[name], self[to])
+        return self.ratio(name) / self.ratio(to)
+
+
+def _paired(a: list[float], b: list[float]) -> float:
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+
+def _time_phase(clients: dict[str, Any], rounds: int) -> dict[str, list[float]]:
+    """Interleaved single requests, the order rotating every round: every stack's timed
+    request follows an untimed one of its own (the same warm caches for all)."""
+    samples: dict[str, list[float]] = {name: [] for name in clients}
+    names = list(clients)
     for i in range(rounds):
-        order = names[i % len(names) :] + names[: i % len(names)]
-        for name in order:
-            client, mode = stacks[name]
-            if mode != settings.AUTHROCKET_VERIFY:
-                # A real deployment never switches modes: switch outside the timing.
-                settings.AUTHROCKET_VERIFY = mode
-                reload_settings()
-            # Every stack's timed request follows an untimed one of its own: warm settings after
-            # a switch, and the same warm caches for all (a rotation keeps each stack's
-            # neighbours, so warming only the stack after a switch would favour that one).
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            client = clients[name]
             client.get("/")
             start = time.perf_counter()
             client.get("/")
@@ -253,12 +288,10 @@ def main() -> None:
         samples = time_stacks(emulator, rounds, have_oidc=have_oidc, control=True)
         names = list(samples)
 
-        base = samples[names[0]]
         print(f"{'stack':32} {'median':>10} {'ratio to 1':>11}")
         ratio = {}
         for name in names:
-            ratios = [t / b for t, b in zip(samples[name], base, strict=True)]
-            ratio[name] = statistics.median(ratios)
+            ratio[name] = samples.ratio(name)
             print(f"{name:32} {statistics.median(samples[name]) * 1e6:8.0f}us {ratio[name]:10.3f}x")
         floor = ratio["1c stock again (noise floor)"]
         for label, name, goal in (

@@ -29,7 +29,7 @@ from .identity import AuthRocketSession
 LOGIN_TEMPLATE = "authrocket/admin/login.html"
 
 #: Set on the request by :func:`note_logout`: the AuthRocket session an admin logout ended.
-_ENDED_ATTR = "_authrocket_admin_logout"
+ENDED_ATTR = "_authrocket_admin_logout"
 
 
 def admin_sites() -> list[Any]:
@@ -68,14 +68,14 @@ def note_logout(sender: Any = None, request: HttpRequest | None = None, **kwargs
         return
     if app_settings.LOGOUT_REVOKE:
         signout.revoke_session(session_id)
-    setattr(request, _ENDED_ATTR, session_id)
+    setattr(request, ENDED_ATTR, session_id)
 
 
 def logout_response(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """After an admin logout of an AuthRocket login: a redirect through LoginRocket's logout
     (``session=``, as the logout view sends it), back to ``LOGOUT_REDIRECT_URL`` or the app's
     "You are logged out" page. Any other response is returned as it is."""
-    session_id = getattr(request, _ENDED_ATTR, None)
+    session_id = getattr(request, ENDED_ATTR, None)
     if not session_id or response.status_code not in (200, 302, 303):
         return response
     after = request.build_absolute_uri(redirects.after_logout_url(request))

@@ -275,8 +275,12 @@ class AuthRocketBackend(ModelBackend):
         """Refresh the user's AuthRocket mirror row and memberships; True when they changed."""
         row: AuthRocketUser = user.authrocket  # type: ignore[attr-defined]
         digest = mirror_login.session_digest(session)
-        user._authrocket_login_digest = digest  # type: ignore[attr-defined]  # record_login_time
-        return mirror_login.update_user_row(row, session, now=timezone.now(), digest=digest)
+        changed = mirror_login.update_user_row(row, session, now=timezone.now(), digest=digest)
+        # For record_login_time: the digest, and the value the row must still hold for it to be
+        # stored (what this login read, or stamped): another writer meanwhile wins.
+        user._authrocket_login_digest = digest  # type: ignore[attr-defined]
+        user._authrocket_login_expected = row.login_digest  # type: ignore[attr-defined]
+        return changed
 
     def update_user(self, user: AbstractBaseUser, session: AuthRocketSession) -> AbstractBaseUser:
         """Refresh the local user's name, email and staff flag (one write, when they changed)."""
@@ -347,7 +351,8 @@ def record_login_time(sender: object, request: object, user: Any, **kwargs: Any)
         return  # a first login: its new mirror row was written with this login's time
     if is_authrocket_backend(backend or getattr(user, "backend", None)):
         digest = getattr(user, "_authrocket_login_digest", None)
-        mirror_login.record_login(user.pk, now=timezone.now(), digest=digest)
+        expected = getattr(user, "_authrocket_login_expected", None)
+        mirror_login.record_login(user.pk, now=timezone.now(), digest=digest, expected=expected)
 
 
 @lru_cache(maxsize=8)

@@ -47,7 +47,16 @@ from .exceptions import (
     ValidationFailed,
 )
 from .redaction import shown_session
-from .transport import MAX_RETRY_WAIT, USER_AGENT, Exchange, Retry, read_body, retry_after, send
+from .transport import (
+    MAX_RETRY_WAIT,
+    USER_AGENT,
+    Exchange,
+    HTTPSession,
+    Retry,
+    read_body,
+    retry_after,
+    send,
+)
 
 logger = logging.getLogger("django_authrocket.client")
 
@@ -97,7 +106,7 @@ class AuthRocketClient:
         self.timeout = float(timeout)
         self.retries = max(0, int(retries))
         self.max_retry_wait = max_retry_wait
-        self._http = requests.Session()
+        self._http = HTTPSession()
         self._http.headers.update(self._auth_headers(api_key, realm))
         self._http.headers["Accept"] = "application/json"
         self._http.headers["User-Agent"] = USER_AGENT

@@ -42,7 +42,7 @@ from .conf import app_settings
 from .exceptions import KeysUnavailable, UnknownKey
 from .jws import Algorithm
 from .shared_cache import SharedCache, shared_cache
-from .transport import SERVER_ERRORS, USER_AGENT, Exchange, read_body, send
+from .transport import SERVER_ERRORS, USER_AGENT, Exchange, HTTPSession, read_body, send
 
 logger = logging.getLogger("django_authrocket.keys")
 
@@ -238,7 +238,7 @@ class KeyStore:
         self._fetched_at = 0.0
         self._local_until = 0.0
         self._lock = threading.Lock()
-        self._http = requests.Session()
+        self._http = HTTPSession()
         self._http.headers["User-Agent"] = USER_AGENT
         self._http.headers["Accept"] = "application/json"
 

@@ -35,7 +35,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.debug import sensitive_variables
 
@@ -94,7 +94,7 @@ def arrive(
         return failed(error)
     if not app_settings.LOGIN_CONFIRMATION:
         return _log_in(request, token, reissue, succeeded, failed)
-    if marker is not None and not _switches_user(request, _claimed_user(token)):
+    if marker is not None and not _switches_user(request, token):
         # Asked for here, and the same person (or nobody) logged in: the login verifies it.
         return _log_in(request, token, reissue, succeeded, failed)
     try:
@@ -204,7 +204,7 @@ def _remember_browser(
     if not app_settings.PREVENT_TOKEN_REPLAY:
         return
     lifetime = verification.replay_mark_timeout(session)
-    browser = login_marker.keep_browser(request, response, lifetime)
+    browser = login_marker.keep_browser(request, response, lifetime, path=_arrival_path())
     shared_cache().set(_spent_by_key(token), _digest(browser), timeout=lifetime)
 
 
@@ -218,6 +218,17 @@ def _spent_here(request: HttpRequest, token: str) -> bool:
     return isinstance(spent_by, str) and secrets.compare_digest(spent_by, _digest(browser))
 
 
+def _arrival_path() -> str:
+    """Where login tokens arrive, the browser id cookie's path: the login view (its
+    confirmation page sits below it), or the whole site when any page takes a token."""
+    if app_settings.TOKEN_ANYWHERE:
+        return "/"
+    try:
+        return reverse("authrocket:login")
+    except NoReverseMatch:  # the site mounts a login view of its own: keep the whole site
+        return "/"
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -227,15 +238,17 @@ def _spent_by_key(token: str) -> str:
     return f"authrocket:spent-by:{_digest(token)[:40]}"
 
 
-def _switches_user(request: HttpRequest, user_id: str | None) -> bool:
-    """Whether logging in as AuthRocket user ``user_id`` changes who is logged in here."""
+@sensitive_variables("token")
+def _switches_user(request: HttpRequest, token: str) -> bool:
+    """Whether logging in with ``token`` changes who is logged in here (the token is read only
+    when someone is: a first visit's login does not parse it twice)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return False
     # The login recorded in the session (the middleware's request.authrocket is not set yet
     # when it takes a token under AUTHROCKET_TOKEN_ANYWHERE).
     current = logins.recall(request)
-    return current is None or current.user.id != user_id
+    return current is None or current.user.id != _claimed_user(token)
 
 
 @sensitive_variables("token")

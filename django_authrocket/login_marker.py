@@ -13,7 +13,9 @@ as no marker. A successful login consumes it.
 
 A login through a URL also leaves a second signed cookie, the browser's id (a random value,
 kept across logins, living as long as the login's token): the replay rules use it to tell the
-browser that spent a token from any other (:mod:`~django_authrocket.login_confirmation`).
+browser that spent a token from any other (:mod:`~django_authrocket.login_confirmation`). Its
+path is where tokens arrive (the login view; the whole site with ``AUTHROCKET_TOKEN_ANYWHERE``),
+so the browser does not send it with every request.
 """
 
 from __future__ import annotations
@@ -92,15 +94,19 @@ def browser_id(request: HttpRequest) -> str | None:
     return value or None
 
 
-def keep_browser(request: HttpRequest, response: HttpResponseBase, lifetime: int) -> str:
+def keep_browser(
+    request: HttpRequest, response: HttpResponseBase, lifetime: int, *, path: str = "/"
+) -> str:
     """Give the browser its id (the one it has, else a new one) for ``lifetime`` seconds at
-    least, on ``response``; returns the id."""
+    least, on ``response``; returns the id. ``path`` is where tokens arrive: the browser sends
+    the cookie there only, not with every request to the site."""
     value = browser_id(request) or secrets.token_urlsafe(16)
     response.set_signed_cookie(
         BROWSER_COOKIE,
         value,
         salt=BROWSER_SALT,
         max_age=min(lifetime, BROWSER_MAX_AGE),
+        path=path,
         httponly=True,
         samesite="Lax",
         secure=request.is_secure(),

@@ -37,7 +37,7 @@ from django.utils import translation
 from django.views.decorators.debug import sensitive_variables
 
 from .conf import app_settings
-from .transport import USER_AGENT, Exchange, read_body, retry_after, send
+from .transport import USER_AGENT, Exchange, HTTPSession, read_body, retry_after, send
 
 logger = logging.getLogger("django_authrocket.login")
 
@@ -49,7 +49,7 @@ MAX_TIMEOUT: Final = 5.0
 
 ErrorKind = Literal["invalid", "denied", "not_found", "rate_limited", "unavailable"]
 
-_http = requests.Session()
+_http = HTTPSession()
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ from . import (
     verification,
 )
 from .backends import get_backend, is_authrocket_backend
-from .conf import app_settings
+from .conf import RequestSettings, app_settings, request_settings
 from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
 from .logins import LoginEntry
 from .redaction import shown_session
@@ -73,6 +73,7 @@ class AuthRocketMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        self.hot = request_settings()  # read again when settings change (hot.current)
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
@@ -84,8 +85,11 @@ class AuthRocketMiddleware:
         if response is not None:
             return response
         response = self.get_response(request)
-        if logins.key_changed(request):
+        session = getattr(request, "session", None)
+        if session is not None and session.modified and logins.key_changed(request):
             logins.follow_key_change(request)
+        if getattr(request, admin_site.ENDED_ATTR, None) is None:
+            return response
         return admin_site.logout_response(request, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
@@ -105,57 +109,36 @@ class AuthRocketMiddleware:
     # --- the one logic path -------------------------------------------------------------------
 
     def process(self, request: HttpRequest) -> Response:
-        """Everything the middleware does before the view; a response ends the request early."""
+        """Everything the middleware does before the view; a response ends the request early.
+
+        Runs on every request, so the common one (no Authorization header, no ``token=`` in
+        the query, a login inside its recheck interval) is one flat path: each call of a
+        function of ours costs a microsecond or two on a request's cold path, more than the
+        work inside it. It ends a login past its expiry, asks AuthRocket when a recheck is due
+        (api mode), and sets ``request.authrocket`` from the login record.
+        """
         request.authrocket = None  # type: ignore[attr-defined]
-        if "HTTP_AUTHORIZATION" in request.META and _accepts_bearer(request.path_info):
-            reports.hide_authorization(request)  # from error reports' local variables too
-            response = self.authenticate_bearer(request)
+        hot = self.hot
+        if not hot.current:
+            hot = self.hot = request_settings()
+        meta = request.META
+        if "HTTP_AUTHORIZATION" in meta or "token=" in meta.get("QUERY_STRING", ""):
+            response = self.before_session(request, hot)
             if response is not None or request.authrocket is not None:  # type: ignore[attr-defined]
                 return response  # a Bearer request: no session to look at
-        if (
-            "token=" in request.META.get("QUERY_STRING", "")  # cheap: no QueryDict parsing
-            and "token" in request.GET
-            and request.method == "GET"
-            and app_settings.TOKEN_ANYWHERE
-            and request.path_info != _login_path()
-        ):
-            # Taken out of the request first: masked in error reports from here on.
-            return self.take_token(request, reports.take_token(request) or "")
         session = getattr(request, "session", None)
-        if session is None or not is_authrocket_backend(session.get(BACKEND_SESSION_KEY)):
+        entry = LoginEntry.of(session)
+        if entry is None or not is_authrocket_backend(session.get(BACKEND_SESSION_KEY)):  # type: ignore[union-attr]
+            # Not an AuthRocket login; or one logins.remember() did not record (force_login()
+            # with this backend, a login() of your own): nothing to check, in either mode.
             return None
-        if app_settings.EXEMPT_URLS and _is_exempt(request.path_info):  # no call without rules
-            return self.exempt(request)
-        return self.recheck(request)
-
-    def exempt(self, request: HttpRequest) -> Response:
-        """An exempt URL: no recheck and no network, but a login past its expiry is over all
-        the same. It is logged out and the view runs for an anonymous visitor (the view, not
-        the middleware, decides what an exempt URL answers then)."""
-        entry = LoginEntry.of(request.session)
-        if entry is not None and entry.expired(time.time()):
-            logger.info(
-                "Ending Django session: AuthRocket session %s (expired, exempt URL)",
-                _shown(logins.session_id(request)),
-            )
-            auth.logout(request)
-            return None
-        request.authrocket = logins.recall(request, entry)  # type: ignore[attr-defined]
-        return None
-
-    def recheck(self, request: HttpRequest) -> Response:
-        """End the Django session if its AuthRocket session is over; else set request.authrocket.
-
-        A session that :func:`~django_authrocket.logins.remember` did not record (``force_login()``
-        with this backend, a ``login()`` of your own) has nothing to check, in either mode.
-        """
-        entry = LoginEntry.of(request.session)
-        if entry is None:
-            return None
+        if hot.exempt_urls and _is_exempt(request.path_info, hot.exempt_urls):
+            return self.exempt(request, entry, hot)
         now = time.time()
-        if entry.expired(now):
+        expires_at = entry.expires_at
+        if expires_at is not None and now > expires_at + hot.jwt_leeway:
             return self.end_session(request, "expired", _("Your login has expired."))
-        if app_settings.VERIFY == "api" and entry.check_due(now):
+        if hot.verify == "api" and now >= (entry.next_check_at or 0):
             response = self.ask_authrocket(request, entry, now)
             if response is not None:
                 return response
@@ -164,6 +147,41 @@ class AuthRocketMiddleware:
             # Its stored identity is gone (a logout elsewhere raced this request, or pruned).
             return self.end_session(request, "invalid", _("Your login is no longer valid."))
         request.authrocket = identity  # type: ignore[attr-defined]
+        return None
+
+    def before_session(self, request: HttpRequest, hot: RequestSettings) -> Response:
+        """A Bearer token (on a path of ``AUTHROCKET_BEARER_URLS``) or a ``?token=`` (with
+        ``AUTHROCKET_TOKEN_ANYWHERE``): what comes before the session is looked at."""
+        if "HTTP_AUTHORIZATION" in request.META and _accepts_bearer(
+            request.path_info, hot.bearer_urls
+        ):
+            reports.hide_authorization(request)  # from error reports' local variables too
+            response = self.authenticate_bearer(request)
+            if response is not None or request.authrocket is not None:  # type: ignore[attr-defined]
+                return response
+        if (
+            hot.token_anywhere
+            and "token=" in request.META.get("QUERY_STRING", "")  # cheap: no QueryDict parsing
+            and "token" in request.GET
+            and request.method == "GET"
+            and request.path_info != _login_path()
+        ):
+            # Taken out of the request first: masked in error reports from here on.
+            return self.take_token(request, reports.take_token(request) or "")
+        return None
+
+    def exempt(self, request: HttpRequest, entry: LoginEntry, hot: RequestSettings) -> Response:
+        """An exempt URL: no recheck and no network, but a login past its expiry is over all
+        the same. It is logged out and the view runs for an anonymous visitor (the view, not
+        the middleware, decides what an exempt URL answers then)."""
+        if entry.expired_at(time.time(), hot.jwt_leeway):
+            logger.info(
+                "Ending Django session: AuthRocket session %s (expired, exempt URL)",
+                _shown(logins.session_id(request)),
+            )
+            auth.logout(request)
+            return None
+        request.authrocket = logins.recall(request, entry)  # type: ignore[attr-defined]
         return None
 
     def ask_authrocket(self, request: HttpRequest, entry: LoginEntry, now: float) -> Response:
@@ -310,18 +328,15 @@ def _login_path() -> str:
     return reverse("authrocket:login")
 
 
-def _accepts_bearer(path: str) -> bool:
+def _accepts_bearer(path: str, rules: tuple[str, ...]) -> bool:
     """Whether ``AUTHROCKET_BEARER_URLS`` opens ``path`` to Bearer tokens: its regexes are
     searched like ``re_path``, in the path without its leading slash. (The admin is refused
     anyway, by :func:`django_authrocket.bearer.authenticate`.)"""
     stripped = path.lstrip("/")
-    return any(_compiled(rule).search(stripped) for rule in app_settings.BEARER_URLS)
+    return any(_compiled(rule).search(stripped) for rule in rules)
 
 
-def _is_exempt(path: str) -> bool:
-    rules = app_settings.EXEMPT_URLS
-    if not rules:
-        return False
+def _is_exempt(path: str, rules: tuple[str, ...]) -> bool:
     view_name: str | None = None
     for rule in rules:
         if rule.startswith("^"):

@@ -49,9 +49,9 @@ class AuthRocketUser(models.Model):
     last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
     synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
     #: A digest of what the last login's session said about this person (user claims and
-    #: memberships), stored once the mirror matched it; emptied by every other write to the
-    #: person's mirror (sync, webhooks, resync, the admin). A login whose session has the same
-    #: digest skips the mirror's comparison and its memberships read
+    #: memberships), stored once the mirror matched it; replaced with a fresh stamp by every
+    #: other write to the person's mirror (sync, webhooks, resync, the admin). A login whose
+    #: session has the same digest skips the mirror's comparison and its memberships read
     #: (:mod:`django_authrocket.mirror.login`).
     login_digest = models.CharField(
         _("login digest"), max_length=64, blank=True, default="", editable=False

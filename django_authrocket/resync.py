@@ -11,7 +11,7 @@ webhook and a full sync write rows the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from .client import AuthRocketClient
 from .exceptions import NotFound
 from .mirror import pages
 from .mirror.pages import Counts, Resource
-from .models import AuthRocketOrg, AuthRocketUser
+from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 logger = logging.getLogger("django_authrocket.sync")
 
@@ -99,6 +99,8 @@ def fetch_membership(membership_id: str, client: AuthRocketClient | None = None)
 
 
 def _missing_orgs(client: AuthRocketClient, org_ids: set[str]) -> list[dict[str, Any]]:
+    if not org_ids:
+        return []  # no memberships: nothing to ask the database
     known = set(
         AuthRocketOrg.objects.filter(authrocket_id__in=org_ids).values_list(
             "authrocket_id", flat=True
@@ -114,20 +116,46 @@ def _missing_orgs(client: AuthRocketClient, org_ids: set[str]) -> list[dict[str,
 
 
 def apply(snapshot: Snapshot) -> dict[Resource, Counts]:
-    """Write a :class:`Snapshot` into the mirror in one transaction; counts per resource."""
-    with transaction.atomic():
+    """Write a :class:`Snapshot` into the mirror in one transaction; counts per resource.
+
+    Only what the snapshot holds costs a query: a webhook's one user with no memberships is
+    one read and, when it changed, one write (no statement for the empty lists)."""
+    keep = [str(m["id"]) for m in snapshot.memberships]
+    # No savepoint inside a caller's transaction (the webhook's): an error here fails it all.
+    with transaction.atomic(savepoint=False):
         result: dict[Resource, Counts] = {
-            "orgs": pages.write("orgs", snapshot.orgs),
-            "users": pages.write("users", snapshot.users),
-            "memberships": pages.write("memberships", snapshot.memberships),
+            "orgs": pages.write("orgs", snapshot.orgs) if snapshot.orgs else Counts(),
+            "users": pages.write("users", snapshot.users) if snapshot.users else Counts(),
+            "memberships": (
+                pages.write("memberships", snapshot.memberships)
+                if snapshot.memberships
+                else Counts()
+            ),
         }
-        result["users"].deactivated += pages.deactivate_users(snapshot.gone_users)
-        result["memberships"].removed += pages.remove_memberships(
-            ids=snapshot.gone_memberships,
-            of_users=snapshot.members_of,
-            keep=[str(m["id"]) for m in snapshot.memberships],
-        )
+        if snapshot.gone_users:
+            result["users"].deactivated += pages.deactivate_users(snapshot.gone_users)
+        of_users = _holding_unlisted(snapshot.members_of, keep)
+        if snapshot.gone_memberships or of_users:
+            result["memberships"].removed += pages.remove_memberships(
+                ids=snapshot.gone_memberships, of_users=of_users, keep=keep
+            )
     return result
+
+
+def _holding_unlisted(user_ids: Sequence[str], keep: Sequence[str]) -> list[str]:
+    """Those of these users who hold a local membership not in ``keep`` (one plain read):
+    only theirs need :func:`~django_authrocket.mirror.pages.remove_memberships`' delete."""
+    if not user_ids:
+        return []
+    held = AuthRocketMembership.objects.filter(user__authrocket_id__in=list(user_ids))
+    kept = set(keep)
+    return sorted(
+        {
+            str(user_id)
+            for user_id, membership_id in held.values_list("user__authrocket_id", "authrocket_id")
+            if membership_id is None or membership_id not in kept
+        }
+    )
 
 
 def resync_users(

@@ -29,7 +29,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 import requests
 
@@ -47,6 +48,37 @@ GATEWAY_ERRORS: Final = frozenset({502, 503, 504})
 SERVER_ERRORS: Final = range(500, 600)
 #: Statuses whose ``Retry-After`` is read (RFC 9110 defines it for 429, 503 and 3xx).
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
+
+
+class HTTPSession(requests.Session):
+    """A ``requests.Session`` that reads the environment's proxy and CA bundle settings once
+    per origin (scheme and host), not on every call.
+
+    ``requests`` looks them up again for every request (``HTTPS_PROXY``, ``NO_PROXY``,
+    ``REQUESTS_CA_BUNDLE``...: two walks over the whole environment), a tenth of a millisecond
+    a call on a login's path. Set them before the first call, as the process starts.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[Any, ...], Any] = {}
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        if proxies or not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        scheme, netloc = urlsplit(url)[:2]
+        key = (scheme, netloc, stream, verify, cert)
+        try:
+            known: Any = self._environment.get(key)
+        except TypeError:  # an unhashable cert or verify: read as requests does
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if known is None:
+            known = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if len(self._environment) < 64:  # origins of one site: a handful
+                self._environment[key] = known
+        return dict(known)
 
 
 @dataclass(slots=True)

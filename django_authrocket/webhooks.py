@@ -276,30 +276,44 @@ def _read_upstream(event: Event, action: table.Action) -> resync.Snapshot | None
     return _FETCH[action](object_id, AuthRocketClient.from_settings())
 
 
+class _Delivered(Exception):
+    """The event's record exists: another delivery of it got there first."""
+
+
 def _process(event: Event, action: table.Action, snapshot: resync.Snapshot | None) -> HttpResponse:
-    """Apply the event and record it, in one transaction."""
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = AuthRocketWebhookEvent.objects.create(
-                    event_id=event.id,
-                    event_type=event.type,
-                    event_at=api_datetime(event.data.get("event_at")),
-                )
-        except IntegrityError:  # the same event, delivered twice at once: the other one won
-            return _replayed(event)
-        outcome = _apply(event, action, snapshot)
-        record.outcome = outcome[:255]
-        record.save(update_fields=["outcome"])
-        authrocket_event.send(
-            sender=AuthRocketWebhookEvent, event=dict(event.data), event_type=event.type
-        )
+    """Apply the event and record it, in one transaction.
+
+    The record is written first, so a second delivery arriving meanwhile waits on its unique
+    event id and then finds it taken; that rolls its whole transaction back (no savepoint)."""
+    try:
+        with transaction.atomic():
+            record = _record(event)
+            outcome = _apply(event, action, snapshot)
+            record.outcome = outcome[:255]
+            record.save(update_fields=["outcome"])
+            authrocket_event.send(
+                sender=AuthRocketWebhookEvent, event=dict(event.data), event_type=event.type
+            )
+    except _Delivered:  # the same event, delivered twice at once: the other one won
+        return _replayed(event)
     if action is table.UNKNOWN:
         _log_unknown_type_once(event.type)
     # No-ops stay at DEBUG: a busy realm sends one user.login.succeeded per login.
     level = logging.INFO if action.calls_core_api else logging.DEBUG
     logger.log(level, "AuthRocket webhook %s %s: %s", event.type, event.id, outcome)
     return JsonResponse({"ok": True, "event": event.id, "outcome": outcome})
+
+
+def _record(event: Event) -> AuthRocketWebhookEvent:
+    """Insert the event's record; :class:`_Delivered` when its id is taken."""
+    try:
+        return AuthRocketWebhookEvent.objects.create(
+            event_id=event.id,
+            event_type=event.type,
+            event_at=api_datetime(event.data.get("event_at")),
+        )
+    except IntegrityError:
+        raise _Delivered from None
 
 
 def _apply(event: Event, action: table.Action, snapshot: resync.Snapshot | None) -> str:

@@ -131,3 +131,26 @@ def test_importing_the_package_reads_no_settings() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": ""}, check=False
     )
     assert result.stdout.strip() == "clean", result.stderr
+
+
+def test_the_middlewares_settings_are_read_again_when_settings_change(settings) -> None:
+    """The middleware keeps one RequestSettings until it goes stale: every way settings
+    change marks it so (override_settings, the settings fixture, reload())."""
+    from django_authrocket.conf import reload, request_settings
+
+    settings.AUTHROCKET_VERIFY = "jwt"
+    held = request_settings()
+    assert held.current and held.verify == "jwt"
+    assert request_settings() is held  # kept while nothing changes
+    with override_settings(AUTHROCKET_VERIFY="api", AUTHROCKET_EXEMPT_URLS=["/health/"]):
+        assert not held.current
+        inside = request_settings()
+        assert (inside.verify, inside.exempt_urls) == ("api", ("/health/",))
+    assert not inside.current
+    assert request_settings().verify == "jwt"
+    again = request_settings()
+    settings.AUTHROCKET_JWT_LEEWAY = 7  # the settings fixture sends setting_changed
+    assert not again.current and request_settings().jwt_leeway == 7
+    kept = request_settings()
+    reload()
+    assert not kept.current

@@ -17,7 +17,7 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 from django.core.signing import TimestampSigner, b62_encode
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from django_authrocket import login_marker
 from django_authrocket.conf import app_settings
@@ -346,3 +346,24 @@ def test_log_in_through_site_is_a_login_the_site_started(emulator, ada) -> None:
     browser = Client()
     response = log_in_through_site(browser, emulator.mint_token(ada["id"]), next="/private/")
     assert response.status_code == 302 and response["Location"] == "/private/"
+
+
+@pytest.mark.parametrize(
+    ("anywhere", "path"), [(False, "/login/"), (True, "/")], ids=["login-view", "token-anywhere"]
+)
+def test_the_browser_id_goes_only_where_tokens_arrive(settings, emulator, ada, anywhere, path):
+    """A browser sends a cookie only below its path: the long-lived browser id is not sent with
+    every page (where no token arrives), except where any page takes a token."""
+    settings.AUTHROCKET_TOKEN_ANYWHERE = anywhere
+    browser = Client()
+    response = login_with(browser, emulator.mint_token(ada["id"]))
+    assert response.status_code == 302
+    cookie = response.cookies[login_marker.BROWSER_COOKIE]
+    assert cookie["path"] == path
+    assert login_marker.browser_id(_request_with(browser)) is not None  # readable where sent
+
+
+def _request_with(client: Client) -> Any:
+    request = RequestFactory().get("/login/")
+    request.COOKIES = {name: morsel.value for name, morsel in client.cookies.items()}
+    return request

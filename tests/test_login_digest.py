@@ -4,17 +4,21 @@ a person's mirror (sync, webhooks, resync, the admin) makes the next login compa
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib import auth
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 from django_authrocket.resync import resync_users
+from django_authrocket.signals import authrocket_login
 from django_authrocket.sync import sync
 from tests.helpers import login_with, memberships_of
 
@@ -143,7 +147,7 @@ def test_a_stale_digest_never_hides_a_change(settings, emulator, ada, writer) ->
     before = (mirror_of(ada["id"]).last_name, _membership(emulator, ada["id"]))
 
     WRITERS[writer](emulator, ada)
-    assert mirror_of(ada["id"]).login_digest == ""
+    assert mirror_of(ada["id"]).login_digest not in ("", said)
 
     assert login_with(Client(), same).status_code == 302
     row = mirror_of(ada["id"])
@@ -154,3 +158,115 @@ def test_a_stale_digest_never_hides_a_change(settings, emulator, ada, writer) ->
     )
     assert membership.org.name == "Analytical Engines"
     assert membership.permissions == before[1]["permissions"]
+
+
+def _log_in_from(settings, emulator, ada, start: str) -> tuple[str, dict[str, Any], Any]:
+    """Ada logged in once (her digest stored), then the token of a second login: the same
+    session again (``unchanged``) or one saying a new first name (``changed``). Returns it,
+    what the mirror held before, and Django's ``authenticate()`` answer for it."""
+    settings.AUTHROCKET_WEBHOOK_SECRET = SECRET
+    login_with(Client(), emulator.mint_token(ada["id"]))
+    if start == "changed":
+        emulator.update_user(ada["id"], first_name="Augusta")
+    token = emulator.mint_token(ada["id"])
+    before = {"last_name": mirror_of(ada["id"]).last_name, **_membership(emulator, ada["id"])}
+    request = RequestFactory().get("/login/")
+    request.session = SessionStore()
+    user = auth.authenticate(request, authrocket_token=token)
+    assert user is not None
+    return token, before, (request, user)
+
+
+@pytest.mark.parametrize("start", ["unchanged", "changed"])
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_write_during_a_login_is_not_hidden_by_its_digest(
+    settings, emulator, ada, writer, start
+) -> None:
+    """A login reads the mirror row (``authenticate()``), another writer changes the person's
+    mirror and commits, then the login finishes (``auth.login()`` stores its digest): the digest
+    must not claim that the mirror matches the login's session, so the next login with that
+    session compares again and writes what it lists."""
+    token, before, (request, user) = _log_in_from(settings, emulator, ada, start)
+    digest = user._authrocket_login_digest
+    row = mirror_of(ada["id"])
+    assert row.login_digest == digest or start == "changed"  # "unchanged": the skip was taken
+
+    WRITERS[writer](emulator, ada)  # commits between the login's read and its auth.login()
+    auth.login(request, user)
+
+    row = mirror_of(ada["id"])
+    assert row.last_login_at is not None and row.last_login_at >= row.synced_at
+    assert row.login_digest != digest  # the writer's change is not covered by it
+
+    assert login_with(Client(), token).status_code == 302  # the same session, later
+    row = mirror_of(ada["id"])
+    assert row.login_digest == digest
+    assert row.last_name == before["last_name"]  # the token's, written back
+    membership = AuthRocketMembership.objects.select_related("org").get(
+        user__authrocket_id=ada["id"]
+    )
+    assert membership.org.name == "Analytical Engines"
+    assert membership.permissions == before["permissions"]
+
+
+def test_a_login_alone_still_stores_its_digest(settings, emulator, ada) -> None:
+    """With no other writer between them, the login's read and its auth.login() store the
+    digest (changed session) or leave it (unchanged), so the next such login skips."""
+    token, _, (request, user) = _log_in_from(settings, emulator, ada, "changed")
+    auth.login(request, user)
+    assert mirror_of(ada["id"]).login_digest == user._authrocket_login_digest
+    with CaptureQueriesContext(connection) as queries:
+        assert login_with(Client(), token).status_code == 302
+    assert not [q for q in queries.captured_queries if "authrocketmembership" in q["sql"]]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("writer", ["webhook removes a membership", "sync changes the user"])
+def test_a_concurrent_write_during_a_login_transaction_stays_visible(
+    settings, emulator, ada, writer
+) -> None:
+    """PostgreSQL, two connections: the login view's transaction has read the mirror row (an
+    unchanged session: no row locked), another worker's writer commits on its own connection,
+    then the login's auth.login() runs in the still open transaction. Its digest UPDATE sees
+    the committed stamp (READ COMMITTED) and leaves it, so the next login compares again."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "not applicable: SQLite's IMMEDIATE transactions queue the other writer behind the "
+            "login's (the interleaving above covers SQLite)"
+        )
+    settings.AUTHROCKET_WEBHOOK_SECRET = SECRET
+    login_with(Client(), emulator.mint_token(ada["id"]))
+    said = mirror_of(ada["id"]).login_digest
+    token = emulator.mint_token(ada["id"])
+    later = emulator.mint_token(ada["id"])  # the same session, for the next login
+    before = {"last_name": mirror_of(ada["id"]).last_name, **_membership(emulator, ada["id"])}
+    failures: list[BaseException] = []
+
+    def other_worker() -> None:
+        try:
+            WRITERS[writer](emulator, ada)
+        except BaseException as exc:  # reported by the test below
+            failures.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def during_login(sender: object, **kwargs: Any) -> None:
+        assert connection.in_atomic_block  # the login's transaction is open
+        worker = threading.Thread(target=other_worker)
+        worker.start()
+        worker.join(timeout=30)
+        assert not worker.is_alive(), "the writer waited on the login's transaction"
+
+    authrocket_login.connect(during_login, dispatch_uid="test-concurrent-writer")
+    try:
+        assert login_with(Client(), token).status_code == 302
+    finally:
+        authrocket_login.disconnect(dispatch_uid="test-concurrent-writer")
+    assert not failures, failures
+    assert mirror_of(ada["id"]).login_digest not in (said, "")
+
+    assert login_with(Client(), later).status_code == 302
+    row = mirror_of(ada["id"])
+    assert row.login_digest == said and row.last_name == before["last_name"]
+    membership = AuthRocketMembership.objects.get(user__authrocket_id=ada["id"])
+    assert membership.permissions == before["permissions"]

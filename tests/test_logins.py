@@ -220,3 +220,27 @@ def test_the_worker_memory_of_identities_is_bounded_and_evicted_logins_are_read_
     # The evicted login is read from its row again, once.
     assert client.get("/private/").json()["org"] is not None
     assert entry._memo_key in logins._KNOWN
+
+
+def test_a_second_login_recorded_under_the_same_session_key_rewrites_its_row(emulator, ada) -> None:
+    """remember()'s one-statement upsert: a second login recorded under a session key that has
+    a row already takes that row over (its ref, session, identity), never a second row."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import RequestFactory
+
+    from django_authrocket.backends import get_backend
+
+    backend = get_backend()
+    first = backend.check_token(emulator.mint_token(ada["id"]))
+    user = backend.user_for_login(None, first)
+    request = RequestFactory().get("/")
+    request.session = SessionStore()
+    one = logins.remember(request, first, "t1", user)
+    emulator.update_user(ada["id"], first_name="Augusta")
+    second = backend.check_token(emulator.mint_token(ada["id"]))
+    two = logins.remember(request, second, "t2", user)
+
+    [row] = AuthRocketLogin.objects.filter(session_key=request.session.session_key)
+    assert (row.ref, row.authrocket_session_id) == (two.ref, second.id) != (one.ref, first.id)
+    assert row.data["given_name"] == "Augusta" and row.user_id == user.pk
+    assert row.created_at is not None and row.expires_at == second.expires_at

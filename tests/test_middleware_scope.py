@@ -102,3 +102,21 @@ def test_token_anywhere_cannot_be_turned_into_an_open_redirect(
     response = client.get(path, {"token": emulator.mint_token(ada["id"])})
     location = response["Location"]
     assert location.startswith("/") and not location.startswith(("//", "/\\"))
+
+
+def test_a_setting_changed_while_the_site_runs_applies_at_the_next_request(
+    settings, emulator, ada
+) -> None:
+    """One client keeps one middleware instance: it must not keep the settings it read."""
+    settings.AUTHROCKET_VERIFY = "api"
+    client = logged_in(emulator, ada)
+    assert client.get("/private/").status_code == 200
+    emulator.end_session(authrocket_session_id(client))
+    recheck_at_next_request(client)
+    settings.AUTHROCKET_EXEMPT_URLS = ["/private/"]
+    emulator.clear_requests()
+    assert client.get("/private/").status_code == 200  # exempt now: nothing asked
+    assert emulator.requests == []
+    settings.AUTHROCKET_EXEMPT_URLS = []
+    assert client.get("/private/").status_code == 302  # the recheck finds the session ended
+    assert not is_logged_in(client)

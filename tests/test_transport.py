@@ -383,3 +383,38 @@ def test_the_key_store_retries_an_answer_broken_off(key_set_mode, kind) -> None:
 def test_each_module_logs_under_its_concern() -> None:
     assert client_module.logger.name == "django_authrocket.client"
     assert keys_module.logger.name == "django_authrocket.keys"
+
+
+def test_the_environment_is_read_once_per_origin_with_requests_own_rules(monkeypatch) -> None:
+    """HTTPSession keeps what requests reads from the environment (proxies, NO_PROXY, the CA
+    bundle) per origin: the same answers as a plain Session, without the lookups each call."""
+    from django_authrocket.transport import HTTPSession
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    ours, plain = HTTPSession(), requests.Session()
+
+    def settings_of(session: requests.Session, url: str) -> dict:
+        return dict(session.merge_environment_settings(url, {}, True, None, None))
+
+    for url in ("https://api.example/v2/sessions/x", "https://direct.example/v2/users"):
+        assert settings_of(ours, url) == settings_of(plain, url)
+    assert settings_of(ours, "https://api.example/")["proxies"]["https"] == (
+        "http://proxy.invalid:3128"
+    )
+    assert "https" not in settings_of(ours, "https://direct.example/")["proxies"]
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.invalid:3128")
+    # The origin read before keeps its answer; one not read yet sees the new environment.
+    assert settings_of(ours, "https://api.example/v2/orgs")["proxies"]["https"] == (
+        "http://proxy.invalid:3128"
+    )
+    assert settings_of(ours, "https://new.example/")["proxies"]["https"] == (
+        "http://other.invalid:3128"
+    )
+    # Proxies passed to the call are merged as requests merges them, never from the store.
+    given = ours.merge_environment_settings(
+        "https://api.example/", {"https": "http://given.invalid:1"}, True, None, None
+    )
+    assert given["proxies"]["https"] == "http://given.invalid:1"

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models.signals import pre_save
 from django.test import Client
 
 from django_authrocket.models import (
@@ -240,6 +241,35 @@ def test_membership_events_update_the_memberships(client, webhook_settings, emul
     assert AuthRocketMembership.objects.count() == 1  # Analytical Engines stays
 
 
+def test_a_user_event_removes_only_the_memberships_authrocket_no_longer_lists(
+    client, webhook_settings, emulator, ada
+):
+    looms = emulator.create_org("Looms")
+    gone = emulator.create_membership(ada["id"], looms["id"], permissions=["looms:read"])
+    sync()
+    assert AuthRocketMembership.objects.filter(user__authrocket_id=ada["id"]).count() == 2
+    emulator.delete_membership(gone["id"])  # its membership.deleted is never delivered
+    emulator.update_user(ada["id"], first_name="Augusta")
+
+    response = deliver(client, emulator, "user.updated")
+
+    held = AuthRocketMembership.objects.filter(user__authrocket_id=ada["id"])
+    assert list(held.values_list("org__name", flat=True)) == ["Analytical Engines"]
+    assert "memberships: 0 created, 0 updated, 1 unchanged, 1 removed" in response.json()["outcome"]
+
+
+def test_a_user_event_with_every_membership_listed_removes_none(
+    client, webhook_settings, emulator, ada
+):
+    sync()
+    emulator.update_user(ada["id"], first_name="Augusta")
+
+    response = deliver(client, emulator, "user.updated")
+
+    assert AuthRocketMembership.objects.filter(user__authrocket_id=ada["id"]).count() == 1
+    assert "removed" not in response.json()["outcome"]
+
+
 # --- idempotency and atomicity ----------------------------------------------------------------
 
 
@@ -257,6 +287,39 @@ def test_a_redelivered_event_answers_200_and_does_nothing(client, webhook_settin
     assert AuthRocketUser.objects.get(authrocket_id=ada["id"]).first_name == "Augusta"
     assert emulator.requests == []  # not even read again
     assert AuthRocketWebhookEvent.objects.count() == 1
+
+
+def test_a_delivery_that_loses_the_race_for_its_record_applies_nothing(
+    client, webhook_settings, emulator, ada
+):
+    """Two deliveries of one event at once: the one whose record insert finds the id taken
+    (here another delivery's row appears just before it) answers 200 and changes nothing."""
+    sync()
+    emulator.update_user(ada["id"], first_name="Augusta")
+    event = last_event(emulator, "user.updated")
+    sent = []
+
+    def the_other_delivery_wins(sender, instance, **kwargs):
+        if instance._state.adding and not sent:
+            sent.append("race")
+            AuthRocketWebhookEvent.objects.bulk_create(  # bulk_create sends no pre_save
+                [AuthRocketWebhookEvent(event_id=instance.event_id, event_type="user.updated")]
+            )
+
+    def on_event(**kwargs):
+        sent.append("signal")
+
+    pre_save.connect(the_other_delivery_wins, sender=AuthRocketWebhookEvent)
+    authrocket_event.connect(on_event)
+    try:
+        response = post(client, event)
+    finally:
+        pre_save.disconnect(the_other_delivery_wins, sender=AuthRocketWebhookEvent)
+        authrocket_event.disconnect(on_event)
+
+    assert response.status_code == 200 and response.json()["outcome"] == "already processed"
+    assert sent == ["race"]  # no authrocket_event from the loser
+    assert AuthRocketUser.objects.get(authrocket_id=ada["id"]).first_name == "Ada"
 
 
 def test_an_api_outage_is_503_and_the_redelivery_works(client, webhook_settings, emulator, ada):

@@ -8,7 +8,7 @@ read of taken usernames and one bulk insert, then one bulk upsert (:mod:`.upsert
 database's own multi-row statement on SQLite and PostgreSQL, Django's ``bulk_create`` on others).
 Rows are compared before writing, so unchanged objects write nothing; the statement itself
 rewrites a row only when a value differs. Call it inside a transaction. What changes a
-person's mirror here (row, membership, org) empties their ``login_digest`` (:mod:`.login`).
+person's mirror here (row, membership, org) stamps their ``login_digest`` (:mod:`.login`).
 
 What differs between resources is a :class:`Spec`: the model, an object's fields, what an
 upsert rewrites, and the foreign keys an object names by AuthRocket id. Local users
@@ -45,7 +45,7 @@ from django_authrocket.mirror.fields import (
     user_info_from_api,
 )
 from django_authrocket.mirror.local_users import LocalUsers
-from django_authrocket.mirror.login import forget_digests
+from django_authrocket.mirror.login import forget_digests, stamp
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 logger = logging.getLogger("django_authrocket.sync")
@@ -183,6 +183,7 @@ def write(
     existing = _existing(spec, keys)
     local = LocalUsers(existing.values()) if spec.local_users else None
     counts = Counts()
+    fresh = stamp()  # the login_digest of the user rows written here (see .login)
     changed_rows: list[Any] = []
     new: list[tuple[Mapping[str, Any], dict[str, Any], dict[str, Any], Any]] = []
     seen: list[int] = []
@@ -203,7 +204,7 @@ def write(
         if changed:
             row.synced_at = now
             if spec.model is AuthRocketUser:
-                row.login_digest = ""
+                row.login_digest = fresh
             changed_rows.append(row)
         else:
             seen.append(row.pk)
@@ -212,8 +213,15 @@ def write(
         else:
             counts.unchanged += 1
     owners = local.create([info for *_, info in new]) if local is not None else []
+    stamped = {"login_digest": fresh} if spec.model is AuthRocketUser else {}
     created = [
-        {**key, **({"user_id": owners[index]} if owners else {}), "synced_at": now, **fields}
+        {
+            **key,
+            **({"user_id": owners[index]} if owners else {}),
+            "synced_at": now,
+            **stamped,
+            **fields,
+        }
         for index, (_, key, fields, _) in enumerate(new)
     ]
     counts.created = len(created)

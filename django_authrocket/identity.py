@@ -85,10 +85,9 @@ class AuthRocketUserInfo:
         strict (the mirror's sync) reads such a member as absent and drops NUL characters, so
         one odd field never stops a page of users.
         """
-        if not strict:
-            return cls._from_api_loose(obj)
-        refuse_nul(obj)
-        text, mapping = _str, _object
+        if strict:
+            refuse_nul(obj)
+        text, mapping = (_str, _object) if strict else (_loose_str, _loose_object)
         verification = email_verification_of(obj)
         if verification is not None:
             verified: bool | None = verification == "verified"
@@ -108,49 +107,6 @@ class AuthRocketUserInfo:
             custom=mapping(obj, "custom"),
             realm_id=text(obj, "realm_id"),
         )
-
-    @classmethod
-    def _from_api_loose(cls, obj: Mapping[str, Any]) -> AuthRocketUserInfo:
-        """:meth:`from_api` not strict, the readers inlined (a sync maps every user of a page
-        with it): a member that is not a string is absent, NUL characters are dropped."""
-        get = obj.get
-        texts = []
-        for key in _LOOSE_TEXTS:
-            value = get(key)
-            if value is None:
-                pass
-            elif type(value) is not str:
-                value = _loose_str(obj, key)
-            elif "\x00" in value:
-                value = value.replace("\x00", "")
-            texts.append(value)
-        email, name, first_name, last_name, username, reference, realm_id = texts
-        verification = get("email_verification")
-        if type(verification) is not str or verification not in EMAIL_VERIFICATION_STATES:
-            verification = email_verification_of(obj)
-        if verification is not None:
-            verified: bool | None = verification == "verified"
-        else:
-            value = get("email_verified")
-            verified = value if isinstance(value, bool) else None
-        custom = get("custom")
-        return cls(
-            id=str(obj["id"]),
-            email=email,
-            email_verified=verified,
-            email_verification=verification,
-            name=name or "",
-            first_name=first_name or "",
-            last_name=last_name or "",
-            username=username,
-            reference=reference,
-            custom=dict(custom) if type(custom) is dict else _loose_object(obj, "custom"),
-            realm_id=realm_id,
-        )
-
-
-#: The text members :meth:`AuthRocketUserInfo.from_api` reads, in the order it unpacks them.
-_LOOSE_TEXTS = ("email", "name", "first_name", "last_name", "username", "reference", "realm_id")
 
 
 @dataclass(frozen=True, slots=True)

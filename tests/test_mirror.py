@@ -178,9 +178,9 @@ class _Text(str):
     pass
 
 
-def test_the_lenient_reader_reads_each_odd_member_as_before() -> None:
+def test_the_lenient_reader_reads_each_odd_member_leniently() -> None:
     """NUL dropped, str subclasses kept as text, other types absent, the email verification
-    only one of its states: the sync's inlined reader agrees with the strict one's fields."""
+    only one of its states; on valid members it agrees with the strict reader."""
     odd = {
         "id": "usr_9",
         "email": _Text("a\x00da@example.com"),

@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
 import re
 import statistics
 import subprocess
@@ -376,9 +377,11 @@ def time_logins(
     for contender in contenders:  # warm-up (keys, connections, caches), counting the queries
         run_login(contender, emulator, standin, count_queries=True)
         contender.calls.clear()
-    for i in range(rounds):
-        shift = i % len(contenders)
-        for contender in contenders[shift:] + contenders[:shift]:
+    order = random.Random(16)  # a new order every round, the same every run: see middleware.py
+    shuffled = list(contenders)
+    for _ in range(rounds):
+        order.shuffle(shuffled)
+        for contender in shuffled:
             contender.samples.append(run_login(contender, emulator, standin))
         trips.append(round_trip())
     return trips

@@ -20,7 +20,7 @@ provider into a logged-in Django session:
 Returning users, plus a first login for each package. Each login uses a fresh test client (a
 fresh session); everything but that one request is outside the timing, and every timed login
 is checked (302 to the landing page, the session logged in as the right user). The contenders
-alternate single logins in an order rotated each round; ratios are medians of per-round
+alternate single logins in a new random order each round; ratios are medians of per-round
 ratios. HTTP calls and database queries per login are counted, not assumed.
 
 **Per-request overhead**: benchmarks/middleware.py's measurement (stock session + auth,

@@ -20,7 +20,7 @@ provider into a logged-in Django session:
 Returning users, plus a first login for each package. Each login uses a fresh test client (a
 fresh session); everything but that one request is outside the timing, and every timed login
 is checked (302 to the landing page, the session logged in as the right user). The contenders
-alternate single logins in an order rotated each round; ratios are medians of per-round
+alternate single logins in a new random order each round; ratios are medians of per-round
 ratios. HTTP calls and database queries per login are counted, not assumed.
 
 **Per-request overhead**: benchmarks/middleware.py's measurement (stock session + auth,
@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
 import re
 import statistics
 import subprocess
@@ -376,9 +377,11 @@ def time_logins(
     for contender in contenders:  # warm-up (keys, connections, caches), counting the queries
         run_login(contender, emulator, standin, count_queries=True)
         contender.calls.clear()
-    for i in range(rounds):
-        shift = i % len(contenders)
-        for contender in contenders[shift:] + contenders[:shift]:
+    order = random.Random(16)  # a new order every round, the same every run: see middleware.py
+    shuffled = list(contenders)
+    for _ in range(rounds):
+        order.shuffle(shuffled)
+        for contender in shuffled:
             contender.samples.append(run_login(contender, emulator, standin))
         trips.append(round_trip())
     return trips

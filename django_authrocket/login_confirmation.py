@@ -35,7 +35,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.debug import sensitive_variables
 
@@ -93,10 +93,10 @@ def arrive(
         log_refusal(error)
         return failed(error)
     if not app_settings.LOGIN_CONFIRMATION:
-        return _log_in(request, token, reissue, succeeded, failed)
+        return _log_in(request, token, reissue, succeeded, failed, arrived_at=request.path)
     if marker is not None and not _switches_user(request, token):
         # Asked for here, and the same person (or nobody) logged in: the login verifies it.
-        return _log_in(request, token, reissue, succeeded, failed)
+        return _log_in(request, token, reissue, succeeded, failed, arrived_at=request.path)
     try:
         if used_at is not None and reissue is None:
             raise ReplayedToken("this login token was already used")
@@ -155,7 +155,8 @@ def complete(request: HttpRequest) -> HttpResponse:
     def failed(error: AuthRocketError) -> HttpResponse:
         return token_login.failure_redirect(request, error, next_url)
 
-    return _log_in(request, token, pending["reissue"], succeeded, failed)
+    arrived_at = pending.get("arrived_at") or "/"
+    return _log_in(request, token, pending["reissue"], succeeded, failed, arrived_at=arrived_at)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -163,9 +164,16 @@ def complete(request: HttpRequest) -> HttpResponse:
 
 @sensitive_variables("token")
 def _log_in(
-    request: HttpRequest, token: str, reissue: str | None, succeeded: Succeeded, failed: Failed
+    request: HttpRequest,
+    token: str,
+    reissue: str | None,
+    succeeded: Succeeded,
+    failed: Failed,
+    *,
+    arrived_at: str,
 ) -> HttpResponse:
-    """Log in now; the marker is consumed by the login's response."""
+    """Log in now; the marker is consumed by the login's response. ``arrived_at``: the path
+    the token came to (where a token LoginRocket sends again will come)."""
     try:
         if reissue is None:
             user, session = token_login.log_in_with_token(request, token)
@@ -182,7 +190,7 @@ def _log_in(
         return failed(error)
     response = login_marker.consume(succeeded(user, session))
     try:
-        _remember_browser(request, response, token, session)
+        _remember_browser(request, response, token, session, arrived_at)
     except APIError as error:  # the cache is down: the login stands, only no re-issue later
         logger.warning("Could not record which browser spent a login token: %s", error)
     return response
@@ -197,14 +205,20 @@ def _claim_reissue(token: str, nonce: str) -> bool:
 
 @sensitive_variables("token")
 def _remember_browser(
-    request: HttpRequest, response: HttpResponse, token: str, session: AuthRocketSession
+    request: HttpRequest,
+    response: HttpResponse,
+    token: str,
+    session: AuthRocketSession,
+    arrived_at: str,
 ) -> None:
     """Record which browser spent ``token`` (its id cookie's digest), as long as the token's
-    replay mark lives."""
+    replay mark lives. The id cookie's path is where the token arrived (the whole site when
+    any page takes a token): a browser sends it there only, not with every request."""
     if not app_settings.PREVENT_TOKEN_REPLAY:
         return
     lifetime = verification.replay_mark_timeout(session)
-    browser = login_marker.keep_browser(request, response, lifetime, path=_arrival_path())
+    path = "/" if app_settings.TOKEN_ANYWHERE else arrived_at
+    browser = login_marker.keep_browser(request, response, lifetime, path=path)
     shared_cache().set(_spent_by_key(token), _digest(browser), timeout=lifetime)
 
 
@@ -216,17 +230,6 @@ def _spent_here(request: HttpRequest, token: str) -> bool:
         return False
     spent_by = shared_cache().get(_spent_by_key(token))
     return isinstance(spent_by, str) and secrets.compare_digest(spent_by, _digest(browser))
-
-
-def _arrival_path() -> str:
-    """Where login tokens arrive, the browser id cookie's path: the login view (its
-    confirmation page sits below it), or the whole site when any page takes a token."""
-    if app_settings.TOKEN_ANYWHERE:
-        return "/"
-    try:
-        return reverse("authrocket:login")
-    except NoReverseMatch:  # the site mounts a login view of its own: keep the whole site
-        return "/"
 
 
 def _digest(value: str) -> str:
@@ -282,6 +285,7 @@ def _ask(
         "next": next_url,
         "success_url": success_url,
         "reissue": reissue,
+        "arrived_at": request.path,
     }
     shared_cache().set(_cache_key(nonce), pending, timeout=WINDOW)
     request.session[PENDING_KEY] = {"nonce": nonce, "at": time.time()}

@@ -14,8 +14,8 @@ as no marker. A successful login consumes it.
 A login through a URL also leaves a second signed cookie, the browser's id (a random value,
 kept across logins, living as long as the login's token): the replay rules use it to tell the
 browser that spent a token from any other (:mod:`~django_authrocket.login_confirmation`). Its
-path is where tokens arrive (the login view; the whole site with ``AUTHROCKET_TOKEN_ANYWHERE``),
-so the browser does not send it with every request.
+path is the login view its token came to (the whole site with ``AUTHROCKET_TOKEN_ANYWHERE``), so
+the browser does not send it with every request.
 """
 
 from __future__ import annotations

@@ -127,14 +127,22 @@ class AuthRocketMiddleware:
             if response is not None or request.authrocket is not None:  # type: ignore[attr-defined]
                 return response  # a Bearer request: no session to look at
         session = getattr(request, "session", None)
-        entry = LoginEntry.of(session)
-        if entry is None or not is_authrocket_backend(session.get(BACKEND_SESSION_KEY)):  # type: ignore[union-attr]
-            # Not an AuthRocket login; or one logins.remember() did not record (force_login()
-            # with this backend, a login() of your own): nothing to check, in either mode.
+        if session is None or not is_authrocket_backend(session.get(BACKEND_SESSION_KEY)):
             return None
-        if hot.exempt_urls and _is_exempt(request.path_info, hot.exempt_urls):
-            return self.exempt(request, entry, hot)
+        exempt = bool(hot.exempt_urls) and _is_exempt(request.path_info, hot.exempt_urls)
         now = time.time()
+        if not exempt:
+            identity = logins.warm_identity(request, session, now, hot)
+            if identity is not None:  # nothing due, nothing to end: the common request
+                request.authrocket = identity  # type: ignore[attr-defined]
+                return None
+        entry = LoginEntry.of(session)
+        if entry is None:
+            # A login logins.remember() did not record (force_login() with this backend, a
+            # login() of your own): nothing to check, in either mode.
+            return None
+        if exempt:
+            return self.exempt(request, entry, hot)
         expires_at = entry.expires_at
         if expires_at is not None and now > expires_at + hot.jwt_leeway:
             return self.end_session(request, "expired", _("Your login has expired."))

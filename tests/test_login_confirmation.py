@@ -17,7 +17,7 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 from django.core.signing import TimestampSigner, b62_encode
-from django.test import Client, RequestFactory
+from django.test import Client
 
 from django_authrocket import login_marker
 from django_authrocket.conf import app_settings
@@ -348,22 +348,64 @@ def test_log_in_through_site_is_a_login_the_site_started(emulator, ada) -> None:
     assert response.status_code == 302 and response["Location"] == "/private/"
 
 
-@pytest.mark.parametrize(
-    ("anywhere", "path"), [(False, "/login/"), (True, "/")], ids=["login-view", "token-anywhere"]
-)
-def test_the_browser_id_goes_only_where_tokens_arrive(settings, emulator, ada, anywhere, path):
-    """A browser sends a cookie only below its path: the long-lived browser id is not sent with
-    every page (where no token arrives), except where any page takes a token."""
-    settings.AUTHROCKET_TOKEN_ANYWHERE = anywhere
-    browser = Client()
-    response = login_with(browser, emulator.mint_token(ada["id"]))
+class Browser(Client):
+    """A test client that sends a cookie only below its path, as a browser does (Django's
+    test client sends every cookie to every path)."""
+
+    def request(self, **request: Any) -> Any:
+        path = request.get("PATH_INFO", "/")
+        request["HTTP_COOKIE"] = "; ".join(
+            f"{morsel.key}={morsel.coded_value}"
+            for morsel in self.cookies.values()
+            if path.startswith(morsel["path"] or "/")
+        )
+        return super().request(**request)
+
+
+@pytest.mark.urls("tests.extra_urls")  # ShopLoginView, a site's own login view at /shop/login/
+@pytest.mark.parametrize(("where", "lands"), [("/login/", "/private/"), ("/shop/login/", None)])
+def test_a_reissued_token_logs_in_again_at_the_login_view_it_came_to(emulator, ada, where, lands):
+    """The browser id goes only where tokens arrive, and a token LoginRocket sends again comes
+    to the same login view, whichever path the site gave it: the browser sends the id there."""
+    emulator.configure(cached_login_token="same")
+    browser, loginrocket = Browser(), requests.Session()
+    start = browser.get(where, {"next": "/private/"})["Location"]
+    redirect_uri = parse_qs(urlsplit(start).query)["redirect_uri"][0]
+    assert urlsplit(redirect_uri).path == where
+    token = _loginrocket(
+        loginrocket,
+        f"{emulator.loginrocket_url}/login",
+        redirect_uri=redirect_uri,
+        user_id=ada["id"],
+    )
+    first = browser.get(where, {"next": "/private/", "token": token})
+    assert first.status_code == 302
+    assert first.cookies[login_marker.BROWSER_COOKIE]["path"] == where
+    assert login_marker.BROWSER_COOKIE not in browser.get("/private/").wsgi_request.COOKIES
+
+    browser.cookies.pop(django_settings.SESSION_COOKIE_NAME)  # the Django session is lost
+    again = _loginrocket(loginrocket, browser.get(where, {"next": "/private/"})["Location"])
+    assert again == token
+    response = browser.get(where, {"next": "/private/", "token": again})
     assert response.status_code == 302
-    cookie = response.cookies[login_marker.BROWSER_COOKIE]
-    assert cookie["path"] == path
-    assert login_marker.browser_id(_request_with(browser)) is not None  # readable where sent
+    assert response["Location"] == (lands or "/shop/welcome/")
+    assert who(browser) == "ada"
 
 
-def _request_with(client: Client) -> Any:
-    request = RequestFactory().get("/login/")
-    request.COOKIES = {name: morsel.value for name, morsel in client.cookies.items()}
-    return request
+def test_with_token_anywhere_the_browser_id_goes_everywhere(settings, emulator, ada) -> None:
+    settings.AUTHROCKET_TOKEN_ANYWHERE = True
+    response = login_with(Client(), emulator.mint_token(ada["id"]))
+    assert response.status_code == 302
+    assert response.cookies[login_marker.BROWSER_COOKIE]["path"] == "/"
+
+
+def test_a_confirmed_login_gives_the_browser_id_the_path_the_token_came_to(emulator, ada):
+    browser = Browser()
+    page = arrive_with(browser, emulator.mint_token(ada["id"]))  # no marker: the page asks
+    assert page.status_code == 303
+    html = browser.get(CONFIRM).content.decode()
+    nonce = re.search(r'name="confirmation" value="([^"]+)"', html)
+    assert nonce is not None
+    done = browser.post(CONFIRM, {"confirmation": nonce.group(1)})
+    assert done.status_code == 302
+    assert done.cookies[login_marker.BROWSER_COOKIE]["path"] == "/login/"

@@ -14,7 +14,7 @@ client) and issue 16's target 3 next to each mode's ratio. It also prints what r
 stored token on every request would cost, the reason the jwt-mode path compares a number
 instead.
 
-    .venv/bin/python benchmarks/middleware.py [--quick]
+    .venv/bin/python benchmarks/middleware.py [--quick] [--seed=N]
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ OURS = "django_authrocket.middleware.AuthRocketMiddleware"
 OIDC = "mozilla_django_oidc.middleware.SessionRefresh"
 OIDC_BACKEND = "mozilla_django_oidc.auth.OIDCAuthenticationBackend"
 OIDC_ROW = "4 + mozilla-django-oidc"
+CONTROL = "1c stock again (noise floor)"
 
 
 def configure(**overrides: object) -> bool:
@@ -122,6 +123,7 @@ def time_stacks(
     have_oidc: bool,
     oidc_login: Callable[[Any, Any], None] | None = None,
     control: bool = bool(os.environ.get("BENCH_CONTROL")),
+    seed: int | None = None,
 ) -> Timings:
     """Per-request times of each stack, interleaved; the first stack is the baseline.
 
@@ -187,7 +189,7 @@ def time_stacks(
     if control:
         twin = client_with(BASE_MIDDLEWARE)
         twin.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
-        stacks["1c stock again (noise floor)"] = (twin, "jwt")
+        stacks[CONTROL] = (twin, "jwt")
 
     if os.environ.get("BENCH_FAT_SESSION"):
         fat = client_with(BASE_MIDDLEWARE)
@@ -216,26 +218,43 @@ def time_stacks(
     # One phase per mode, each timing its stacks with the stock stack again: a real deployment
     # never switches modes, and a switch between two timed requests (settings read again,
     # another code path warmed) moved the ratios by a percent or more.
+    seed = random.randrange(10**6) if seed is None else seed  # printed: a run can be repeated
     stock_name = next(iter(stacks))
     phases: dict[str, tuple[list[float], list[float], str]] = {}  # name: (own, stock's, mode)
+    floors: dict[str, float] = {}
     for mode in ("jwt", "api"):
         names = [stock_name, *(n for n, (_, m) in stacks.items() if m == mode and n != stock_name)]
+        if mode == "api" and CONTROL in stacks:
+            names.append(CONTROL)  # each phase its own noise floor
         settings.AUTHROCKET_VERIFY = mode
         reload_settings()
-        phase = _time_phase({name: stacks[name][0] for name in names}, rounds)
+        phase = _time_phase({name: stacks[name][0] for name in names}, rounds, seed)
         for name in names if mode == "jwt" else names[1:]:
-            phases[name] = (phase[name], phase[stock_name], mode)
-    return Timings({name: phases[name] for name in stacks})
+            if mode == "jwt" or name != CONTROL:
+                phases[name] = (phase[name], phase[stock_name], mode)
+        if CONTROL in phase:
+            floors[mode] = _paired(phase[CONTROL], phase[stock_name])
+    timings = Timings({name: phases[name] for name in stacks}, floors)
+    timings.seed = seed
+    return timings
 
 
 class Timings(dict[str, list[float]]):
     """Per-request times by stack, each paired with the stock stack's times of its own phase:
     ratios come from :meth:`ratio`, never from rounds of another phase."""
 
-    def __init__(self, phases: dict[str, tuple[list[float], list[float], str]]) -> None:
+    def __init__(
+        self,
+        phases: dict[str, tuple[list[float], list[float], str]],
+        floors: dict[str, float] | None = None,
+    ) -> None:
         super().__init__({name: own for name, (own, _, _) in phases.items()})
         self.stock_of = {name: stock for name, (_, stock, _) in phases.items()}
         self.phase_of = {name: mode for name, (_, _, mode) in phases.items()}
+        #: Each phase's noise floor: the second stock client to the first (with BENCH_CONTROL).
+        self.floors = floors or {}
+        #: The seed of the rounds' orders.
+        self.seed = 0
 
     def ratio(self, name: str, to: str | None = None) -> float:
         """The median of per-round ratios of ``name`` to the stock stack (or to stack ``to``:
@@ -251,7 +270,7 @@ def _paired(a: list[float], b: list[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
-def _time_phase(clients: dict[str, Any], rounds: int) -> dict[str, list[float]]:
+def _time_phase(clients: dict[str, Any], rounds: int, seed: int) -> dict[str, list[float]]:
     """Interleaved single requests in a new random order every round, every stack's timed
     request following an untimed one of its own.
 
@@ -261,7 +280,7 @@ def _time_phase(clients: dict[str, Any], rounds: int) -> dict[str, list[float]]:
     follows every other alike."""
     samples: dict[str, list[float]] = {name: [] for name in clients}
     names = list(clients)
-    order = random.Random(16)  # an order, not a secret: the same every run
+    order = random.Random(seed)  # an order, not a secret
     for _ in range(rounds):
         order.shuffle(names)
         for name in names:
@@ -293,7 +312,8 @@ def main() -> None:
         for name, value in emulator.settings().items():
             setattr(settings, name, value)
         reload_settings()
-        samples = time_stacks(emulator, rounds, have_oidc=have_oidc, control=True)
+        seed = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--seed=")), None)
+        samples = time_stacks(emulator, rounds, have_oidc=have_oidc, control=True, seed=seed)
         names = list(samples)
 
         print(f"{'stack':32} {'median':>10} {'ratio to 1':>11}")
@@ -301,15 +321,15 @@ def main() -> None:
         for name in names:
             ratio[name] = samples.ratio(name)
             print(f"{name:32} {statistics.median(samples[name]) * 1e6:8.0f}us {ratio[name]:10.3f}x")
-        floor = ratio["1c stock again (noise floor)"]
-        for label, name, goal in (
-            ("jwt mode", "2 + AuthRocket, jwt", 1.01),
-            ("api mode (warm)", "3 + AuthRocket, api (warm)", 1.015),
+        for label, name, goal, mode in (
+            ("jwt mode", "2 + AuthRocket, jwt", 1.01, "jwt"),
+            ("api mode (warm)", "3 + AuthRocket, api (warm)", 1.015, "api"),
         ):
             print(
                 f"TARGET 3 warm request, {label}: {ratio[name]:.3f}x (goal <= {goal}x; "
-                f"the noise floor row reads {floor:.3f}x)"
+                f"the noise floor of its phase reads {samples.floors[mode]:.3f}x)"
             )
+        print(f"(rounds ordered with seed {samples.seed})")
         if not have_oidc:
             print("(mozilla-django-oidc not installed: `make bench` installs it for row 4)")
 

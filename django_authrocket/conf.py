@@ -452,7 +452,8 @@ class RequestSettings:
     """The settings the middleware reads on every request, read together and kept by the
     middleware until settings change: each read of a setting costs a few microseconds on a
     request's cold path, this costs one attribute read. ``current`` turns False when the values
-    are forgotten (``setting_changed``, :func:`reload`, a swapped settings object)."""
+    are forgotten (``setting_changed``, :func:`reload`; a settings object swapped without the
+    signal, at the next read of any setting)."""
 
     __slots__ = ("bearer_urls", "current", "exempt_urls", "jwt_leeway", "token_anywhere", "verify")
 
@@ -473,7 +474,8 @@ def request_settings() -> RequestSettings:
     if known is None:
         known = RequestSettings()
         if _read_for[0] is not None and _read_for[0] is not empty:
-            _read[_REQUEST_SETTINGS] = known
+            # One object for every thread: the one _forget() marks is the one they all hold.
+            known = _read.setdefault(_REQUEST_SETTINGS, known)
         else:  # settings not configured yet: nothing to keep
             known.current = False
     return known

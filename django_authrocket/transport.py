@@ -78,7 +78,7 @@ class HTTPSession(requests.Session):
             known = super().merge_environment_settings(url, proxies, stream, verify, cert)
             if len(self._environment) < 64:  # origins of one site: a handful
                 self._environment[key] = known
-        return dict(known)
+        return {**known, "proxies": dict(known["proxies"])}  # callers get their own dicts
 
 
 @dataclass(slots=True)

@@ -12,11 +12,12 @@ fields and memberships, :func:`session_digest`), written with ``last_login_at`` 
 matched it. A later session with the same digest changes nothing, so its login skips the
 comparison and the memberships read. Every other writer of a person's mirror (sync, webhooks,
 resync: :mod:`.pages`; the admin) replaces the value with a fresh :func:`stamp` in the same
-transaction (:func:`forget_digests`), and a login stores its digest only where the row still
-holds the value that login read (or stamped itself): so a change made elsewhere while a login is
-under way (between its read and its ``auth.login()``) is never hidden from the next login. A
-stamp never equals a digest, and no two stamps are equal, so the condition fails after any
-other write, whatever the value was before it.
+transaction (:func:`forget_digests`), and a login stores its digest (with a fresh nonce:
+:func:`stored_digest`) only where the row still holds the value that login read (or stamped
+itself): so a change made elsewhere while a login is under way (between its read and its
+``auth.login()``) is never hidden from the next login. A stamp never equals a stored digest, and
+no two stamps or stores are equal, so the condition fails after any other write, whatever the
+value was before it, even one that put the same digest back.
 
 A login adds and updates the memberships its session lists; it never removes one. A token is
 not the list of a person's orgs: LoginRocket's carries the selected org only ("LR always sends
@@ -57,7 +58,7 @@ def create_user_row(user: Any, session: AuthRocketSession, *, now: datetime) -> 
         authrocket_id=session.user.id,
         last_login_at=now,
         synced_at=now,
-        login_digest=session_digest(session),
+        login_digest=stored_digest(session_digest(session)),
         **user_fields(session.user),
     )
     if session.memberships:
@@ -80,7 +81,7 @@ def update_user_row(
     read, or the stamp this login put in its place when it changed the mirror (a digest stored
     before no longer describes it), written only where the row still held the value read.
     """
-    if digest is not None and digest == row.login_digest:
+    if digest is not None and describes(row.login_digest, digest):
         return False
     changed = assign_changed(
         row, user_fields(session.user, known_verification=row.email_verification)
@@ -112,13 +113,15 @@ def record_login(
     ``user_logged_in``: inside the login's transaction, so it adds no commit).
 
     ``expected`` is the value the login found (``row.login_digest`` after
-    :func:`update_user_row`): the digest is written only where the row still holds it, so a
-    write to the mirror made meanwhile by another writer (which stamps the row) stays visible to
-    the next login. When ``digest`` equals ``expected`` the row says so already.
+    :func:`update_user_row`): the digest (with a fresh nonce, :func:`stored_digest`) is written
+    only where the row still holds that value, so a write to the mirror made meanwhile by
+    another writer (which stamps the row) stays visible to the next login, even when yet
+    another login stored the value's digest again. When ``expected`` :func:`describes` the
+    digest the row says so already.
     """
-    if digest is not None and expected is not None and digest != expected:
+    if digest is not None and expected is not None and not describes(expected, digest):
         users = AuthRocketUser.objects.filter(user_id=user_pk)
-        users.update(last_login_at=now, login_digest=_replacing(expected, digest))
+        users.update(last_login_at=now, login_digest=_replacing(expected, stored_digest(digest)))
     else:
         _set_last_login(user_pk, now)
 
@@ -142,6 +145,18 @@ def stamp() -> str:
     person's mirror other than a login stores. Unique, so that a login in progress can tell
     that the row was written since it read it."""
     return f"~{secrets.token_hex(8)}"  # "~": never in a digest's hex
+
+
+def stored_digest(digest: str) -> str:
+    """What a login stores for its session's ``digest``: the digest and a fresh nonce. No two
+    stores are equal, so a login that read the value can tell when another login stored the
+    same digest meanwhile (after a third writer's change: the value read came back)."""
+    return f"{digest}.{secrets.token_hex(8)}"
+
+
+def describes(stored: str, digest: str) -> bool:
+    """Whether a row's ``login_digest`` says the mirror matches a session of this ``digest``."""
+    return stored.startswith(digest) and stored[len(digest) : len(digest) + 1] in ("", ".")
 
 
 def session_digest(session: AuthRocketSession) -> str:

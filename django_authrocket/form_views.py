@@ -11,6 +11,7 @@ LoginRocket and forgotten: it is never stored or logged. Templates:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -45,12 +46,11 @@ SENSITIVE_FIELDS = ("password", "password_confirmation", "current_password", "co
     [never_cache, login_not_required, csrf_protect, sensitive_post_parameters(*SENSITIVE_FIELDS)],
     name="dispatch",
 )
-class FormStepView(FormView):  # type: ignore[type-arg]
-    """One in-site step: show the form, post it to LoginRocket, follow the answer.
+class StepPage(FormView):  # type: ignore[type-arg]
+    """One in-site step's page: 404 unless the forms are on, the step's checks, its templates.
 
-    Subclasses set ``form_class``, ``template_name``, ``step`` (the throttle's and the
-    template's name) and implement :meth:`call`. Hooks: :meth:`get_success_url` (where a login
-    ends), :meth:`on_okay`, :meth:`on_error`.
+    :class:`FormStepView` adds posting the form to LoginRocket; a step with nothing to post
+    (:class:`CheckEmailView`) is a page only.
     """
 
     step: ClassVar[str] = "login"
@@ -109,6 +109,34 @@ class FormStepView(FormView):  # type: ignore[type-arg]
         )
         return context
 
+    def message_page(self, title: str, text: str, *, status: int = 200) -> HttpResponse:
+        """A page with a title and a sentence (``authrocket/forms/message.html``)."""
+        return TemplateResponse(
+            self.request,
+            "authrocket/forms/message.html",
+            {
+                "title": title,
+                "text": text,
+                "step": self.step,
+                "next": self.get_next_url(),
+                "login_url": form_flow.url_with_next("authrocket:form_login", self.get_next_url()),
+                "continue_url": self.get_success_url(),
+            },
+            status=status,
+        )
+
+
+# --- the steps ----------------------------------------------------------------------------
+
+
+class FormStepView(StepPage, ABC):
+    """One in-site step: show the form, post it to LoginRocket, follow the answer.
+
+    Subclasses set ``form_class``, ``template_name``, ``step`` (the throttle's and the
+    template's name) and implement :meth:`call`. Hooks: :meth:`get_success_url` (where a login
+    ends), :meth:`on_okay`, :meth:`on_error`.
+    """
+
     def form_valid(self, form: Any) -> HttpResponse:
         wait = form_flow.throttle(self.request, self.step)
         if wait is not None:
@@ -123,10 +151,10 @@ class FormStepView(FormView):  # type: ignore[type-arg]
         except CacheUnavailable:  # AUTHROCKET_CACHE failed: an outage, never a 500
             return self.error_page(form, LoginRocketError("unavailable"))
 
+    @abstractmethod
     def call(self, api: LoginRocketAPI, form: Any) -> Answer:
         """The step's LoginRocket API call with the form's cleaned data: the one method each
-        step's view defines (``FormStepView`` itself is never routed)."""
-        raise NotImplementedError(f"{type(self).__name__} must define call()")
+        step's view defines (a view without it cannot be made, so it is never routed)."""
 
     # --- the answers ----------------------------------------------------------------------
 
@@ -179,25 +207,6 @@ class FormStepView(FormView):  # type: ignore[type-arg]
             response["Retry-After"] = str(int(error.retry_after + 0.999))
         return response
 
-    def message_page(self, title: str, text: str, *, status: int = 200) -> HttpResponse:
-        """A page with a title and a sentence (``authrocket/forms/message.html``)."""
-        return TemplateResponse(
-            self.request,
-            "authrocket/forms/message.html",
-            {
-                "title": title,
-                "text": text,
-                "step": self.step,
-                "next": self.get_next_url(),
-                "login_url": form_flow.url_with_next("authrocket:form_login", self.get_next_url()),
-                "continue_url": self.get_success_url(),
-            },
-            status=status,
-        )
-
-
-# --- the steps ----------------------------------------------------------------------------
-
 
 class LoginFormView(FormStepView):
     """Email or username, and password: ``POST login``."""
@@ -217,19 +226,26 @@ class LoginFormView(FormStepView):
         return api.login(form.cleaned_data["login"], form.cleaned_data["password"])
 
 
+def _pending_step(view: StepPage, request: HttpRequest, condition: str) -> HttpResponse | None:
+    """A step of a pending login: the pending login on ``view``, or the "timed out" page."""
+    pending = form_flow.pending_login(request)
+    if pending is None or not pending.has(condition):
+        return view.message_page(
+            _("This login has timed out."), _("Please log in again."), status=409
+        )
+    view.pending = pending  # type: ignore[attr-defined]
+    return None
+
+
 class PendingStepView(FormStepView):
     """A step of a pending login (the second factor, an org, a profile to complete)."""
 
     condition: ClassVar[str] = ""
+    #: The pending login, set by :meth:`check_step`.
+    pending: form_flow.Pending
 
     def check_step(self, request: HttpRequest) -> HttpResponse | None:
-        pending = form_flow.pending_login(request)
-        if pending is None or not pending.has(self.condition):
-            return self.message_page(
-                _("This login has timed out."), _("Please log in again."), status=409
-            )
-        self.pending = pending
-        return None
+        return _pending_step(self, request, self.condition)
 
 
 class VerifyFormView(PendingStepView):
@@ -244,13 +260,16 @@ class VerifyFormView(PendingStepView):
         return api.verify_login(self.pending.session, form.cleaned_data["code"])
 
 
-class CheckEmailView(PendingStepView):
-    """``must_verify_email``: the person is told to open the email LoginRocket sent."""
+class CheckEmailView(StepPage):
+    """``must_verify_email``: the person is told to open the email LoginRocket sent (a page:
+    nothing is posted to LoginRocket)."""
 
     form_class = login_forms.LoginRocketForm
     template_name = "authrocket/forms/message.html"
     step = "check_email"
-    condition = "must_verify_email"
+
+    def check_step(self, request: HttpRequest) -> HttpResponse | None:
+        return _pending_step(self, request, "must_verify_email")
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form_flow.forget_pending(request)

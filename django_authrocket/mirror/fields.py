@@ -311,7 +311,7 @@ def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list
     (:func:`clean_username`), then ``preferred_username-<end of id>``, then the verified email
     (:func:`verified_email`: an address nobody proved they own names nobody), then the
     AuthRocket id."""
-    max_length = _username_length(user_model)
+    max_length = username_length(user_model)
     username = clean_username(info.username or "")
     email = verified_email(info)
     candidates = [username, f"{username}-{info.id[-8:]}"] if username else []
@@ -323,7 +323,7 @@ def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list
     return list(dict.fromkeys(candidate[:max_length] for candidate in candidates))
 
 
-def _username_length(user_model: type[Any]) -> int:
+def username_length(user_model: type[Any]) -> int:
     """How long ``user_model``'s usernames may be (150 where the field does not say)."""
     length = _USERNAME_LENGTHS.get(user_model)
     if length is None:

@@ -24,15 +24,9 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import connection, models
 from django.utils import timezone
 
-from django_authrocket.identity import AuthRocketUserInfo
 from django_authrocket.mirror import upsert
-from django_authrocket.mirror.fields import (
-    assign_changed,
-    local_user_field_names,
-    local_user_fields,
-    local_user_fields_from_api,
-    username_candidates,
-)
+from django_authrocket.mirror.fields import assign_changed, local_user_field_names
+from django_authrocket.mirror.user_values import Mapped, UserValues
 from django_authrocket.models import AuthRocketUser
 from django_authrocket.signals import authrocket_user_synced
 
@@ -44,6 +38,8 @@ class LocalUsers:
     def __init__(self, rows: Collection[AuthRocketUser]) -> None:
         self.model = get_user_model()
         self.names = local_user_field_names(self.model)
+        #: How :func:`~django_authrocket.mirror.pages.write` maps the user objects it writes.
+        self.values = UserValues(self.model, self.names)
         self.changed: list[Any] = []
         self.changed_fields: set[str] = set()
         # Two reads (mirror rows, then their users), not one join: with the statistics of a table
@@ -54,24 +50,20 @@ class LocalUsers:
         # than comparing them): :meth:`announce` sets it on the rows it names.
         self.users: dict[Any, Any] = self.model._base_manager.in_bulk([row.user_id for row in rows])
 
-    def follow(
-        self, row: AuthRocketUser, item: Mapping[str, Any], info: AuthRocketUserInfo
-    ) -> bool:
+    def follow(self, row: AuthRocketUser, fields: Mapping[str, Any]) -> bool:
         """Bring the local user of ``row`` in step with a Core API user object's names and
-        email (``info``: its :func:`user_info_from_api`; saved by :meth:`save`); True when
-        something changed."""
+        email (``fields``: its :attr:`.user_values.Mapped.local`; saved by :meth:`save`); True
+        when something changed."""
         user = self.users[row.user_id]
-        changed = assign_changed(
-            user, local_user_fields_from_api(item, info, self.model, self.names)
-        )
+        changed = assign_changed(user, fields)
         if changed:
             self.changed.append(user)
             self.changed_fields.update(changed)
         return bool(changed)
 
-    def create(self, infos: Sequence[AuthRocketUserInfo]) -> list[int]:
+    def create(self, users: Sequence[Mapped]) -> list[int]:
         """Create the local users of new AuthRocket users; their primary keys, in order."""
-        return create_local_users(infos, self.model)
+        return create_local_users(users, self.model, self.names)
 
     def save(self) -> None:
         if self.changed:
@@ -95,40 +87,44 @@ class LocalUsers:
                 )
 
 
-def create_local_users(infos: Sequence[AuthRocketUserInfo], user_model: type[Any]) -> list[int]:
-    """Create the local users of new AuthRocket users: one read for taken usernames, one
+def create_local_users(
+    users: Sequence[Mapped], user_model: type[Any], names: Collection[str]
+) -> list[int]:
+    """Create the local users of new AuthRocket users (``names``: the fields that follow
+    AuthRocket, :func:`~.fields.local_user_field_names`): one read for taken usernames, one
     bulk insert; their primary keys, in order. Passwords are unusable: AuthRocket does the
     logging in."""
-    if not infos:
+    if not users:
         return []
     username_field = user_model.USERNAME_FIELD
     manager = user_model._default_manager
-    candidates = [username_candidates(info, user_model) for info in infos]
-    wanted = {name for names in candidates for name in names}
+    wanted = {name for user in users for name in user.candidates}
     insert = _fast_insert(user_model)
     if insert is None:
         query = manager.filter(**{f"{username_field}__in": wanted})
         taken = set(query.values_list(username_field, flat=True))
     else:
         taken = upsert.present(user_model, username_field, wanted)
-    names = local_user_field_names(user_model)
+    # A name an object left out is blank, as a login's local_user_fields() gives it.
+    blank = {name: "" for name in ("first_name", "last_name") if name in names}
     rows: list[dict[str, Any]] = []
-    passwords = _unusable_passwords(len(infos))
-    for info, usernames, password in zip(infos, candidates, passwords, strict=True):
+    passwords = _unusable_passwords(len(users))
+    for user, password in zip(users, passwords, strict=True):
+        usernames = user.candidates
         username = usernames[-1]
         for name in usernames:
             if name not in taken:
                 username = name
                 break
         taken.add(username)
-        row = local_user_fields(info, user_model, names)
+        row = {**blank, **user.local}
         row[username_field] = username
         row["password"] = password
         rows.append(row)
     if insert is None:
-        users = [user_model(**row) for row in rows]
-        manager.bulk_create(users)
-        pks = {getattr(user, username_field): user.pk for user in users}
+        made = [user_model(**row) for row in rows]
+        manager.bulk_create(made)
+        pks = {getattr(user, username_field): user.pk for user in made}
     else:
         pks = _insert(insert, user_model, rows)
     if any(pk is None for pk in pks.values()):  # databases that return no ids from an insert

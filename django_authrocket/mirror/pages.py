@@ -42,10 +42,10 @@ from django_authrocket.mirror.fields import (
     membership_fields_from_api,
     org_fields_from_api,
     user_fields_from_api,
-    user_info_from_api,
 )
 from django_authrocket.mirror.local_users import LocalUsers
 from django_authrocket.mirror.login import forget_digests, stamp
+from django_authrocket.mirror.user_values import Mapped
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 logger = logging.getLogger("django_authrocket.sync")
@@ -185,22 +185,22 @@ def write(
     counts = Counts()
     fresh = stamp()  # the login_digest of the user rows written here (see .login)
     changed_rows: list[Any] = []
-    new: list[tuple[Mapping[str, Any], dict[str, Any], dict[str, Any], Any]] = []
+    new: list[tuple[dict[str, Any], dict[str, Any], Mapped | None]] = []
     seen: list[int] = []
-    # Each object is read once: a user's info serves its mirror row and its local user alike.
-    infos = [user_info_from_api(item) for item in items] if local is not None else None
-    for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+    # Each object is read once: a user's values serve its mirror row and its local user alike.
+    of = local.values.of if local is not None else None
+    for item, key in zip(items, keys, strict=True):
         if key is None:
             counts.skipped += 1
             continue
-        info = infos[index] if infos is not None else None
-        fields = spec.fields(item) if info is None else user_fields_from_api(item, info)
+        mapped = of(item) if of is not None else None
+        fields = spec.fields(item) if mapped is None else mapped.fields
         row = existing.get(tuple(key.values()))
         if row is None:
-            new.append((item, key, fields, info))
+            new.append((key, fields, mapped))
             continue
         changed = assign_changed(row, fields)
-        followed = local.follow(row, item, info) if local and info else False
+        followed = local.follow(row, mapped.local) if local and mapped else False
         if changed:
             row.synced_at = now
             if spec.model is AuthRocketUser:
@@ -212,7 +212,7 @@ def write(
             counts.updated += 1
         else:
             counts.unchanged += 1
-    owners = local.create([info for *_, info in new]) if local is not None else []
+    owners = local.create([m for *_, m in new if m is not None]) if local is not None else []
     stamped = {"login_digest": fresh} if spec.model is AuthRocketUser else {}
     created = [
         {
@@ -222,7 +222,7 @@ def write(
             **stamped,
             **fields,
         }
-        for index, (_, key, fields, _) in enumerate(new)
+        for index, (key, fields, _) in enumerate(new)
     ]
     counts.created = len(created)
     _upsert(spec, changed_rows, created, mark_seen=mark_seen)

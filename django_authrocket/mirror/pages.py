@@ -214,16 +214,19 @@ def write(
             counts.unchanged += 1
     owners = local.create([m for *_, m in new if m is not None]) if local is not None else []
     stamped = {"login_digest": fresh} if spec.model is AuthRocketUser else {}
-    created = [
-        {
-            **key,
-            **({"user_id": owners[index]} if owners else {}),
-            "synced_at": now,
-            **stamped,
-            **fields,
-        }
-        for index, (key, fields, _) in enumerate(new)
-    ]
+    # Each new row's values by attname, every column there (a field a row lacks takes its
+    # default; a default that is a callable, ``dict``..., is called for each row).
+    constant, called = _defaults(spec.model)
+    base = {**constant, "synced_at": now, **stamped}
+    created = []
+    for index, (key, fields, _) in enumerate(new):
+        values = {**base, **key, **fields}
+        if owners:
+            values["user_id"] = owners[index]
+        for name, default in called:
+            if name not in fields:
+                values[name] = default()
+        created.append(values)
     counts.created = len(created)
     _upsert(spec, changed_rows, created, mark_seen=mark_seen)
     if local is not None:
@@ -239,8 +242,8 @@ def write(
 def _upsert(
     spec: Spec, changed: Sequence[Any], created: Sequence[dict[str, Any]], *, mark_seen: bool
 ) -> None:
-    """Write the changed rows and the new ones (their values by attname; the others take their
-    defaults): the database's own multi-row upsert where it has one, else ``bulk_create``.
+    """Write the changed rows and the new ones (their values by attname, every column there):
+    the database's own multi-row upsert where it has one, else ``bulk_create``.
 
     A conflict rewrites a row only when a value differs (``synced_at`` counts only when the
     listing marks the rows it sees), so a row written meanwhile with the same values stays."""
@@ -268,27 +271,23 @@ def _upsert(
     if changed:
         rows.extend(map(attrgetter(*names), changed))
     if created:
-        rows.extend(_in_order(fields, created))
+        rows.extend(map(itemgetter(*names), created))
     statement.write(rows)
 
 
-def _in_order(fields: Sequence[models.Field[Any, Any]], created: Sequence[dict[str, Any]]) -> Any:
-    """The values of new rows (by attname) in the order of ``fields``, a field a row lacks
-    taking its default: a default that is a callable (``dict``...) is called for each row."""
-    constant = {}
+def _defaults(model: type[models.Model]) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """The defaults of ``model``'s columns but its primary key, by attname: those that are
+    the same for each row, and those to call for each row (a default that is a callable)."""
+    constant: dict[str, Any] = {}
     called = []
-    for field in fields:
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
         if field.has_default() and callable(field.default):
             called.append((field.attname, field.get_default))
         else:
             constant[field.attname] = field.get_default()
-    getter = itemgetter(*(field.attname for field in fields))
-    for values in created:
-        row = {**constant, **values}
-        for name, default in called:
-            if name not in values:
-                row[name] = default()
-        yield getter(row)
+    return constant, called
 
 
 def _forget_digests(spec: Spec, changed: Sequence[Any], created: Sequence[dict[str, Any]]) -> None:

@@ -14,12 +14,15 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from django_authrocket.client import EXPAND_CUSTOM, AuthRocketClient
 from django_authrocket.mirror.fields import local_user_field_names
-from django_authrocket.mirror.user_values import UserValues
+from django_authrocket.mirror.local_users import create_local_users
+from django_authrocket.mirror.user_values import Mapped, UserValues
 
 User = get_user_model()
 
@@ -280,3 +283,48 @@ def test_the_emulators_users_are_read_in_one_pass(authrocket_emulator) -> None:
         common = values.common(obj)
         assert common is not None
         assert common == values.general(obj)
+
+
+# --- the usernames new local users take -----------------------------------------------------------
+
+
+def choose_alone(candidates: list[list[str]], existing: set[str]) -> list[str]:
+    """The username rule with every choice's status known at once (the definition)."""
+    taken, chosen = set(existing), []
+    for names in candidates:
+        name = next((n for n in names if n not in taken), names[-1])
+        taken.add(name)
+        chosen.append(name)
+    return chosen
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("existing", "candidates"),
+    [
+        # A first choice taken, a second one contested by another user's first, a third taken.
+        (
+            {"ada", "bob-2"},
+            [["ada", "bob", "u1"], ["bob", "bob-2", "cy", "u2"], ["dee", "u3"], ["cy", "u4"]],
+        ),
+        ({"zed"}, [["ann", "u5"], ["ben", "u6"]]),  # nothing contested: one read
+        (set(), [["same", "same-1", "u7"], ["same", "same-2", "u8"], ["same-1", "u9"]]),
+        ({"x", "x-1", "x-2"}, [["x", "x-1", "u10"], ["x-2", "u11"], ["x", "u10-b"]]),
+    ],
+)
+def test_new_local_users_take_the_usernames_the_rule_gives(
+    existing: set[str], candidates: list[list[str]]
+) -> None:
+    for name in existing:
+        User.objects.create(username=name)
+    users = [Mapped({}, {}, names) for names in candidates]
+    with CaptureQueriesContext(connection) as queries:
+        pks = create_local_users(users, User, local_user_field_names(User))
+    chosen = [User.objects.get(pk=pk).username for pk in pks]
+    assert chosen == choose_alone(candidates, existing)
+    reads = [q for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    firsts = [names[0] for names in candidates]
+    contested = any(f in existing or firsts.count(f) > 1 for f in firsts) or any(
+        f in names[1:] for f in firsts for names in candidates
+    )
+    assert len(reads) == (2 if contested else 1)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -91,20 +93,25 @@ def create_local_users(
     users: Sequence[Mapped], user_model: type[Any], names: Collection[str]
 ) -> list[int]:
     """Create the local users of new AuthRocket users (``names``: the fields that follow
-    AuthRocket, :func:`~.fields.local_user_field_names`): one read for taken usernames, one
-    bulk insert; their primary keys, in order. Passwords are unusable: AuthRocket does the
-    logging in."""
+    AuthRocket, :func:`~.fields.local_user_field_names`): one read for taken usernames (two
+    when first choices are contested, see :func:`_taken`), one bulk insert; their primary
+    keys, in order. Passwords are unusable: AuthRocket does the logging in."""
     if not users:
         return []
     username_field = user_model.USERNAME_FIELD
     manager = user_model._default_manager
-    wanted = {name for user in users for name in user.candidates}
     insert = _fast_insert(user_model)
-    if insert is None:
-        query = manager.filter(**{f"{username_field}__in": wanted})
-        taken = set(query.values_list(username_field, flat=True))
-    else:
-        taken = upsert.present(user_model, username_field, wanted)
+
+    def present(names: Collection[str]) -> set[str]:
+        if insert is not None:
+            return upsert.present(user_model, username_field, names)
+        return set(
+            manager.filter(**{f"{username_field}__in": names}).values_list(
+                username_field, flat=True
+            )
+        )
+
+    taken = _taken(users, present)
     # A name an object left out is blank, as a login's local_user_fields() gives it.
     blank = {name: "" for name in ("first_name", "last_name") if name in names}
     rows: list[dict[str, Any]] = []
@@ -132,6 +139,25 @@ def create_local_users(
             manager.filter(**{f"{username_field}__in": list(pks)}).values_list(username_field, "pk")
         )
     return [pks[row[username_field]] for row in rows]
+
+
+def _taken(users: Sequence[Mapped], present: Callable[[Collection[str]], set[str]]) -> set[str]:
+    """The usernames taken among those the choice of ``users``' usernames looks at, read with
+    ``present``: first each user's first choice; then every choice of the users whose first
+    one is taken or is also another user's choice (only they may look further). Any other
+    user takes their first choice, whatever the database holds of their others."""
+    taken = present({user.candidates[0] for user in users})
+    named = Counter(chain.from_iterable(user.candidates for user in users))
+    contested = {
+        name
+        for user in users
+        if user.candidates[0] in taken or named[user.candidates[0]] > 1
+        for name in user.candidates[1:]
+    }
+    contested -= taken
+    if contested:
+        taken |= present(contested)
+    return taken
 
 
 def _fast_insert(user_model: type[Any]) -> upsert.Insert | None:

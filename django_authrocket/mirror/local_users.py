@@ -112,8 +112,10 @@ def create_local_users(
         )
 
     taken = _taken(users, present)
-    # A name an object left out is blank, as a login's local_user_fields() gives it.
-    blank = {name: "" for name in ("first_name", "last_name") if name in names}
+    # A name an object left out is blank, as a login's local_user_fields() gives it; the
+    # multi-row insert writes every column (see _defaults).
+    constant, called = _defaults(insert) if insert is not None else ({}, [])
+    base = {**constant, **{name: "" for name in ("first_name", "last_name") if name in names}}
     rows: list[dict[str, Any]] = []
     passwords = _unusable_passwords(len(users))
     for user, password in zip(users, passwords, strict=True):
@@ -124,7 +126,7 @@ def create_local_users(
                 username = name
                 break
         taken.add(username)
-        row = {**blank, **user.local}
+        row = {**base, **user.local}
         row[username_field] = username
         row["password"] = password
         rows.append(row)
@@ -133,7 +135,7 @@ def create_local_users(
         manager.bulk_create(made)
         pks = {getattr(user, username_field): user.pk for user in made}
     else:
-        pks = _insert(insert, user_model, rows)
+        pks = _insert(insert, user_model, rows, called)
     if any(pk is None for pk in pks.values()):  # databases that return no ids from an insert
         pks = dict(
             manager.filter(**{f"{username_field}__in": list(pks)}).values_list(username_field, "pk")
@@ -175,15 +177,12 @@ def _fast_insert(user_model: type[Any]) -> upsert.Insert | None:
     return upsert.Insert(user_model, [f.attname for f in fields])
 
 
-def _insert(
-    insert: upsert.Insert, user_model: type[Any], rows: Sequence[dict[str, Any]]
-) -> dict[str, Any]:
-    """Insert the new users' rows (their fields by name; the others take their defaults);
-    their primary keys by username (None where the database does not return them)."""
-    username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+def _defaults(insert: upsert.Insert) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """The defaults of the columns ``insert`` writes, by name: those that are the same for
+    each row, and those to call for each row. A default that is a callable (a UUID...) is
+    called for each row; ``timezone.now`` (as ``date_joined``'s) and ``auto_now``/
+    ``auto_now_add`` take the time of the insert."""
     now = timezone.now()
-    # A default that is a callable (a UUID...) is called for each row; ``timezone.now`` (as
-    # ``date_joined``'s) and ``auto_now``/``auto_now_add`` take the time of the insert.
     constant: dict[str, Any] = {}
     called: list[tuple[str, Any]] = []
     for field in insert.fields:
@@ -195,14 +194,24 @@ def _insert(
             called.append((field.name, field.get_default))
         else:
             constant[field.name] = field.get_default()
-    getter = itemgetter(*(field.name for field in insert.fields))
-    values = []
-    for row in rows:
-        filled = {**constant, **row}
+    return constant, called
+
+
+def _insert(
+    insert: upsert.Insert,
+    user_model: type[Any],
+    rows: Sequence[dict[str, Any]],
+    called: Sequence[tuple[str, Any]],
+) -> dict[str, Any]:
+    """Insert the new users' rows (their fields by name, with :func:`_defaults`' constant
+    ones; ``called``: its defaults to call where a row has no value); their primary keys by
+    username (None where the database does not return them)."""
+    username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+    for row in rows if called else ():
         for name, default in called:
             if name not in row:
-                filled[name] = default()
-        values.append(getter(filled))
+                row[name] = default()
+    values = list(map(itemgetter(*(field.name for field in insert.fields)), rows))
     if not connection.features.can_return_rows_from_bulk_insert:
         insert.write(values)
         return {row[username_field.name]: None for row in rows}

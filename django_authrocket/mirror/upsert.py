@@ -174,14 +174,47 @@ def present(model: type[models.Model], attname: str, values: Collection[Any]) ->
 
 def rows_where(model: type[models.Model], attname: str, values: Collection[Any]) -> list[Any]:
     """The instances of ``model`` whose ``attname`` is one of ``values`` (text, numbers), read
-    with a plain statement per chunk: the ORM's filter prepares each value of a long ``IN``
-    list on its own, a few milliseconds for a page of 1,000."""
-    manager = model._default_manager
-    return [
-        row
-        for sql, chunk in _where_in(model, "*", _column(model, attname), values)
-        for row in manager.raw(sql, chunk)
-    ]
+    with a plain statement per chunk and made with ``from_db`` (as a queryset makes them): the
+    ORM's filter prepares each value of a long ``IN`` list on its own, and a raw queryset each
+    parameter and row, a few milliseconds for a page of 1,000."""
+    fields = model._meta.concrete_fields
+    names = [field.attname for field in fields]
+    selected = ", ".join(quote(field.column) for field in fields)
+    converters = _converters(fields)
+    from_db = model.from_db
+    alias = connection.alias
+    rows = []
+    with connection.cursor() as cursor:
+        for sql, chunk in _where_in(model, selected, _column(model, attname), values):
+            cursor.execute(sql, chunk)
+            for values_ in cursor.fetchall():
+                if converters:
+                    values_ = list(values_)
+                    for index, convert in converters:
+                        values_[index] = convert(values_[index])
+                rows.append(from_db(alias, names, values_))
+    return rows
+
+
+def _converters(fields: Sequence[models.Field[Any, Any]]) -> list[tuple[int, Callable[..., Any]]]:
+    """The functions that turn a column's database value into the field's Python value (the
+    backend's, then the field's ``from_db_value``), by column index: what the ORM applies."""
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(field.model._meta.db_table)
+        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if functions:
+            converters.append((index, _chained(functions, column)))
+    return converters
+
+
+def _chained(functions: Sequence[Callable[..., Any]], column: Any) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        for function in functions:
+            value = function(value, column, connection)
+        return value
+
+    return convert
 
 
 def _where_in(

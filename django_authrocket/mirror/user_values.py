@@ -60,7 +60,8 @@ _TEXTS: Final = (
     "state",
     "email_verification",
 )
-_MEMBERS: Final = itemgetter(*_TEXTS, "custom", "created_at", "last_login_at")
+_TEXT_MEMBERS: Final = itemgetter(*_TEXTS)
+_OTHER_MEMBERS: Final = itemgetter("custom", "created_at", "last_login_at")
 _TEXT_TYPES: Final = frozenset({str, type(None)})
 _NUMBER_TYPES: Final = frozenset({int, float})
 _fromtimestamp: Final = datetime.fromtimestamp
@@ -97,16 +98,14 @@ class UserValues:
         """The values of a usual object (see the module docstring) read in one pass; None for
         any other object."""
         try:
-            texts = _MEMBERS(obj)
+            texts = _TEXT_MEMBERS(obj)
+            custom, created, last_login = _OTHER_MEMBERS(obj)
         except KeyError:
             return None
-        (email, username, name, first, last, reference, realm, state, verification) = texts[:9]
-        custom, created, last_login = texts[9:]
-        if not set(map(type, texts[:9])) <= _TEXT_TYPES:
+        if not set(map(type, texts)) <= _TEXT_TYPES or "\x00" in "".join(filter(None, texts)):
             return None
-        if "\x00" in "".join(filter(None, texts[:9])) or verification not in (
-            EMAIL_VERIFICATION_STATES
-        ):
+        (email, username, name, first, last, reference, realm, state, verification) = texts
+        if verification not in EMAIL_VERIFICATION_STATES:
             return None
         if username and not (username.isascii() and username.isprintable()):
             return None  # clean_username's general case (invisible characters, NFKC)
@@ -161,4 +160,4 @@ class UserValues:
             candidates.append(verified)
         candidates.append(id_)
         length = self._max_length
-        return Mapped(fields, local, list(dict.fromkeys(c[:length] for c in candidates)))
+        return Mapped(fields, local, list(dict.fromkeys([c[:length] for c in candidates])))

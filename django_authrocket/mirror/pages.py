@@ -216,9 +216,10 @@ def write(
     stamped = {"login_digest": fresh} if spec.model is AuthRocketUser else {}
     # Each new row's values by attname, every column there (a field a row lacks takes its
     # default; a default that is a callable, ``dict``..., is called for each row).
-    constant, called = _defaults(spec.model)
+    names, constant, called = _columns(spec.model)
     base = {**constant, "synced_at": now, **stamped}
-    created = []
+    in_order = itemgetter(*names)
+    created: list[tuple[Any, ...]] = []
     for index, (key, fields, _) in enumerate(new):
         values = {**base, **key, **fields}
         if owners:
@@ -226,24 +227,34 @@ def write(
         for name, default in called:
             if name not in fields:
                 values[name] = default()
-        created.append(values)
+        created.append(in_order(values))
     counts.created = len(created)
-    _upsert(spec, changed_rows, created, mark_seen=mark_seen)
+    _upsert(spec, names, changed_rows, created, mark_seen=mark_seen)
     if local is not None:
         local.save()
-    _forget_digests(spec, changed_rows, created)
+    person = names.index("user_id") if spec.model is AuthRocketMembership else None
+    _forget_digests(
+        spec, changed_rows, [row[person] for row in created] if person is not None else []
+    )
     if mark_seen and seen:
         spec.model._default_manager.filter(pk__in=seen).update(synced_at=now)
     if local is not None:
-        local.announce(changed_rows, [values["authrocket_id"] for values in created])
+        ids = names.index("authrocket_id")
+        local.announce(changed_rows, [row[ids] for row in created])
     return counts
 
 
 def _upsert(
-    spec: Spec, changed: Sequence[Any], created: Sequence[dict[str, Any]], *, mark_seen: bool
+    spec: Spec,
+    names: Sequence[str],
+    changed: Sequence[Any],
+    created: Sequence[Sequence[Any]],
+    *,
+    mark_seen: bool,
 ) -> None:
-    """Write the changed rows and the new ones (their values by attname, every column there):
-    the database's own multi-row upsert where it has one, else ``bulk_create``.
+    """Write the changed rows and the new ones (``created``: their values in the order of the
+    columns ``names``, every column there): the database's own multi-row upsert where it has
+    one, else ``bulk_create``.
 
     A conflict rewrites a row only when a value differs (``synced_at`` counts only when the
     listing marks the rows it sees), so a row written meanwhile with the same values stays."""
@@ -251,14 +262,12 @@ def _upsert(
         return
     if not upsert.available():
         spec.model._default_manager.bulk_create(
-            [*changed, *(spec.model(**values) for values in created)],
+            [*changed, *(spec.model(**dict(zip(names, row, strict=True))) for row in created)],
             update_conflicts=True,
             unique_fields=spec.unique_fields,
             update_fields=list(spec.update_fields),
         )
         return
-    fields = [f for f in spec.model._meta.concrete_fields if not f.primary_key]
-    names = [f.attname for f in fields]
     compared = [name for name in spec.update_fields if mark_seen or name != "synced_at"]
     statement = upsert.Upsert(
         spec.model,
@@ -270,31 +279,34 @@ def _upsert(
     rows: list[Sequence[Any]] = []
     if changed:
         rows.extend(map(attrgetter(*names), changed))
-    if created:
-        rows.extend(map(itemgetter(*names), created))
+    rows.extend(created)
     statement.write(rows)
 
 
-def _defaults(model: type[models.Model]) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
-    """The defaults of ``model``'s columns but its primary key, by attname: those that are
+def _columns(
+    model: type[models.Model],
+) -> tuple[list[str], dict[str, Any], list[tuple[str, Any]]]:
+    """``model``'s columns but its primary key (attnames), and their defaults: those that are
     the same for each row, and those to call for each row (a default that is a callable)."""
+    names = []
     constant: dict[str, Any] = {}
     called = []
     for field in model._meta.concrete_fields:
         if field.primary_key:
             continue
+        names.append(field.attname)
         if field.has_default() and callable(field.default):
             called.append((field.attname, field.get_default))
         else:
             constant[field.attname] = field.get_default()
-    return constant, called
+    return names, constant, called
 
 
-def _forget_digests(spec: Spec, changed: Sequence[Any], created: Sequence[dict[str, Any]]) -> None:
+def _forget_digests(spec: Spec, changed: Sequence[Any], created_people: Sequence[Any]) -> None:
     """Empty the login digests of the people whose memberships or orgs these rows are (a user
-    row's own is emptied by its upsert; ``created``: the new rows' values by attname)."""
-    if spec.model is AuthRocketMembership and (changed or created):
-        people = {row.user_id for row in changed} | {values["user_id"] for values in created}
+    row's own is emptied by its upsert; ``created_people``: the new rows' ``user_id``)."""
+    if spec.model is AuthRocketMembership and (changed or created_people):
+        people = {row.user_id for row in changed} | set(created_people)
         forget_digests(AuthRocketUser.objects.filter(pk__in=people))
     elif spec.model is AuthRocketOrg and changed:
         forget_digests(AuthRocketUser.objects.filter(memberships__org__in=[r.pk for r in changed]))

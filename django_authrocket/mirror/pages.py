@@ -4,15 +4,15 @@
 the admin's resync reads) and writes them with a number of queries that does not depend on how
 many there are or how many changed: a read of the rows they name (users: then their local users,
 in a second read; memberships: first their users and orgs, by AuthRocket id), for new users one
-read of taken usernames and one bulk insert, then one bulk upsert (:mod:`.upsert`: the
+or two reads of taken usernames and one bulk insert, then one bulk upsert (:mod:`.upsert`: the
 database's own multi-row statement on SQLite and PostgreSQL, Django's ``bulk_create`` on others).
 Rows are compared before writing, so unchanged objects write nothing; the statement itself
 rewrites a row only when a value differs. Call it inside a transaction. What changes a
 person's mirror here (row, membership, org) stamps their ``login_digest`` (:mod:`.login`).
 
-What differs between resources is a :class:`Spec`: the model, an object's fields, what an
-upsert rewrites, and the foreign keys an object names by AuthRocket id. Local users
-(:mod:`.local_users`) are created the way a login creates them (same username rule, unusable
+What differs between resources is a :class:`Spec`: the model, an object's fields (a user
+object's through :mod:`.user_values`), what an upsert rewrites, and the foreign keys an
+object names by AuthRocket id. Local users (:mod:`.local_users`) are created the way a login creates them (same username rule, unusable
 password) and their names and email follow AuthRocket.
 
 A field whose member an object lacks (see :mod:`.fields`) keeps its stored value.

@@ -12,8 +12,9 @@ person's mirror here (row, membership, org) stamps their ``login_digest`` (:mod:
 
 What differs between resources is a :class:`Spec`: the model, an object's fields (a user
 object's through :mod:`.user_values`), what an upsert rewrites, and the foreign keys an
-object names by AuthRocket id. Local users (:mod:`.local_users`) are created the way a login creates them (same username rule, unusable
-password) and their names and email follow AuthRocket.
+object names by AuthRocket id. Local users (:mod:`.local_users`) are created the way a login
+creates them (same username rule, unusable password) and their names and email follow
+AuthRocket.
 
 A field whose member an object lacks (see :mod:`.fields`) keeps its stored value.
 

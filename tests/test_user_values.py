@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from django_authrocket.client import EXPAND_CUSTOM, AuthRocketClient
 from django_authrocket.mirror.fields import local_user_field_names
 from django_authrocket.mirror.local_users import create_local_users
-from django_authrocket.mirror.user_values import Mapped, UserValues
+from django_authrocket.mirror.user_values import UserValues
 
 User = get_user_model()
 
@@ -223,7 +223,7 @@ def test_the_mapped_values_are_those_a_sync_writes() -> None:
         "last_name": "Lovelace",
         "email": "ada@example.com",
     }
-    assert mapped.candidates == ["ada", "ada-89abcdef", "ada@example.com", "usr_0123456789abcdef"]
+    assert mapped.candidates == ("ada", "ada-89abcdef", "ada@example.com", "usr_0123456789abcdef")
     unverified = MAPPERS["user"].common(usual(email_verification="requested"))
     assert unverified is not None
     assert "email" not in unverified.local
@@ -317,9 +317,10 @@ def test_new_local_users_take_the_usernames_the_rule_gives(
 ) -> None:
     for name in existing:
         User.objects.create(username=name)
-    users = [Mapped({}, {}, names) for names in candidates]
     with CaptureQueriesContext(connection) as queries:
-        pks = create_local_users(users, User, local_user_field_names(User))
+        pks = create_local_users(
+            [{}] * len(candidates), candidates, User, local_user_field_names(User)
+        )
     chosen = [User.objects.get(pk=pk).username for pk in pks]
     assert chosen == choose_alone(candidates, existing)
     reads = [q for q in queries.captured_queries if q["sql"].startswith("SELECT")]

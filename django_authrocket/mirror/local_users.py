@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from django_authrocket.mirror import upsert
 from django_authrocket.mirror.fields import assign_changed, local_user_field_names
-from django_authrocket.mirror.user_values import Mapped, UserValues
+from django_authrocket.mirror.user_values import UserValues
 from django_authrocket.models import AuthRocketUser
 from django_authrocket.signals import authrocket_user_synced
 
@@ -63,9 +63,12 @@ class LocalUsers:
             self.changed_fields.update(changed)
         return bool(changed)
 
-    def create(self, users: Sequence[Mapped]) -> list[int]:
-        """Create the local users of new AuthRocket users; their primary keys, in order."""
-        return create_local_users(users, self.model, self.names)
+    def create(
+        self, fields: Sequence[Mapping[str, Any]], candidates: Sequence[Sequence[str]]
+    ) -> list[int]:
+        """Create the local users of new AuthRocket users (each one's :class:`.Mapped`
+        ``local`` fields and ``candidates``); their primary keys, in order."""
+        return create_local_users(fields, candidates, self.model, self.names)
 
     def save(self) -> None:
         if self.changed:
@@ -90,13 +93,17 @@ class LocalUsers:
 
 
 def create_local_users(
-    users: Sequence[Mapped], user_model: type[Any], names: Collection[str]
+    fields: Sequence[Mapping[str, Any]],
+    candidates: Sequence[Sequence[str]],
+    user_model: type[Any],
+    names: Collection[str],
 ) -> list[int]:
-    """Create the local users of new AuthRocket users (``names``: the fields that follow
+    """Create the local users of new AuthRocket users (``fields``: each one's local user
+    fields; ``candidates``: its usernames, best first; ``names``: the fields that follow
     AuthRocket, :func:`~.fields.local_user_field_names`): one read for taken usernames (two
     when first choices are contested, see :func:`_taken`), one bulk insert; their primary
     keys, in order. Passwords are unusable: AuthRocket does the logging in."""
-    if not users:
+    if not fields:
         return []
     username_field = user_model.USERNAME_FIELD
     manager = user_model._default_manager
@@ -111,22 +118,21 @@ def create_local_users(
             )
         )
 
-    taken = _taken(users, present)
+    taken = _taken(candidates, present)
     # A name an object left out is blank, as a login's local_user_fields() gives it; the
     # multi-row insert writes every column (see _defaults).
     constant, called = _defaults(insert) if insert is not None else ({}, [])
     base = {**constant, **{name: "" for name in ("first_name", "last_name") if name in names}}
     rows: list[dict[str, Any]] = []
-    passwords = _unusable_passwords(len(users))
-    for user, password in zip(users, passwords, strict=True):
-        usernames = user.candidates
+    passwords = _unusable_passwords(len(fields))
+    for local, usernames, password in zip(fields, candidates, passwords, strict=True):
         username = usernames[-1]
         for name in usernames:
             if name not in taken:
                 username = name
                 break
         taken.add(username)
-        row = {**base, **user.local}
+        row = {**base, **local}
         row[username_field] = username
         row["password"] = password
         rows.append(row)
@@ -143,18 +149,21 @@ def create_local_users(
     return [pks[row[username_field]] for row in rows]
 
 
-def _taken(users: Sequence[Mapped], present: Callable[[Collection[str]], set[str]]) -> set[str]:
-    """The usernames taken among those the choice of ``users``' usernames looks at, read with
-    ``present``: first each user's first choice; then every choice of the users whose first
+def _taken(
+    candidates: Sequence[Sequence[str]], present: Callable[[Collection[str]], set[str]]
+) -> set[str]:
+    """The usernames taken among those the choice of usernames looks at (``candidates``: each
+    user's, best first), read with ``present``: first each user's first choice; then every
+    choice of the users whose first
     one is taken or is also another user's choice (only they may look further). Any other
     user takes their first choice, whatever the database holds of their others."""
-    taken = present({user.candidates[0] for user in users})
-    named = Counter(chain.from_iterable(user.candidates for user in users))
+    taken = present({names[0] for names in candidates})
+    named = Counter(chain.from_iterable(candidates))
     contested = {
         name
-        for user in users
-        if user.candidates[0] in taken or named[user.candidates[0]] > 1
-        for name in user.candidates[1:]
+        for names in candidates
+        if names[0] in taken or named[names[0]] > 1
+        for name in names[1:]
     }
     contested -= taken
     if contested:

@@ -46,7 +46,6 @@ from django_authrocket.mirror.fields import (
 )
 from django_authrocket.mirror.local_users import LocalUsers
 from django_authrocket.mirror.login import forget_digests, stamp
-from django_authrocket.mirror.user_values import Mapped
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 logger = logging.getLogger("django_authrocket.sync")
@@ -186,7 +185,13 @@ def write(
     counts = Counts()
     fresh = stamp()  # the login_digest of the user rows written here (see .login)
     changed_rows: list[Any] = []
-    new: list[tuple[dict[str, Any], dict[str, Any], Mapped | None]] = []
+    # The new objects' keys and fields, and for users their local users' fields and username
+    # candidates: in lists side by side, not a container per object kept to the end (each
+    # would be one more object for the garbage collector's oldest generation to go over).
+    new_keys: list[dict[str, Any]] = []
+    new_fields: list[dict[str, Any]] = []
+    new_local: list[dict[str, Any]] = []
+    new_candidates: list[tuple[str, ...]] = []
     seen: list[int] = []
     # Each object is read once: a user's values serve its mirror row and its local user alike.
     of = local.values.of if local is not None else None
@@ -196,9 +201,13 @@ def write(
             continue
         mapped = of(item) if of is not None else None
         fields = spec.fields(item) if mapped is None else mapped.fields
-        row = existing.get(tuple(key.values()))
+        row = existing.get(tuple(key.values())) if existing else None
         if row is None:
-            new.append((key, fields, mapped))
+            new_keys.append(key)
+            new_fields.append(fields)
+            if mapped is not None:
+                new_local.append(mapped.local)
+                new_candidates.append(mapped.candidates)
             continue
         changed = assign_changed(row, fields)
         followed = local.follow(row, mapped.local) if local and mapped else False
@@ -213,7 +222,7 @@ def write(
             counts.updated += 1
         else:
             counts.unchanged += 1
-    owners = local.create([m for *_, m in new if m is not None]) if local is not None else []
+    owners = local.create(new_local, new_candidates) if local is not None else []
     stamped = {"login_digest": fresh} if spec.model is AuthRocketUser else {}
     # Each new row's values by attname, every column there (a field a row lacks takes its
     # default; a default that is a callable, ``dict``..., is called for each row).
@@ -221,7 +230,7 @@ def write(
     base = {**constant, "synced_at": now, **stamped}
     in_order = itemgetter(*names)
     created: list[tuple[Any, ...]] = []
-    for index, (key, fields, _) in enumerate(new):
+    for index, (key, fields) in enumerate(zip(new_keys, new_fields, strict=True)):
         values = {**base, **key, **fields}
         if owners:
             values["user_id"] = owners[index]

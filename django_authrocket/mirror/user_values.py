@@ -44,8 +44,9 @@ class Mapped(NamedTuple):
     fields: dict[str, Any]
     #: The local user's (:func:`~.fields.local_user_fields_from_api`).
     local: dict[str, Any]
-    #: The usernames a new local user may take, best first (:func:`~.fields.username_candidates`).
-    candidates: list[str]
+    #: The usernames a new local user may take, best first (:func:`~.fields.username_candidates`;
+    #: a tuple, which the garbage collector stops following once it holds only strings).
+    candidates: tuple[str, ...]
 
 
 #: The members the one-pass reading takes (all of them must be there), texts first.
@@ -91,7 +92,7 @@ class UserValues:
         return Mapped(
             user_fields_from_api(obj, info),
             local_user_fields_from_api(obj, info, self.user_model, self.names),
-            username_candidates(info, self.user_model),
+            tuple(username_candidates(info, self.user_model)),
         )
 
     def common(self, obj: Mapping[str, Any]) -> Mapped | None:
@@ -160,4 +161,4 @@ class UserValues:
             candidates.append(verified)
         candidates.append(id_)
         length = self._max_length
-        return Mapped(fields, local, list(dict.fromkeys([c[:length] for c in candidates])))
+        return Mapped(fields, local, tuple(dict.fromkeys([c[:length] for c in candidates])))

@@ -225,10 +225,12 @@ def write(
         for index, (_, key, fields, _) in enumerate(new)
     ]
     counts.created = len(created)
+    # The people's mirror rows first, as every writer takes them (backends.get_or_create_user):
+    # a login holding one and writing its memberships never waits on this transaction in turn.
+    _forget_digests(spec, changed_rows, created)
     _upsert(spec, changed_rows, created, mark_seen=mark_seen)
     if local is not None:
         local.save()
-    _forget_digests(spec, changed_rows, created)
     if mark_seen and seen:
         spec.model._default_manager.filter(pk__in=seen).update(synced_at=now)
     if local is not None:

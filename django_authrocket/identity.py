@@ -384,12 +384,14 @@ def refuse_nul(data: Mapping[str, Any]) -> None:
             pending.extend((claim, item) for item in value)
 
 
-def _plain(data: Mapping[str, Any]) -> bool:
+def _plain(data: Mapping[str, Any], depth: int = 0) -> bool:
     """True when ``data`` is JSON-shaped (dicts, lists, strings, numbers, booleans, null) with
-    no NUL in a string or a member name. False is no verdict: :func:`refuse_nul` then walks
-    ``data`` again, naming what it refuses (or passing another kind of mapping or sequence)."""
-    if data.__class__ is not dict:
+    no NUL in a string or a member name, nested at most :data:`_PLAIN_DEPTH` deep. False is no
+    verdict: :func:`refuse_nul` then walks ``data`` again without recursion, naming what it
+    refuses (or passing another kind of mapping or sequence, or deeper data)."""
+    if data.__class__ is not dict or depth > _PLAIN_DEPTH:
         return False
+    depth += 1
     for key, value in data.items():
         if key.__class__ is not str or "\x00" in key:
             return False
@@ -398,27 +400,30 @@ def _plain(data: Mapping[str, Any]) -> bool:
             if "\x00" in value:
                 return False
         elif kind is dict:
-            if not _plain(value):
+            if not _plain(value, depth):
                 return False
         elif kind is list:
-            if not _plain_list(value):
+            if not _plain_list(value, depth):
                 return False
         elif kind not in _SCALARS and value is not None:
             return False
     return True
 
 
-def _plain_list(items: list[Any]) -> bool:
+def _plain_list(items: list[Any], depth: int) -> bool:
+    if depth > _PLAIN_DEPTH:
+        return False
+    depth += 1
     for value in items:
         kind = value.__class__
         if kind is str:
             if "\x00" in value:
                 return False
         elif kind is dict:
-            if not _plain(value):
+            if not _plain(value, depth):
                 return False
         elif kind is list:
-            if not _plain_list(value):
+            if not _plain_list(value, depth):
                 return False
         elif kind not in _SCALARS and value is not None:
             return False
@@ -426,6 +431,8 @@ def _plain_list(items: list[Any]) -> bool:
 
 
 _SCALARS: Final = frozenset({int, float, bool})
+#: How deep :func:`_plain` goes (claims and answers nest three or four levels).
+_PLAIN_DEPTH: Final = 16
 
 
 def _str(data: Mapping[str, Any], key: str) -> str | None:

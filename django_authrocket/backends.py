@@ -36,7 +36,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -206,8 +206,13 @@ class AuthRocketBackend(ModelBackend):
     def get_or_create_user(
         self, session: AuthRocketSession
     ) -> tuple[AbstractBaseUser | None, bool]:
-        """The local user for ``session``, and whether it was created now."""
-        row = _first(self.filter_users(session))
+        """The local user for ``session``, and whether it was created now.
+
+        Inside a transaction (a login's) the mirror row is read locked, where the database
+        locks rows: every writer of a person's rows takes their mirror row first (sync,
+        webhooks and resync too, mirror/pages.py), so two of them never wait on each other in
+        a cycle. Writers of other people are not held up."""
+        row = _first(_locked(self.filter_users(session)))
         if row is not None:
             return self._returning(row, session), False
         if not app_settings.CREATE_USERS:
@@ -398,6 +403,17 @@ def _grants_staff(session: AuthRocketSession, permission: str, staff_orgs: tuple
         .only("permissions")
     )
     return any(m.has_perm(permission) for m in mirrored)
+
+
+def _locked(rows: QuerySet[AuthRocketUser]) -> QuerySet[AuthRocketUser]:
+    """``rows`` read ``FOR NO KEY UPDATE`` (the mirror table only) inside a transaction, on a
+    database that has it (PostgreSQL); as they are elsewhere (SQLite locks the whole database
+    at the first write)."""
+    connection = connections[router.db_for_write(rows.model)]  # where a locked read goes
+    features = connection.features
+    if not (connection.in_atomic_block and features.has_select_for_update_of):
+        return rows
+    return rows.select_for_update(of=("self",), no_key=features.has_select_for_no_key_update)
 
 
 def _first(rows: QuerySet[AuthRocketUser]) -> AuthRocketUser | None:

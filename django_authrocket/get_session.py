@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
@@ -44,6 +44,16 @@ from .tokens import verify_token
 logger = logging.getLogger("django_authrocket.recheck")
 
 
+class Answer(NamedTuple):
+    """A completed Get Session answer, and where its user came from."""
+
+    #: The answer with its user (and their memberships) embedded, without its token.
+    session: dict[str, Any]
+    #: The verified token session the embedded user and memberships were built from; None
+    #: when they came from the answer itself or from the Core API.
+    described_by: AuthRocketSession | None = None
+
+
 @sensitive_variables("id_or_token")
 def fetch(id_or_token: str, *, verified: AuthRocketSession | None = None) -> dict[str, Any]:
     """Get Session for a session id (``kss_...``) or a full login token, completed.
@@ -55,10 +65,17 @@ def fetch(id_or_token: str, *, verified: AuthRocketSession | None = None) -> dic
     gone, and other :class:`~django_authrocket.exceptions.APIError` subclasses when AuthRocket
     cannot answer.
     """
+    return fetch_answer(id_or_token, verified=verified).session
+
+
+@sensitive_variables("id_or_token")
+def fetch_answer(id_or_token: str, *, verified: AuthRocketSession | None = None) -> Answer:
+    """:func:`fetch`, saying also which verified token session describes the user (a login
+    then builds its identity from that session rather than reading the user back)."""
     client = AuthRocketClient.from_settings()
     answer = client.get_session(id_or_token)
     known = verified if verified is not None and answer.get("token") == id_or_token else None
-    return complete(answer, client, verified=known)
+    return _complete(answer, client, known)
 
 
 def complete(
@@ -66,30 +83,39 @@ def complete(
 ) -> dict[str, Any]:
     """The Get Session ``answer`` with its user (and their memberships) embedded, without
     its token; reads through ``client`` only what neither the answer nor its token holds."""
+    return _complete(answer, client, verified).session
+
+
+def _complete(
+    answer: dict[str, Any], client: AuthRocketClient, verified: AuthRocketSession | None
+) -> Answer:
     session = {key: value for key, value in answer.items() if key != "token"}
     if isinstance(answer.get("user"), dict):
-        return session
+        return Answer(session)
     user_id = answer.get("user_id")
     if not isinstance(user_id, str) or not user_id:
         raise InvalidResponse(
             "the Get Session answer names no user", method="GET", path=f"/sessions/{_id(answer)}"
         )
-    user = _user_from_token(answer, user_id, verified)
-    if user is None:
-        user = _read_user(client, user_id)
-    elif "memberships" not in user:  # the token carries no org data
+    decoded = _token_session(answer, user_id, verified)
+    if decoded is None:
+        return Answer({**session, "user": _read_user(client, user_id)})
+    user = _api_user(decoded)
+    if decoded.memberships is None:  # the token carries no org data
         user["memberships"] = _read_memberships(client, user_id)
-    return {**session, "user": user}
+        return Answer({**session, "user": user})
+    return Answer({**session, "user": user}, described_by=decoded)
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _user_from_token(
+def _token_session(
     answer: dict[str, Any], user_id: str, verified: AuthRocketSession | None = None
-) -> dict[str, Any] | None:
-    """The user object the answer's token describes, or None when it cannot be trusted.
-    ``verified``: that token's session, when the caller verified the very same token."""
+) -> AuthRocketSession | None:
+    """The session of the answer's token, when it verifies and names this session and user;
+    None when it cannot be trusted. ``verified``: that token's session, when the caller
+    verified the very same token."""
     token = answer.get("token")
     if not isinstance(token, str) or not token:
         return None
@@ -104,7 +130,7 @@ def _user_from_token(
     if decoded.id != answer.get("id") or decoded.user.id != user_id:
         logger.warning("Session %s: its token names another session or user", _id(answer))
         return None
-    return _api_user(decoded)
+    return decoded
 
 
 def _api_user(session: AuthRocketSession) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from .exceptions import InvalidClaims
 
@@ -78,14 +78,16 @@ class AuthRocketUserInfo:
     email_verification: str | None = None
 
     @classmethod
-    def from_api(cls, obj: Mapping[str, Any], *, strict: bool = True) -> AuthRocketUserInfo:
+    def from_api(
+        cls, obj: Mapping[str, Any], *, strict: bool = True, _nul_checked: bool = False
+    ) -> AuthRocketUserInfo:
         """Build from a Core API user object (``GET /users/:id``, or the one a session embeds).
 
         ``strict`` (a login) raises :class:`InvalidClaims` for a member of the wrong type; not
         strict (the mirror's sync) reads such a member as absent and drops NUL characters, so
         one odd field never stops a page of users.
         """
-        if strict:
+        if strict and not _nul_checked:  # a session's from_api checked its whole answer
             refuse_nul(obj)
         text, mapping = (_str, _object) if strict else (_loose_str, _loose_object)
         verification = email_verification_of(obj)
@@ -271,6 +273,7 @@ class AuthRocketSession:
         user: Mapping[str, Any] | None = None,
         memberships: Sequence[Mapping[str, Any]] | None = None,
         generation: Generation = 2,
+        described_by: AuthRocketSession | None = None,
     ) -> AuthRocketSession:
         """Build from a Core API session object (Get Session) and its user.
 
@@ -281,10 +284,13 @@ class AuthRocketSession:
         way), with the memberships embedded in that user. ``claims`` is always the answer with
         its user embedded, what a login stores and rebuilds. Raises :class:`InvalidClaims` when
         the objects lack what a login needs.
+
+        ``described_by``: the verified token session whose user and memberships the embedded
+        user was built from (:func:`django_authrocket.get_session.fetch_answer` says which);
+        they are taken from it rather than read back, and only the rest of the answer is read.
         """
         if not isinstance(session, Mapping) or session.get("object", "session") != "session":
             raise InvalidClaims("the Core API answer is not a session object")
-        refuse_nul(session)
         found = session.get("user") if user is None else user
         if not isinstance(found, Mapping):
             raise InvalidClaims("the Core API session object comes without its user")
@@ -292,13 +298,27 @@ class AuthRocketSession:
         user_id = _required_str(user_obj, "id")
         if _str(session, "user_id") not in (None, user_id):
             raise InvalidClaims("the Core API session object names two different users")
+        if described_by is not None and described_by.user.id == user_id:
+            # The token's claims passed refuse_nul when it verified: the rest is read here.
+            refuse_nul({key: value for key, value in session.items() if key != "user"})
+            return cls(
+                id=_required_str(session, "id"),
+                user=described_by.user,
+                memberships=described_by.memberships,
+                issued_at=_timestamp(session, "created_at"),
+                expires_at=_timestamp(session, "expires_at"),
+                generation=generation,
+                source="api",
+                claims=session,
+            )
         if memberships is not None:
             user_obj = {**user_obj, "memberships": list(memberships)}
         if user_obj is not session.get("user"):
             session = {**session, "user": user_obj}
+        refuse_nul(session)  # the answer and the user (with their memberships) in one walk
         return cls(
             id=_required_str(session, "id"),
-            user=AuthRocketUserInfo.from_api(user_obj),
+            user=AuthRocketUserInfo.from_api(user_obj, _nul_checked=True),
             memberships=_optional_tuple(user_obj, "memberships", _membership_from_api),
             issued_at=_timestamp(session, "created_at"),
             expires_at=_timestamp(session, "expires_at"),
@@ -348,6 +368,8 @@ def email_verification_of(user_obj: Mapping[str, Any]) -> str | None:
 def refuse_nul(data: Mapping[str, Any]) -> None:
     """Raise :class:`InvalidClaims` when a NUL character is anywhere in ``data``: in a string,
     a member name, or nested objects and lists (custom attributes too)."""
+    if _plain(data):  # every login reads one: no claim paths built unless one is refused
+        return
     pending: list[tuple[str, Any]] = [(str(key), value) for key, value in data.items()]
     while pending:
         claim, value = pending.pop()
@@ -360,6 +382,57 @@ def refuse_nul(data: Mapping[str, Any]) -> None:
             pending.extend((f"{claim}.{key}", item) for key, item in value.items())
         elif isinstance(value, list | tuple):
             pending.extend((claim, item) for item in value)
+
+
+def _plain(data: Mapping[str, Any], depth: int = 0) -> bool:
+    """True when ``data`` is JSON-shaped (dicts, lists, strings, numbers, booleans, null) with
+    no NUL in a string or a member name, nested at most :data:`_PLAIN_DEPTH` deep. False is no
+    verdict: :func:`refuse_nul` then walks ``data`` again without recursion, naming what it
+    refuses (or passing another kind of mapping or sequence, or deeper data)."""
+    if data.__class__ is not dict or depth > _PLAIN_DEPTH:
+        return False
+    depth += 1
+    for key, value in data.items():
+        if key.__class__ is not str or "\x00" in key:
+            return False
+        kind = value.__class__
+        if kind is str:
+            if "\x00" in value:
+                return False
+        elif kind is dict:
+            if not _plain(value, depth):
+                return False
+        elif kind is list:
+            if not _plain_list(value, depth):
+                return False
+        elif kind not in _SCALARS and value is not None:
+            return False
+    return True
+
+
+def _plain_list(items: list[Any], depth: int) -> bool:
+    if depth > _PLAIN_DEPTH:
+        return False
+    depth += 1
+    for value in items:
+        kind = value.__class__
+        if kind is str:
+            if "\x00" in value:
+                return False
+        elif kind is dict:
+            if not _plain(value, depth):
+                return False
+        elif kind is list:
+            if not _plain_list(value, depth):
+                return False
+        elif kind not in _SCALARS and value is not None:
+            return False
+    return True
+
+
+_SCALARS: Final = frozenset({int, float, bool})
+#: How deep :func:`_plain` goes (claims and answers nest three or four levels).
+_PLAIN_DEPTH: Final = 16
 
 
 def _str(data: Mapping[str, Any], key: str) -> str | None:

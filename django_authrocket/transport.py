@@ -33,6 +33,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import requests
+from requests.utils import get_netrc_auth
 
 from . import __version__
 
@@ -51,17 +52,31 @@ _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
 
 
 class HTTPSession(requests.Session):
-    """A ``requests.Session`` that reads the environment's proxy and CA bundle settings once
-    per origin (scheme and host), not on every call.
+    """A ``requests.Session`` that reads the environment's proxy and CA bundle settings, and
+    the ``.netrc`` credentials, once per origin (scheme and host), not on every call.
 
     ``requests`` looks them up again for every request (``HTTPS_PROXY``, ``NO_PROXY``,
-    ``REQUESTS_CA_BUNDLE``...: two walks over the whole environment), a tenth of a millisecond
+    ``REQUESTS_CA_BUNDLE``...: two walks over the whole environment; ``NETRC``, ``~/.netrc``
+    and ``~/_netrc``: a file lookup, and a parse when there is one), a tenth of a millisecond
     a call on a login's path. Set them before the first call, as the process starts.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._environment: dict[tuple[Any, ...], Any] = {}
+        self._netrc: dict[tuple[str, str], Any] = {}
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        if self.trust_env and not request.auth and not self.auth and request.url:
+            origin = urlsplit(str(request.url))[:2]
+            known = self._netrc.get(origin, _UNREAD)
+            if known is _UNREAD:
+                known = get_netrc_auth(str(request.url))  # requests' own lookup and rules
+                if len(self._netrc) < 64:  # origins of one site: a handful
+                    self._netrc[origin] = known
+            # None would send requests to look again: a do-nothing auth stands for "none".
+            request.auth = known or _no_auth
+        return super().prepare_request(request)
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -79,6 +94,14 @@ class HTTPSession(requests.Session):
             if len(self._environment) < 64:  # origins of one site: a handful
                 self._environment[key] = known
         return {**known, "proxies": dict(known["proxies"])}  # callers get their own dicts
+
+
+_UNREAD: Any = object()
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """The auth of an origin ``.netrc`` has no credentials for: leaves the request as it is."""
+    return request
 
 
 @dataclass(slots=True)

@@ -112,12 +112,15 @@ def _verified_bearer(token: str) -> AuthRocketSession:
     return session_from_api(verdict.answer)
 
 
-def session_from_api(answer: Any, *, max_age: int | None = None) -> AuthRocketSession:
+def session_from_api(
+    answer: Any, *, max_age: int | None = None, described_by: AuthRocketSession | None = None
+) -> AuthRocketSession:
     """An :class:`AuthRocketSession` from a Get Session answer of the configured API,
     completed with its user (:func:`django_authrocket.get_session.fetch`), with a token's time
-    and realm rules applied; raises InvalidToken (or a subclass) otherwise."""
+    and realm rules applied; raises InvalidToken (or a subclass) otherwise. ``described_by``:
+    see :meth:`AuthRocketSession.from_api`."""
     generation: Generation = 1 if app_settings.api_generation == 1 else 2
-    session = AuthRocketSession.from_api(answer, generation=generation)
+    session = AuthRocketSession.from_api(answer, generation=generation, described_by=described_by)
     check_not_emulator(session.claims)
     try:
         check_lifetime(
@@ -142,13 +145,13 @@ def _ask_authrocket(
     """Get Session with a token that verified here (its session: ``verified``): AuthRocket
     says whether its session is still live."""
     try:
-        answer = get_session.fetch(token, verified=verified)
+        answer = get_session.fetch_answer(token, verified=verified)
     except NotFound:
         raise InvalidToken(
             "AuthRocket does not know this session: it ended or the token is invalid",
             reason="session_not_found",
         ) from None
-    return session_from_api(answer, max_age=max_age)
+    return session_from_api(answer.session, max_age=max_age, described_by=answer.described_by)
 
 
 def _seconds(moment: datetime | None) -> float | None:

@@ -10,6 +10,7 @@ generation's tokens are accepted. (Exempt URLs and the expiry: test_middleware_s
 from __future__ import annotations
 
 import json
+from types import MappingProxyType
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,7 +18,8 @@ from django.contrib.auth.models import Permission
 from django.core.checks import run_checks
 from django.test import Client
 
-from django_authrocket.identity import AuthRocketSession, AuthRocketUserInfo
+from django_authrocket.exceptions import InvalidClaims
+from django_authrocket.identity import AuthRocketSession, AuthRocketUserInfo, refuse_nul
 from django_authrocket.mirror import fields
 from django_authrocket.models import AuthRocketOrg, AuthRocketUser
 from django_authrocket.sync import sync
@@ -181,6 +183,25 @@ def test_nul_in_any_claim_is_refused_before_the_database(emulator, ada, claims) 
         AuthRocketSession.from_claims(
             {"sub": "usr_1", "sid": "kss_1", "iat": 1, "exp": 2, **claims}
         )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"a": ("x\x00",)},  # a tuple: not JSON-shaped, the naming walk decides
+        MappingProxyType({"a": "x\x00"}),
+        {"a": MappingProxyType({"b": ["\x00"]})},
+        {1: {"k\x00": 2}},  # a member name that is not a string
+        {"a": [1, 2.5, True, None, {"b": [["\x00"]]}]},
+    ],
+    ids=["tuple", "mapping-proxy", "nested-proxy", "int-key", "deep-list"],
+)
+def test_nul_in_any_shape_of_mapping_is_refused(data) -> None:
+    # refuse_nul first tries a quick walk of plain JSON data and names nothing; anything else
+    # (or a NUL) goes to the walk that names the claim. Both must end in a refusal.
+    with pytest.raises(InvalidClaims, match="NUL"):
+        refuse_nul(data)
+    refuse_nul({"a": [1, 2.5, True, None, {"b": [["x"]]}], "c": ("y",)})  # nothing to refuse
 
 
 def test_nul_in_a_get_session_answer_is_refused(emulator, ada) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib import auth
 from django.contrib.sessions.backends.db import SessionStore
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -226,20 +227,54 @@ def test_a_login_alone_still_stores_its_digest(settings, emulator, ada) -> None:
     assert not [q for q in queries.captured_queries if "authrocketmembership" in q["sql"]]
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("writer", ["webhook removes a membership", "sync changes the user"])
-def test_a_concurrent_write_during_a_login_transaction_stays_visible(
-    settings, emulator, ada, writer
-) -> None:
-    """PostgreSQL, two connections: the login view's transaction has read the mirror row (an
-    unchanged session: no row locked), another worker's writer commits on its own connection,
-    then the login's auth.login() runs in the still open transaction. Its digest UPDATE sees
-    the committed stamp (READ COMMITTED) and leaves it, so the next login compares again."""
+def _pid() -> int:
+    """The PostgreSQL backend of this thread's connection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+def _wait_until_blocked(pid: int, seconds: float = 30.0) -> None:
+    """Until the backend ``pid`` waits for a lock (pg_locks is live, not a snapshot)."""
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", [pid])
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"backend {pid} never waited for a lock")
+
+
+def _tables_written_by(pid: int) -> set[str]:
+    """The tables the backend ``pid`` holds a write lock on (ROW EXCLUSIVE: it wrote to them)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE l.pid = %s AND l.granted AND l.mode = 'RowExclusiveLock'",
+            [pid],
+        )
+        return {str(name) for (name,) in cursor.fetchall()}
+
+
+def _postgresql_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip(
             "not applicable: SQLite's IMMEDIATE transactions queue the other writer behind the "
             "login's (the interleaving above covers SQLite)"
         )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_writer_during_a_login_waits_for_it_and_stays_visible(
+    settings, emulator, ada, writer
+) -> None:
+    """PostgreSQL, two connections: a login holds its person's mirror row from its first read
+    (every writer takes that row first, so none waits on the other in a cycle). Another
+    worker's writer started during the login waits for it, commits after it, and its change
+    stays visible: the next login compares again and writes back what its session lists."""
+    _postgresql_only()
     settings.AUTHROCKET_WEBHOOK_SECRET = SECRET
     login_with(Client(), emulator.mint_token(ada["id"]))
     said = mirror_of(ada["id"]).login_digest
@@ -247,35 +282,163 @@ def test_a_concurrent_write_during_a_login_transaction_stays_visible(
     later = emulator.mint_token(ada["id"])  # the same session, for the next login
     before = {"last_name": mirror_of(ada["id"]).last_name, **_membership(emulator, ada["id"])}
     failures: list[BaseException] = []
+    pids: list[int] = []
 
     def other_worker() -> None:
         try:
+            pids.append(_pid())
             WRITERS[writer](emulator, ada)
         except BaseException as exc:  # reported by the test below
             failures.append(exc)
         finally:
             connection.close()  # this thread's own connection
 
+    worker = threading.Thread(target=other_worker)
+
     def during_login(sender: object, **kwargs: Any) -> None:
         assert connection.in_atomic_block  # the login's transaction is open
-        worker = threading.Thread(target=other_worker)
         worker.start()
-        worker.join(timeout=30)
-        assert not worker.is_alive(), "the writer waited on the login's transaction"
+        while not pids and worker.is_alive():
+            time.sleep(0.005)
+        _wait_until_blocked(pids[0])  # on the row this login holds
 
     authrocket_login.connect(during_login, dispatch_uid="test-concurrent-writer")
     try:
         assert login_with(Client(), token).status_code == 302
     finally:
         authrocket_login.disconnect(dispatch_uid="test-concurrent-writer")
-    assert not failures, failures
-    assert mirror_of(ada["id"]).login_digest not in (said, "")
+    worker.join(timeout=30)
+    assert not worker.is_alive() and not failures, failures
+    assert mirror_of(ada["id"]).login_digest not in (said, "")  # the writer's stamp, after
 
     assert login_with(Client(), later).status_code == 302
     row = mirror_of(ada["id"])
     assert describes(row.login_digest, mirror_digest(said)) and row.last_name == before["last_name"]
-    membership = AuthRocketMembership.objects.get(user__authrocket_id=ada["id"])
+    membership = AuthRocketMembership.objects.select_related("org").get(
+        user__authrocket_id=ada["id"]
+    )
     assert membership.permissions == before["permissions"]
+    assert membership.org.name == "Analytical Engines"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", ["permissions", "org name"])
+def test_a_login_writes_nothing_before_it_holds_its_person(settings, emulator, ada, change) -> None:
+    """PostgreSQL, the lock order that keeps a login and a webhook's resync of the same person
+    out of a deadlock: another transaction holds Ada's mirror row (as a resync writing her does
+    first); a login whose token changes her memberships or an org waits for that row before it
+    writes anything, so it holds no membership or org row the other one may want next."""
+    _postgresql_only()
+    login_with(Client(), emulator.mint_token(ada["id"]))
+    membership = _membership(emulator, ada["id"])
+    if change == "permissions":
+        emulator.update_membership(membership["id"], permissions=["billing:read"])
+    else:
+        emulator.update_org(membership["org_id"], name="Difference Engines")
+    token = emulator.mint_token(ada["id"])
+    holder_ready, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+    login_pid: list[int] = []
+
+    def holder() -> None:  # another worker's transaction, holding Ada's mirror row
+        try:
+            with transaction.atomic():
+                AuthRocketUser.objects.filter(authrocket_id=ada["id"]).update(login_digest="~x")
+                holder_ready.set()
+                release.wait(30)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            holder_ready.set()
+            connection.close()
+
+    responses: list[int] = []
+
+    def login() -> None:
+        try:
+            login_pid.append(_pid())
+            responses.append(login_with(Client(), token).status_code)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=holder)
+    first.start()
+    holder_ready.wait(30)
+    second = threading.Thread(target=login)
+    second.start()
+    try:
+        while not login_pid and second.is_alive():
+            time.sleep(0.005)
+        _wait_until_blocked(login_pid[0])
+        written = _tables_written_by(login_pid[0])
+    finally:
+        release.set()
+        first.join(30)
+        second.join(30)
+    assert not failures, failures
+    assert not {AuthRocketMembership._meta.db_table, AuthRocketOrg._meta.db_table} & written
+    assert responses == [302]
+    row = AuthRocketMembership.objects.select_related("org").get(user__authrocket_id=ada["id"])
+    expected = (["billing:read"], "Analytical Engines")
+    if change == "org name":
+        expected = (membership["permissions"], "Difference Engines")
+    assert (row.permissions, row.org.name) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("writer", WRITERS)
+def test_every_writer_holds_the_person_before_their_memberships_and_orgs(
+    settings, emulator, ada, writer
+) -> None:
+    """PostgreSQL, the same lock order from the other side: while another transaction holds
+    Ada's mirror row (as a login does from its first read), a writer of her memberships or
+    orgs waits for that row before writing either, so it holds nothing the login wants next."""
+    _postgresql_only()
+    settings.AUTHROCKET_WEBHOOK_SECRET = SECRET
+    login_with(Client(), emulator.mint_token(ada["id"]))
+    holder_ready, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+    writer_pid: list[int] = []
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                AuthRocketUser.objects.filter(authrocket_id=ada["id"]).update(login_digest="~x")
+                holder_ready.set()
+                release.wait(30)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            holder_ready.set()
+            connection.close()
+
+    def write() -> None:
+        try:
+            writer_pid.append(_pid())
+            WRITERS[writer](emulator, ada)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=holder)
+    first.start()
+    holder_ready.wait(30)
+    second = threading.Thread(target=write)
+    second.start()
+    try:
+        while not writer_pid and second.is_alive():
+            time.sleep(0.005)
+        _wait_until_blocked(writer_pid[0])
+        written = _tables_written_by(writer_pid[0])
+    finally:
+        release.set()
+        first.join(30)
+        second.join(30)
+    assert not failures, failures
+    assert not {AuthRocketMembership._meta.db_table, AuthRocketOrg._meta.db_table} & written
 
 
 def test_a_digest_stored_again_by_another_login_does_not_let_a_stale_one_in(

@@ -418,3 +418,43 @@ def test_the_environment_is_read_once_per_origin_with_requests_own_rules(monkeyp
         "https://api.example/", {"https": "http://given.invalid:1"}, True, None, None
     )
     assert given["proxies"]["https"] == "http://given.invalid:1"
+
+
+def test_netrc_credentials_are_read_once_per_origin_with_requests_own_rules(
+    monkeypatch, tmp_path
+) -> None:
+    """HTTPSession keeps what requests finds in ``.netrc`` per origin: the same Authorization
+    header as a plain Session (and none where the file has no entry), without the lookup and
+    the parse on every call."""
+    from django_authrocket.transport import HTTPSession
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.example login ada password first\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    ours, plain = HTTPSession(), requests.Session()
+
+    def authorization(session: requests.Session, url: str) -> str | None:
+        return session.prepare_request(requests.Request("GET", url)).headers.get("Authorization")
+
+    for url in ("https://api.example/v2/sessions/x", "https://other.example/v2/users"):
+        assert authorization(ours, url) == authorization(plain, url)
+    first = authorization(ours, "https://api.example/")
+    assert first is not None and first.startswith("Basic ")
+    assert authorization(ours, "https://other.example/") is None
+
+    netrc.write_text(
+        "machine api.example login ada password second\n"
+        "machine other.example login grace password third\n"
+        "machine new.example login hedy password fourth\n"
+    )
+    # The origins read before keep their answers; one not read yet sees the file as it is.
+    assert authorization(ours, "https://api.example/v2/orgs") == first
+    assert authorization(ours, "https://other.example/v2/orgs") is None
+    assert authorization(ours, "https://new.example/") == authorization(
+        requests.Session(), "https://new.example/"
+    )
+    assert authorization(requests.Session(), "https://api.example/") != first
+    # Credentials given to the call win, as with requests.
+    given = ours.prepare_request(requests.Request("GET", "https://api.example/", auth=("u", "p")))
+    assert given.headers["Authorization"] == requests.auth._basic_auth_str("u", "p")

@@ -7,6 +7,7 @@ serves past its expiry), the real answer is fetched, changed in that one field a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -256,6 +257,48 @@ def test_the_builder_takes_the_user_and_memberships_read_separately(
     assert AuthRocketSession.from_api(built.claims) == built
     with pytest.raises(InvalidClaims):  # the answer names another user
         AuthRocketSession.from_api(answer, user={**user, "id": "usr_someone_else"})
+
+
+@pytest.mark.parametrize(
+    "person",
+    [
+        {"username": "grace", "reference": "g-1", "custom": {"team": "navy", "n": 3}},
+        {"username": None, "email_verification": "requested"},
+        {"first_name": "Émilie", "last_name": "du Châtelet", "custom": {"x": {"y": [1, "z"]}}},
+    ],
+)
+def test_a_login_builds_from_its_verified_token_what_reading_the_answer_back_builds(
+    api_mode, emulator, person
+) -> None:
+    # When Get Session answers with the very token that verified, the login takes the user and
+    # memberships from that token's session instead of reading its own answer back: the result
+    # must be the same in every field (custom attributes included, which == leaves out).
+    user = emulator.create_user("someone@example.com", **person)
+    for name, selected in (("Engines", True), ("Looms", False)):
+        org = emulator.create_org(name, reference=f"{name}-ref", custom={"plan": name})
+        emulator.create_membership(user["id"], org["id"], permissions=["a", "b"], selected=selected)
+    token = emulator.mint_token(user["id"])
+
+    session = verify_login_token(token)
+    read_back = AuthRocketSession.from_api(session.claims)
+
+    assert session.source == read_back.source == "api"
+    assert session.memberships  # the token carries org data: the path under test
+    assert dataclasses.asdict(session) == dataclasses.asdict(read_back)
+    assert session.claims == read_back.claims and "token" not in session.claims
+
+
+def test_a_nul_in_the_rest_of_an_answer_built_from_its_token_is_refused(
+    api_mode, emulator, ada
+) -> None:
+    token = emulator.mint_token(ada["id"])
+    answer = AuthRocketClient.from_settings().get_session(token)  # it carries this token
+    assert answer["token"] == token
+    body = json.dumps({**answer, "client_app_id": "app\x00"}).encode()
+    emulator.inject_fault("/api/v2/sessions/*", kind="body", status=200, body=body, times=None)
+
+    with pytest.raises(InvalidToken):
+        verify_login_token(token)
 
 
 @pytest.mark.parametrize("spoiled", ["foreign_key", "other_session", "expired"])

@@ -239,13 +239,15 @@ def write(
                 values[name] = default()
         created.append(in_order(values))
     counts.created = len(created)
-    _upsert(spec, names, changed_rows, created, mark_seen=mark_seen)
-    if local is not None:
-        local.save()
+    # The people's mirror rows first, as every writer takes them (backends.get_or_create_user):
+    # a login holding one and writing its memberships never waits on this transaction in turn.
     person = names.index("user_id") if spec.model is AuthRocketMembership else None
     _forget_digests(
         spec, changed_rows, [row[person] for row in created] if person is not None else []
     )
+    _upsert(spec, names, changed_rows, created, mark_seen=mark_seen)
+    if local is not None:
+        local.save()
     if mark_seen and seen:
         spec.model._default_manager.filter(pk__in=seen).update(synced_at=now)
     if local is not None:

@@ -154,9 +154,9 @@ def _taken(
 ) -> set[str]:
     """The usernames taken among those the choice of usernames looks at (``candidates``: each
     user's, best first), read with ``present``: first each user's first choice; then every
-    choice of the users whose first
-    one is taken or is also another user's choice (only they may look further). Any other
-    user takes their first choice, whatever the database holds of their others."""
+    choice of the users whose first one is taken or is also another user's choice (only they
+    may look further). Any other user takes their first choice, whatever the database holds
+    of their others."""
     taken = present({names[0] for names in candidates})
     named = Counter(chain.from_iterable(candidates))
     contested = {

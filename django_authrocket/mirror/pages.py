@@ -226,7 +226,7 @@ def write(
     stamped = {"login_digest": fresh} if spec.model is AuthRocketUser else {}
     # Each new row's values by attname, every column there (a field a row lacks takes its
     # default; a default that is a callable, ``dict``..., is called for each row).
-    names, constant, called = _columns(spec.model)
+    names, constant, called = upsert.columns(spec.model)
     base = {**constant, "synced_at": now, **stamped}
     in_order = itemgetter(*names)
     created: list[tuple[Any, ...]] = []
@@ -293,25 +293,6 @@ def _upsert(
         rows.extend(map(attrgetter(*names), changed))
     rows.extend(created)
     statement.write(rows)
-
-
-def _columns(
-    model: type[models.Model],
-) -> tuple[list[str], dict[str, Any], list[tuple[str, Any]]]:
-    """``model``'s columns but its primary key (attnames), and their defaults: those that are
-    the same for each row, and those to call for each row (a default that is a callable)."""
-    names = []
-    constant: dict[str, Any] = {}
-    called = []
-    for field in model._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        names.append(field.attname)
-        if field.has_default() and callable(field.default):
-            called.append((field.attname, field.get_default))
-        else:
-            constant[field.attname] = field.get_default()
-    return names, constant, called
 
 
 def _forget_digests(spec: Spec, changed: Sequence[Any], created_people: Sequence[Any]) -> None:

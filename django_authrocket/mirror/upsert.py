@@ -5,8 +5,9 @@ compared column differs>`` per chunk through ``connection.cursor()`` (the defaul
 the rest of the mirror), values always as parameters: on SQLite ``VALUES (...), (...)`` with
 chunks under the database's limit of parameters a statement (``SQLITE_LIMIT_VARIABLE_NUMBER``),
 on PostgreSQL one array per column through ``UNNEST``. :class:`Insert` is the same without the
-conflict clause (new local users, with ``RETURNING``). :func:`present` and :func:`rows_where`
-read by a long ``IN`` list with one plain statement per chunk. On SQLite this is several times
+conflict clause (new local users, with ``RETURNING``); :func:`columns` names a model's columns
+and their defaults, for rows given in that order. :func:`present` and :func:`rows_where` read
+by a long ``IN`` list with one plain statement per chunk. On SQLite this is several times
 faster than Django's ``bulk_create(update_conflicts=True)``, which compiles each value and sends
 at most 999 parameters a statement.
 
@@ -157,6 +158,25 @@ class Upsert(Insert):
         self.tail = f" ON CONFLICT ({key}) DO UPDATE SET {sets}" + (
             f" WHERE {where}" if where else ""
         )
+
+
+def columns(
+    model: type[models.Model],
+) -> tuple[list[str], dict[str, Any], list[tuple[str, Any]]]:
+    """``model``'s columns but its primary key (attnames), and their defaults: those that are
+    the same for each row, and those to call for each row (a default that is a callable)."""
+    names = []
+    constant: dict[str, Any] = {}
+    called = []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        names.append(field.attname)
+        if field.has_default() and callable(field.default):
+            called.append((field.attname, field.get_default))
+        else:
+            constant[field.attname] = field.get_default()
+    return names, constant, called
 
 
 def present(model: type[models.Model], attname: str, values: Collection[Any]) -> set[Any]:

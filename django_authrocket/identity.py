@@ -10,7 +10,7 @@ can store it in no text or JSON column, and no genuine AuthRocket value holds on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -391,10 +391,15 @@ def _plain(data: Mapping[str, Any], depth: int = 0) -> bool:
     refuses (or passing another kind of mapping or sequence, or deeper data)."""
     if data.__class__ is not dict or depth > _PLAIN_DEPTH:
         return False
-    depth += 1
-    for key, value in data.items():
+    for key in data:
         if key.__class__ is not str or "\x00" in key:
             return False
+    return _plain_values(data.values(), depth + 1)
+
+
+def _plain_values(values: Iterable[Any], depth: int) -> bool:
+    """:func:`_plain` for the members of an object or the items of a list."""
+    for value in values:
         kind = value.__class__
         if kind is str:
             if "\x00" in value:
@@ -403,27 +408,7 @@ def _plain(data: Mapping[str, Any], depth: int = 0) -> bool:
             if not _plain(value, depth):
                 return False
         elif kind is list:
-            if not _plain_list(value, depth):
-                return False
-        elif kind not in _SCALARS and value is not None:
-            return False
-    return True
-
-
-def _plain_list(items: list[Any], depth: int) -> bool:
-    if depth > _PLAIN_DEPTH:
-        return False
-    depth += 1
-    for value in items:
-        kind = value.__class__
-        if kind is str:
-            if "\x00" in value:
-                return False
-        elif kind is dict:
-            if not _plain(value, depth):
-                return False
-        elif kind is list:
-            if not _plain_list(value, depth):
+            if depth > _PLAIN_DEPTH or not _plain_values(value, depth + 1):
                 return False
         elif kind not in _SCALARS and value is not None:
             return False

@@ -35,8 +35,9 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import get_language_from_path
 from django.views.decorators.debug import sensitive_variables
 
 from . import login_marker, logins, reports, token_login, verification
@@ -212,14 +213,25 @@ def _remember_browser(
     arrived_at: str,
 ) -> None:
     """Record which browser spent ``token`` (its id cookie's digest), as long as the token's
-    replay mark lives. The id cookie's path is where the token arrived (the whole site when
-    any page takes a token): a browser sends it there only, not with every request."""
+    replay mark lives. The id cookie's path is where the token arrived: a browser sends it
+    there only, not with every request. The whole site when any page takes a token, or when
+    the login view's path starts with a language (``i18n_patterns``): a token LoginRocket
+    sends again may come back under another language's prefix."""
     if not app_settings.PREVENT_TOKEN_REPLAY:
         return
     lifetime = verification.replay_mark_timeout(session)
-    path = "/" if app_settings.TOKEN_ANYWHERE else arrived_at
+    path = arrived_at
+    if app_settings.TOKEN_ANYWHERE or _under_a_language(arrived_at):
+        path = "/"
     browser = login_marker.keep_browser(request, response, lifetime, path=path)
     shared_cache().set(_spent_by_key(token), _digest(browser), timeout=lifetime)
+
+
+def _under_a_language(path: str) -> bool:
+    """Whether ``path`` (with the script prefix) starts with a language code of ``LANGUAGES``."""
+    prefix = get_script_prefix()
+    inner = "/" + path.removeprefix(prefix) if path.startswith(prefix) else path
+    return get_language_from_path(inner) is not None
 
 
 @sensitive_variables("token")

@@ -392,6 +392,43 @@ def test_a_reissued_token_logs_in_again_at_the_login_view_it_came_to(emulator, a
     assert who(browser) == "ada"
 
 
+@pytest.mark.urls("tests.i18n_urls")  # the login view at /en/login/ and /fr/login/
+def test_a_reissued_token_logs_in_again_under_another_language_prefix(settings, emulator, ada):
+    """Under i18n_patterns the browser id goes to the whole site: a token LoginRocket sends
+    again may come back to the login view under another language's prefix, and the browser
+    must send its id there too."""
+    settings.USE_I18N = True
+    settings.LANGUAGE_CODE = "en"
+    settings.LANGUAGES = [("en", "English"), ("fr", "French")]
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(1, "django.middleware.locale.LocaleMiddleware")  # after the session's
+    settings.MIDDLEWARE = middleware
+    emulator.configure(cached_login_token="same")
+    browser, loginrocket = Browser(), requests.Session()
+    start = browser.get("/en/login/", {"next": "/private/"})["Location"]
+    redirect_uri = parse_qs(urlsplit(start).query)["redirect_uri"][0]
+    assert urlsplit(redirect_uri).path == "/en/login/"
+    token = _loginrocket(
+        loginrocket,
+        f"{emulator.loginrocket_url}/login",
+        redirect_uri=redirect_uri,
+        user_id=ada["id"],
+    )
+    first = browser.get("/en/login/", {"next": "/private/", "token": token})
+    assert first.status_code == 302
+    assert first.cookies[login_marker.BROWSER_COOKIE]["path"] == "/"
+
+    browser.cookies.pop(django_settings.SESSION_COOKIE_NAME)  # the Django session is lost
+    again_url = browser.get("/fr/login/", {"next": "/private/"})["Location"]
+    assert urlsplit(parse_qs(urlsplit(again_url).query)["redirect_uri"][0]).path == "/fr/login/"
+    again = _loginrocket(loginrocket, again_url)
+    assert again == token
+    response = browser.get("/fr/login/", {"next": "/private/", "token": again})
+    assert response.status_code == 302
+    assert response["Location"] == "/private/"
+    assert who(browser) == "ada"
+
+
 def test_with_token_anywhere_the_browser_id_goes_everywhere(settings, emulator, ada) -> None:
     settings.AUTHROCKET_TOKEN_ANYWHERE = True
     response = login_with(Client(), emulator.mint_token(ada["id"]))

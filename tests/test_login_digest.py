@@ -321,6 +321,56 @@ def test_a_writer_during_a_login_waits_for_it_and_stays_visible(
     assert membership.org.name == "Analytical Engines"
 
 
+def _tables_written_while_held(ada: dict[str, Any], work: Callable[[], None]) -> set[str]:
+    """Another transaction holds Ada's mirror row (as every writer of her rows takes it first)
+    while ``work`` runs on a connection of its own: the tables ``work`` has written to by the
+    time it waits for that row. Then the row is let go and ``work`` finishes."""
+    holder_ready, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+    pids: list[int] = []
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                AuthRocketUser.objects.filter(authrocket_id=ada["id"]).update(login_digest="~x")
+                holder_ready.set()
+                release.wait(30)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+        finally:
+            holder_ready.set()
+            connection.close()  # this thread's own connection
+
+    def worker() -> None:
+        try:
+            pids.append(_pid())
+            work()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=holder)
+    first.start()
+    holder_ready.wait(30)
+    second = threading.Thread(target=worker)
+    second.start()
+    try:
+        while not pids and second.is_alive():
+            time.sleep(0.005)
+        _wait_until_blocked(pids[0])
+        written = _tables_written_by(pids[0])
+    finally:
+        release.set()
+        first.join(30)
+        second.join(30)
+    assert not failures, failures
+    return written
+
+
+PERSON_TABLES = {AuthRocketMembership._meta.db_table, AuthRocketOrg._meta.db_table}
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("change", ["permissions", "org name"])
 def test_a_login_writes_nothing_before_it_holds_its_person(settings, emulator, ada, change) -> None:
@@ -336,49 +386,13 @@ def test_a_login_writes_nothing_before_it_holds_its_person(settings, emulator, a
     else:
         emulator.update_org(membership["org_id"], name="Difference Engines")
     token = emulator.mint_token(ada["id"])
-    holder_ready, release = threading.Event(), threading.Event()
-    failures: list[BaseException] = []
-    login_pid: list[int] = []
-
-    def holder() -> None:  # another worker's transaction, holding Ada's mirror row
-        try:
-            with transaction.atomic():
-                AuthRocketUser.objects.filter(authrocket_id=ada["id"]).update(login_digest="~x")
-                holder_ready.set()
-                release.wait(30)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            holder_ready.set()
-            connection.close()
-
     responses: list[int] = []
 
-    def login() -> None:
-        try:
-            login_pid.append(_pid())
-            responses.append(login_with(Client(), token).status_code)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connection.close()
+    written = _tables_written_while_held(
+        ada, lambda: responses.append(login_with(Client(), token).status_code)
+    )
 
-    first = threading.Thread(target=holder)
-    first.start()
-    holder_ready.wait(30)
-    second = threading.Thread(target=login)
-    second.start()
-    try:
-        while not login_pid and second.is_alive():
-            time.sleep(0.005)
-        _wait_until_blocked(login_pid[0])
-        written = _tables_written_by(login_pid[0])
-    finally:
-        release.set()
-        first.join(30)
-        second.join(30)
-    assert not failures, failures
-    assert not {AuthRocketMembership._meta.db_table, AuthRocketOrg._meta.db_table} & written
+    assert not PERSON_TABLES & written
     assert responses == [302]
     row = AuthRocketMembership.objects.select_related("org").get(user__authrocket_id=ada["id"])
     expected = (["billing:read"], "Analytical Engines")
@@ -398,47 +412,10 @@ def test_every_writer_holds_the_person_before_their_memberships_and_orgs(
     _postgresql_only()
     settings.AUTHROCKET_WEBHOOK_SECRET = SECRET
     login_with(Client(), emulator.mint_token(ada["id"]))
-    holder_ready, release = threading.Event(), threading.Event()
-    failures: list[BaseException] = []
-    writer_pid: list[int] = []
 
-    def holder() -> None:
-        try:
-            with transaction.atomic():
-                AuthRocketUser.objects.filter(authrocket_id=ada["id"]).update(login_digest="~x")
-                holder_ready.set()
-                release.wait(30)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            holder_ready.set()
-            connection.close()
+    written = _tables_written_while_held(ada, lambda: WRITERS[writer](emulator, ada))
 
-    def write() -> None:
-        try:
-            writer_pid.append(_pid())
-            WRITERS[writer](emulator, ada)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    first = threading.Thread(target=holder)
-    first.start()
-    holder_ready.wait(30)
-    second = threading.Thread(target=write)
-    second.start()
-    try:
-        while not writer_pid and second.is_alive():
-            time.sleep(0.005)
-        _wait_until_blocked(writer_pid[0])
-        written = _tables_written_by(writer_pid[0])
-    finally:
-        release.set()
-        first.join(30)
-        second.join(30)
-    assert not failures, failures
-    assert not {AuthRocketMembership._meta.db_table, AuthRocketOrg._meta.db_table} & written
+    assert not PERSON_TABLES & written
 
 
 def test_a_digest_stored_again_by_another_login_does_not_let_a_stale_one_in(

@@ -10,11 +10,9 @@ them alike), it times a trivial ``@login_required`` view through:
    package is installed (``make bench`` installs it; the package itself never depends on it).
 
 and prints the median of the per-round ratios to 1, with a noise-floor row (a second stock
-client) and issue 16's target 3 next to each mode's ratio. ``BENCH_FAT_SESSION=1`` adds the
-stock stack carrying our session data, ``BENCH_ENTRY_SHAPES=1`` the stock stack carrying the
-api-mode entry as a JSON object and as the one string the package stores. It also prints
-what re-verifying the stored token on every request would cost, the reason the jwt-mode path
-compares a number instead.
+client) and issue 16's target 3 next to each mode's ratio. It also prints what re-verifying the
+stored token on every request would cost, the reason the jwt-mode path compares a number
+instead.
 
     .venv/bin/python benchmarks/middleware.py [--quick] [--seed=N]
 """
@@ -200,22 +198,6 @@ def time_stacks(
         session.update({k: v for k, v in jwt_client.session.items() if k.startswith("_authrocket")})
         session.save()
         stacks["1b stock, same session data"] = (fat, "jwt")
-
-    if os.environ.get("BENCH_ENTRY_SHAPES"):
-        # The same values as the api-mode entry, as a JSON object and as the one string
-        # logins.LoginEntry.save() writes: what the shape alone costs a request.
-        values = {"ref": "T-46t82H9aUSh4sTKTYmhQ", "v": "fbce43c2fb3acfc2", "exp": 1796417036.0}
-        values.update(next=1796413723.6337638, ok=1796413437.0272808)
-        for name, entry in (
-            ("1d stock + entry as an object", values),
-            ("1e stock + entry as a string", " ".join(map(str, values.values()))),
-        ):
-            shaped = client_with(BASE_MIDDLEWARE)
-            shaped.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
-            session = shaped.session
-            session["_authrocket"] = entry
-            session.save()
-            stacks[name] = (shaped, "jwt")
 
     if have_oidc:
         oidc = client_with([*BASE_MIDDLEWARE, OIDC])

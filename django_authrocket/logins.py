@@ -41,7 +41,7 @@ from .models import AuthRocketLogin
 
 logger = logging.getLogger("django_authrocket.recheck")
 
-#: The one session entry: one string, the fields of :class:`LoginEntry` separated by spaces.
+#: The one session entry: a dict with the members below.
 ENTRY_KEY = "_authrocket"
 #: The login token, kept only where an api-mode recheck needs it (see _needs_token_for_rechecks).
 TOKEN_KEY = "_authrocket_token"
@@ -58,13 +58,9 @@ _UNSET = object()
 class LoginEntry(NamedTuple):
     """This Django session's AuthRocket entry: a value, read once per request.
 
-    The methods that change it return a new entry; :meth:`save` puts it in the session as one
-    string (``"<ref> <version> <expires_at>"``, and in api mode ``" <next> <ok>"``, ``-`` for
-    none). A string, not a JSON object: the session is decoded on every request, and inside
-    real requests an object of five members cost about 1% of a warm request where the same
-    values as one string cost 0.2% (benchmarks/middleware.py's stacks, with the session data
-    alone differing). A named tuple, not a frozen dataclass: it is built on every request,
-    and a tuple is built in about half the time (no ``object.__setattr__`` per field).
+    The methods that change it return a new entry; :meth:`save` puts it in the session. A
+    named tuple, not a frozen dataclass: it is built on every request, and a tuple is built in
+    about half the time (no ``object.__setattr__`` per field).
     """
 
     #: The AuthRocketLogin row holding the identity (fixed for the life of the login).
@@ -81,18 +77,24 @@ class LoginEntry(NamedTuple):
     @classmethod
     def of(cls, store: MutableMapping[str, Any] | None) -> LoginEntry | None:
         """The entry of a session store (``request.session``, a test client's ``session``), or
-        None when AuthRocket did not log it in (or the entry is not one it wrote)."""
+        None when AuthRocket did not log it in."""
         raw = store.get(ENTRY_KEY) if store is not None else None
-        if raw.__class__ is not str:
+        if raw.__class__ is not dict:
             return None
-        parts = raw.split(" ")
-        if len(parts) not in (3, 5) or not parts[0] or not parts[1]:
+        get = raw.get
+        ref, version, exp = get("ref"), get("v", ""), get("exp")
+        if ref.__class__ is not str:
             return None
-        try:
-            times = [None if part == "-" else float(part) for part in parts[2:]]
-        except ValueError:
-            return None
-        return cls(parts[0], parts[1], *times)
+        if version.__class__ is not str:
+            version = str(version)
+        if exp is not None and exp.__class__ is not float:  # a float or None, as saved
+            exp = _number(exp)
+        next_check, checked = get("next"), get("ok")  # api mode only
+        if next_check is not None and next_check.__class__ is not float:
+            next_check = _number(next_check)
+        if checked is not None and checked.__class__ is not float:
+            checked = _number(checked)
+        return cls(ref, version, exp, next_check, checked)
 
     def expired(self, now: float) -> bool:
         """Whether the AuthRocket session is over by the clock (with the configured leeway)."""
@@ -117,9 +119,11 @@ class LoginEntry(NamedTuple):
 
     def save(self, store: MutableMapping[str, Any]) -> None:
         """Put this entry in the session store (the session is saved with the response)."""
-        raw = f"{self.ref} {self.version} {_shown_time(self.expires_at)}"
-        if self.next_check_at is not None or self.checked_at is not None:
-            raw += f" {_shown_time(self.next_check_at)} {_shown_time(self.checked_at)}"
+        raw: dict[str, Any] = {"ref": self.ref, "v": self.version, "exp": self.expires_at}
+        if self.next_check_at is not None:
+            raw["next"] = self.next_check_at
+        if self.checked_at is not None:
+            raw["ok"] = self.checked_at
         store[ENTRY_KEY] = raw
 
     @property
@@ -216,17 +220,20 @@ def warm_identity(
     recalling its identity cost about 8 microseconds; this, about a quarter of that.
     """
     raw = store.get(ENTRY_KEY)
-    if raw.__class__ is not str:
+    if raw.__class__ is not dict:
         return None
-    parts = raw.split(" ")
-    try:
-        if parts[2] != "-" and now > float(parts[2]) + hot.jwt_leeway:
+    get = raw.get
+    expires_at = get("exp")
+    if expires_at is not None and (
+        expires_at.__class__ is not float or now > expires_at + hot.jwt_leeway
+    ):
+        return None
+    if hot.verify == "api":
+        due = get("next")
+        if due.__class__ is not float or now >= due:
             return None
-        if hot.verify == "api" and not now < float(parts[3]):  # "-": never checked, so due
-            return None
-    except (IndexError, ValueError):
-        return None  # not an entry this mode reads this way: the long way decides
-    session = _KNOWN.get((parts[0], parts[1]))
+    key: Any = (get("ref"), get("v", ""))  # a wrong type finds nothing: the long way decides
+    session = _KNOWN.get(key)
     if session is not None:
         setattr(request, _CACHE_ATTR, session)
     return session
@@ -360,9 +367,10 @@ def stored_token(request: HttpRequest) -> str | None:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _shown_time(value: float | None) -> str:
-    """A time in the entry's string: ``repr`` (it reads back as the same float), ``-`` for none."""
-    return "-" if value is None else repr(float(value))
+def _number(value: Any) -> float | None:
+    if value is None or type(value) is float:  # the common cases first
+        return value
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _source(session: AuthRocketSession) -> str:

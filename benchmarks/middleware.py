@@ -14,7 +14,10 @@ client) and issue 16's target 3 next to each mode's ratio. It also prints what r
 stored token on every request would cost, the reason the jwt-mode path compares a number
 instead.
 
-    .venv/bin/python benchmarks/middleware.py [--quick] [--seed=N]
+``--decompose`` adds two rows that split the jwt-mode ratio into what our login's session data,
+a do-nothing middleware layer and AuthRocketMiddleware's own work each cost.
+
+    .venv/bin/python benchmarks/middleware.py [--quick] [--seed=N] [--decompose]
 """
 
 from __future__ import annotations
@@ -43,6 +46,20 @@ OIDC = "mozilla_django_oidc.middleware.SessionRefresh"
 OIDC_BACKEND = "mozilla_django_oidc.auth.OIDCAuthenticationBackend"
 OIDC_ROW = "4 + mozilla-django-oidc"
 CONTROL = "1c stock again (noise floor)"
+SESSION_DATA = "1b stock + our session data"
+IDLE_LAYER = "1d + do-nothing layer, our login"
+
+
+class DoNothing:
+    """A middleware in AuthRocketMiddleware's place that does nothing but set the attribute ours
+    sets: with ``--decompose``, what a layer and our login's session cost without our work."""
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        request.authrocket = None
+        return self.get_response(request)
 
 
 def configure(**overrides: object) -> bool:
@@ -123,6 +140,7 @@ def time_stacks(
     have_oidc: bool,
     oidc_login: Callable[[Any, Any], None] | None = None,
     control: bool = bool(os.environ.get("BENCH_CONTROL")),
+    decompose: bool = False,
     seed: int | None = None,
 ) -> Timings:
     """Per-request times of each stack, interleaved; the first stack is the baseline.
@@ -135,6 +153,10 @@ def time_stacks(
     Needs Django configured by :func:`configure`, migrated, with ``urlpatterns`` serving
     :func:`view` at ``/`` and the emulator's settings applied. Times the jwt-mode stacks, then
     the api-mode one, each phase with the stock stack again. Leaves api mode switched on.
+
+    ``decompose`` adds two jwt-phase rows that split the jwt-mode ratio: the stock stack
+    carrying the session data our login leaves, and a middleware that does nothing in our
+    middleware's place, logged in through our login.
     """
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -191,13 +213,17 @@ def time_stacks(
         twin.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
         stacks[CONTROL] = (twin, "jwt")
 
-    if os.environ.get("BENCH_FAT_SESSION"):
+    if decompose:
         fat = client_with(BASE_MIDDLEWARE)
         fat.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
         session = fat.session
         session.update({k: v for k, v in jwt_client.session.items() if k.startswith("_authrocket")})
         session.save()
-        stacks["1b stock, same session data"] = (fat, "jwt")
+        stacks[SESSION_DATA] = (fat, "jwt")
+        idle = client_with([*BASE_MIDDLEWARE, f"{__name__}.{DoNothing.__name__}"])
+        assert log_in_through_site(idle, emulator.mint_token(person["id"])).status_code == 302
+        drop_expired(idle)
+        stacks[IDLE_LAYER] = (idle, "jwt")
 
     if have_oidc:
         oidc = client_with([*BASE_MIDDLEWARE, OIDC])
@@ -313,7 +339,10 @@ def main() -> None:
             setattr(settings, name, value)
         reload_settings()
         seed = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--seed=")), None)
-        samples = time_stacks(emulator, rounds, have_oidc=have_oidc, control=True, seed=seed)
+        decompose = "--decompose" in sys.argv
+        samples = time_stacks(
+            emulator, rounds, have_oidc=have_oidc, control=True, decompose=decompose, seed=seed
+        )
         names = list(samples)
 
         print(f"{'stack':32} {'median':>10} {'ratio to 1':>11}")
@@ -328,6 +357,14 @@ def main() -> None:
             print(
                 f"TARGET 3 warm request, {label}: {ratio[name]:.3f}x (goal <= {goal}x; "
                 f"the noise floor of its phase reads {samples.floors[mode]:.3f}x)"
+            )
+        if decompose:
+            jwt = "2 + AuthRocket, jwt"
+            print(
+                f"jwt mode's {ratio[jwt] - 1:+.2%}: the session data our login leaves, alone, "
+                f"{ratio[SESSION_DATA] - 1:+.2%} (1b); with a do-nothing layer in our "
+                f"middleware's place {ratio[IDLE_LAYER] - 1:+.2%} (1d); AuthRocketMiddleware's "
+                f"own work over that {samples.ratio(jwt, IDLE_LAYER) - 1:+.2%} (2 over 1d)"
             )
         print(f"(rounds ordered with seed {samples.seed})")
         if not have_oidc:

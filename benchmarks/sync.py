@@ -20,7 +20,9 @@
    2,000 and 20,000) and reports its peak RSS growth (``VmHWM`` over its own baseline after
    start-up) and the time; with ``--tracemalloc`` also the Python heap's peak (of the smaller
    run: it slows a sync down several times). Target:
-   under 100 MB, flat with N; the time near-linear.
+   under 100 MB, flat with N; the time near-linear. Then, in the same process, it times the
+   database's own multi-row upsert of the same rows into emptied tables, so that the sync's
+   growth reads next to the database's own.
 
     .venv/bin/python benchmarks/sync.py [--quick] [--rounds N] [--database-url postgres://...]
 
@@ -285,12 +287,30 @@ def memory_child(database_url: str, use_tracemalloc: bool) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     heap_mb = tracemalloc.get_traced_memory()[1] / 2**20 if use_tracemalloc else None
     growth = peak_rss_mb() - before
+    users = AuthRocketUser.objects.count()
+    if use_tracemalloc:
+        tracemalloc.stop()
     return {
         "growth_mb": growth,
         "heap_mb": heap_mb,
         "seconds": seconds,
-        "users": AuthRocketUser.objects.count(),
+        "baseline_seconds": _baseline_seconds(),
+        "users": users,
     }
+
+
+def _baseline_seconds() -> float:
+    """The database's own bulk upsert (:meth:`SameRows.raw`) of the rows the sync just wrote,
+    mapped beforehand, into emptied tables: how the database's part of the time grows with the
+    tables (after the sync's memory was measured; the mapped rows take memory of their own)."""
+    from django_authrocket.client import EXPAND_CUSTOM, AuthRocketClient
+
+    client = AuthRocketClient.from_settings()
+    same = SameRows([p.items for p in client.iter_pages("/users", EXPAND_CUSTOM, page_size=1000)])
+    empty_tables()
+    started = time.perf_counter()
+    same.raw()
+    return time.perf_counter() - started
 
 
 def _database_version(connection: Any) -> str:
@@ -418,6 +438,7 @@ def main() -> None:
         if args.skip_memory:
             return
         print("sync time and peak RSS growth against the number of users (child process):")
+        grown: list[tuple[int, float, float]] = []
         for count in memory_counts:
             fill(emulator, count)
             # tracemalloc slows a sync down several times: the smaller count only.
@@ -426,10 +447,19 @@ def main() -> None:
             assert result["users"] == count, result
             heap = f", Python heap peak {result['heap_mb']:.1f} MB" if result["heap_mb"] else ""
             seconds, growth = result["seconds"], result["growth_mb"]
+            baseline = result["baseline_seconds"]
             print(
                 f"  {count:>7,} users: {seconds:6.1f} s ({count / seconds:,.0f} users/s), "
-                f"RSS growth {growth:5.1f} MB (goal < {MEMORY_TARGET_MB} MB){heap}"
+                f"RSS growth {growth:5.1f} MB (goal < {MEMORY_TARGET_MB} MB){heap}; "
+                f"the same rows' multi-row upsert {baseline:.2f} s, "
+                f"sync / it {seconds / baseline:.1f}x"
             )
+            grown.append((count, seconds, baseline))
+        (small, sync_small, base_small), (large, sync_large, base_large) = grown
+        print(
+            f"  {large // small}x the users: sync {sync_large / sync_small:.1f}x the time, "
+            f"the database's own upsert of the same rows {base_large / base_small:.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -201,6 +201,18 @@ def time_stacks(
     stacks["1 stock session+auth"] = (stock, "jwt")
     stacks["2 + AuthRocket, jwt"] = (jwt_client, "jwt")
 
+    if decompose:  # logged in while in jwt mode: the session data of a jwt-mode login
+        fat = client_with(BASE_MIDDLEWARE)
+        fat.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
+        session = fat.session
+        session.update({k: v for k, v in jwt_client.session.items() if k.startswith("_authrocket")})
+        session.save()
+        stacks[SESSION_DATA] = (fat, "jwt")
+        idle = client_with([*BASE_MIDDLEWARE, f"{__name__}.{DoNothing.__name__}"])
+        assert log_in_through_site(idle, emulator.mint_token(person["id"])).status_code == 302
+        drop_expired(idle)
+        stacks[IDLE_LAYER] = (idle, "jwt")
+
     settings.AUTHROCKET_VERIFY = "api"
     reload_settings()
     api_client = client_with([*BASE_MIDDLEWARE, OURS])
@@ -212,18 +224,6 @@ def time_stacks(
         twin = client_with(BASE_MIDDLEWARE)
         twin.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
         stacks[CONTROL] = (twin, "jwt")
-
-    if decompose:
-        fat = client_with(BASE_MIDDLEWARE)
-        fat.force_login(local, backend="django.contrib.auth.backends.ModelBackend")
-        session = fat.session
-        session.update({k: v for k, v in jwt_client.session.items() if k.startswith("_authrocket")})
-        session.save()
-        stacks[SESSION_DATA] = (fat, "jwt")
-        idle = client_with([*BASE_MIDDLEWARE, f"{__name__}.{DoNothing.__name__}"])
-        assert log_in_through_site(idle, emulator.mint_token(person["id"])).status_code == 302
-        drop_expired(idle)
-        stacks[IDLE_LAYER] = (idle, "jwt")
 
     if have_oidc:
         oidc = client_with([*BASE_MIDDLEWARE, OIDC])

@@ -34,6 +34,7 @@ from django.db import connections, router
 from django.http import HttpRequest
 from django.utils import timezone
 
+from .bulk_upsert import bulk_upsert
 from .conf import RequestSettings, app_settings
 from .exceptions import InvalidClaims
 from .identity import AuthRocketSession
@@ -390,9 +391,7 @@ def _upsert(row: AuthRocketLogin) -> None:
     connection = connections[router.db_for_write(AuthRocketLogin)]
     if connection.vendor not in ("sqlite", "postgresql"):
         rewritten = ["user" if n == "user_id" else n for n in _REWRITTEN]
-        AuthRocketLogin.objects.bulk_create(
-            [row], update_conflicts=True, unique_fields=["session_key"], update_fields=rewritten
-        )
+        bulk_upsert(AuthRocketLogin, [row], unique_fields=["session_key"], update_fields=rewritten)
         return
     row.created_at = timezone.now()
     by_name = {f.attname: f for f in AuthRocketLogin._meta.concrete_fields}

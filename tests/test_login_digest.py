@@ -263,8 +263,9 @@ def _tables_written_by(pid: int) -> set[str]:
 def _postgresql_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip(
-            "not applicable: SQLite's IMMEDIATE transactions queue the other writer behind the "
-            "login's (the interleaving above covers SQLite)"
+            f"not applicable: these checks read PostgreSQL's pg_locks, not {connection.vendor}'s "
+            "(on SQLite, IMMEDIATE transactions queue the other writer behind the login's: the "
+            "interleaving above covers it)"
         )
 
 

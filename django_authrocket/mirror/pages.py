@@ -37,6 +37,7 @@ from django.db import models
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from django_authrocket.bulk_upsert import bulk_upsert
 from django_authrocket.mirror import upsert
 from django_authrocket.mirror.fields import (
     assign_changed,
@@ -273,11 +274,11 @@ def _upsert(
     if not changed and not created:
         return
     if not upsert.available():
-        spec.model._default_manager.bulk_create(
+        bulk_upsert(
+            spec.model,
             [*changed, *(spec.model(**dict(zip(names, row, strict=True))) for row in created)],
-            update_conflicts=True,
             unique_fields=spec.unique_fields,
-            update_fields=list(spec.update_fields),
+            update_fields=spec.update_fields,
         )
         return
     compared = [name for name in spec.update_fields if mark_seen or name != "synced_at"]

@@ -29,10 +29,12 @@ def bulk_upsert(
     they meet on ``unique_fields``.
 
     On MySQL and MariaDB the statement meets a conflict on any unique key, the primary key
-    included: ``unique_fields`` must be the only unique key (besides the primary key of a row
-    that has one) on which these rows can meet another. Elsewhere without an upsert, one row at
-    a time: an ``UPDATE``, and where it found nothing an ``INSERT`` in a savepoint, which a
-    concurrent insert of the same key turns back into the ``UPDATE``.
+    included: a row that meets another on a unique key besides ``unique_fields`` rewrites that
+    row, where the other paths raise ``IntegrityError``. The callers' other unique keys never
+    meet: a login's ``ref`` is 128 random bits, a membership's AuthRocket id names one user and
+    org. Elsewhere without an upsert, one row at a time: an ``UPDATE``, and where it found
+    nothing an ``INSERT`` in a savepoint, which a concurrent insert of the same key turns back
+    into the ``UPDATE``.
     """
     if not rows:
         return
@@ -62,6 +64,9 @@ def upsert_one(row: Model, *, unique_fields: Sequence[str], update_fields: Seque
     attname = {**{f.attname: f.attname for f in concrete}, **{f.name: f.attname for f in concrete}}
     key = {attname[name]: getattr(row, attname[name]) for name in unique_fields}
     values: dict[str, Any] = {attname[n]: getattr(row, attname[n]) for n in update_fields}
+    if None in key.values():  # a null never meets another row's key (it would match all nulls)
+        row.save(force_insert=True, using=database)
+        return
     matching = model._base_manager.db_manager(database).filter(**key)
     with transaction.atomic(using=database):
         if matching.update(**values):

@@ -5,7 +5,8 @@ the admin's resync reads) and writes them with a number of queries that does not
 many there are or how many changed: a read of the rows they name (users: then their local users,
 in a second read; memberships: first their users and orgs, by AuthRocket id), for new users one
 or two reads of taken usernames and one bulk insert, then one bulk upsert (:mod:`.upsert`: the
-database's own multi-row statement on SQLite and PostgreSQL, Django's ``bulk_create`` on others).
+database's own multi-row statement on SQLite and PostgreSQL; :mod:`~django_authrocket.bulk_upsert`
+on others).
 Rows are compared before writing, so unchanged objects write nothing; the statement itself
 rewrites a row only when a value differs. Call it inside a transaction. What changes a
 person's mirror here (row, membership, org) stamps their ``login_digest`` (:mod:`.login`).
@@ -266,8 +267,8 @@ def _upsert(
     mark_seen: bool,
 ) -> None:
     """Write the changed rows and the new ones (``created``: their values in the order of the
-    columns ``names``, every column there): the database's own multi-row upsert where it has
-    one, else ``bulk_create``.
+    columns ``names``, every column there): the database's own multi-row upsert on SQLite and
+    PostgreSQL, else :func:`~django_authrocket.bulk_upsert.bulk_upsert`.
 
     A conflict rewrites a row only when a value differs (``synced_at`` counts only when the
     listing marks the rows it sees), so a row written meanwhile with the same values stays."""

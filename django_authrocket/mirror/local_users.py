@@ -23,7 +23,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db import connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from django_authrocket.mirror import upsert
@@ -136,17 +136,55 @@ def create_local_users(
         row[username_field] = username
         row["password"] = password
         rows.append(row)
-    if insert is None:
-        made = [user_model(**row) for row in rows]
-        manager.bulk_create(made)
-        pks = {getattr(user, username_field): user.pk for user in made}
-    else:
-        pks = _insert(insert, user_model, rows, called)
+    try:
+        with transaction.atomic():
+            if insert is None:
+                made = [user_model(**row) for row in rows]
+                manager.bulk_create(made)
+                pks = {getattr(user, username_field): user.pk for user in made}
+            else:
+                pks = _insert(insert, user_model, rows, called)
+    except IntegrityError:
+        # A username the database holds in a spelling its collation calls the same (MySQL's and
+        # MariaDB's default ones ignore case), or one written meanwhile: one user at a time,
+        # each name checked by the database, as a login chooses one.
+        pks = _one_at_a_time(rows, candidates, user_model, called)
     if any(pk is None for pk in pks.values()):  # databases that return no ids from an insert
         pks = dict(
             manager.filter(**{f"{username_field}__in": list(pks)}).values_list(username_field, "pk")
         )
     return [pks[row[username_field]] for row in rows]
+
+
+def _one_at_a_time(
+    rows: Sequence[dict[str, Any]],
+    candidates: Sequence[Sequence[str]],
+    user_model: type[Any],
+    called: Sequence[tuple[str, Any]],
+) -> dict[str, Any]:
+    """Insert each row with the first of its usernames the database does not hold (asked as
+    ``backends.AuthRocketBackend.get_username`` asks); their primary keys by username."""
+    username_field = user_model.USERNAME_FIELD
+    manager = user_model._default_manager
+    pks: dict[str, Any] = {}
+    for row, usernames in zip(rows, candidates, strict=True):
+        for name, default in called:
+            row.setdefault(name, default())
+        for name in usernames:
+            if manager.filter(**{username_field: name}).exists():
+                continue
+            row[username_field] = name
+            user = user_model(**row)
+            try:
+                with transaction.atomic():
+                    user.save(force_insert=True)
+            except IntegrityError:
+                continue  # taken meanwhile
+            pks[name] = user.pk
+            break
+        else:
+            raise IntegrityError(f"no free username among {len(usernames)} candidates")
+    return pks
 
 
 def _taken(

@@ -258,11 +258,7 @@ class AuthRocketBackend(ModelBackend):
         """A free username for a new local user: ``preferred_username``, else the AuthRocket id."""
         user_model = get_user_model()
         candidates = mirror_fields.username_candidates(session.user, user_model)
-        manager = user_model._default_manager
-        for candidate in candidates:
-            if not manager.filter(**{user_model.USERNAME_FIELD: candidate}).exists():
-                return candidate
-        return candidates[-1]
+        return next(mirror_fields.free_usernames(candidates, user_model), candidates[-1])
 
     def create_user(self, session: AuthRocketSession, *, username: str) -> AbstractBaseUser:
         """Create the local user (with an unusable password: AuthRocket does the logging in)."""

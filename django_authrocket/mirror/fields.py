@@ -24,7 +24,7 @@ Nothing here touches the database.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -303,6 +303,17 @@ def local_user_field_names(user_model: type[Any]) -> frozenset[str]:
     it when mapping many users)."""
     names = {f.name for f in user_model._meta.get_fields()}
     return frozenset(names & {"first_name", "last_name", "email"} - {user_model.USERNAME_FIELD})
+
+
+def free_usernames(candidates: Iterable[str], user_model: type[Any]) -> Iterator[str]:
+    """The ``candidates`` no local user holds, in order, each asked of the database when it is
+    reached (so its collation decides what is the same name: MySQL's and MariaDB's default ones
+    ignore case)."""
+    manager = user_model._default_manager
+    field = user_model.USERNAME_FIELD
+    for name in candidates:
+        if not manager.filter(**{field: name}).exists():
+            yield name
 
 
 def username_candidates(info: AuthRocketUserInfo, user_model: type[Any]) -> list[str]:

@@ -27,7 +27,11 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from django_authrocket.mirror import upsert
-from django_authrocket.mirror.fields import assign_changed, local_user_field_names
+from django_authrocket.mirror.fields import (
+    assign_changed,
+    free_usernames,
+    local_user_field_names,
+)
 from django_authrocket.mirror.user_values import UserValues
 from django_authrocket.models import AuthRocketUser
 from django_authrocket.signals import authrocket_user_synced
@@ -162,17 +166,15 @@ def _one_at_a_time(
     user_model: type[Any],
     called: Sequence[tuple[str, Any]],
 ) -> dict[str, Any]:
-    """Insert each row with the first of its usernames the database does not hold (asked as
-    ``backends.AuthRocketBackend.get_username`` asks); their primary keys by username."""
+    """Insert each row with the first of its usernames the database does not hold
+    (:func:`~.fields.free_usernames`, as a login chooses one); their primary keys by
+    username."""
     username_field = user_model.USERNAME_FIELD
-    manager = user_model._default_manager
     pks: dict[str, Any] = {}
     for row, usernames in zip(rows, candidates, strict=True):
         for name, default in called:
             row.setdefault(name, default())
-        for name in usernames:
-            if manager.filter(**{username_field: name}).exists():
-                continue
+        for name in free_usernames(usernames, user_model):
             row[username_field] = name
             user = user_model(**row)
             try:

@@ -216,12 +216,13 @@ class _Listing:
         return total
 
     def _start(self) -> str | None:
-        """The id to resume after (None: from the start); creates the checkpoint, which
-        :meth:`_reset_checkpoint` then resets for a listing from the start."""
-        checkpoint, _ = AuthRocketSyncCheckpoint.objects.get_or_create(
-            resource=self.resource, defaults={"started_at": self.started_at}
-        )
+        """The id to resume after (None: from the start), from the checkpoint as it stands: a
+        read, so the first page is asked for at once (:meth:`_reset_checkpoint` then writes,
+        while it is on its way)."""
+        checkpoint = AuthRocketSyncCheckpoint.objects.filter(resource=self.resource).first()
         self.checkpoint = checkpoint
+        if checkpoint is None:
+            return None
         if checkpoint.in_progress and (checkpoint.marks_seen or not self.prune):
             self.resumed_after = checkpoint.last_id
             self.started_at = checkpoint.started_at
@@ -234,12 +235,25 @@ class _Listing:
         return None
 
     def _reset_checkpoint(self) -> None:
-        """A listing from the start: its checkpoint names no page yet."""
-        checkpoint = self.checkpoint
-        if checkpoint is None or self.resumed_after is not None:
+        """A listing from the start: its checkpoint (created by a resource's first run) names
+        no page yet. A dry run has none."""
+        if self.dry_run or self.resumed_after is not None:
             return
-        checkpoint.last_id, checkpoint.pages, checkpoint.completed_at = "", 0, None
-        checkpoint.started_at, checkpoint.marks_seen = self.started_at, self.mark_seen
+        values = {
+            "last_id": "",
+            "pages": 0,
+            "completed_at": None,
+            "started_at": self.started_at,
+            "marks_seen": self.mark_seen,
+        }
+        checkpoint = self.checkpoint
+        if checkpoint is None:
+            self.checkpoint, _ = AuthRocketSyncCheckpoint.objects.update_or_create(
+                resource=self.resource, defaults=values
+            )
+            return
+        for name, value in values.items():
+            setattr(checkpoint, name, value)
         checkpoint.save()
 
     # -- what is listed ------------------------------------------------------------------------

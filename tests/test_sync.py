@@ -721,11 +721,14 @@ def test_the_next_page_is_fetched_while_a_page_is_written(emulator) -> None:
     assert mirrored_ids() == {user["id"] for user in users}
 
 
-def test_the_first_page_is_requested_before_the_checkpoint_is_reset(emulator) -> None:
-    """The first page's fetch overlaps the checkpoint's reset (a commit): the reset's save
-    sees the request arrive at AuthRocket (a listing fetched in turn asks only after it)."""
+@pytest.mark.parametrize("first_run", [False, True], ids=["checkpoint-reset", "checkpoint-created"])
+def test_the_first_page_is_requested_before_the_checkpoint_is_written(emulator, first_run) -> None:
+    """The first page's fetch overlaps the checkpoint's write (a commit): its save sees the
+    request arrive at AuthRocket (a listing fetched in turn asks only after it). On a
+    resource's first run too, where the checkpoint is created: only a read comes before."""
     make_users(emulator, 3)
-    AuthRocketSyncCheckpoint.objects.create(resource="users", started_at=timezone.now())
+    if not first_run:
+        AuthRocketSyncCheckpoint.objects.create(resource="users", started_at=timezone.now())
     arrived: list[bool] = []
 
     def wait_for_the_request(sender, instance, created, **kwargs) -> None:

@@ -68,9 +68,11 @@ CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://authrocket-tests"),
 }
 if CACHES["default"]["BACKEND"].endswith("RedisCache"):
-    # One Redis database per xdist worker so parallel workers do not see each other's keys.
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
-    CACHES["default"]["KEY_PREFIX"] = f"t{worker}"
+    # One Redis database per xdist worker, counted from the URL's: the emulator fixture clears
+    # the cache, and Redis clears a whole database (FLUSHDB), whatever a key prefix says.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0")
+    server, _, database = str(CACHES["default"]["LOCATION"]).rpartition("/")
+    CACHES["default"]["LOCATION"] = f"{server}/{int(database or 0) + worker}"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -2,7 +2,7 @@
 
 :mod:`django_authrocket.sync` reads users and orgs through :class:`FetchedAhead`, so the
 database's time and AuthRocket's overlap, from the first page on (it is requested before the
-listing's checkpoint is reset).
+listing's checkpoint is reset or created).
 """
 
 from __future__ import annotations

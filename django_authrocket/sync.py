@@ -199,7 +199,7 @@ class _Listing:
         else:
             path, params = _LISTS[self.resource]
             pages = self.client.iter_pages(path, params, page_size=self.batch_size, after=after)
-            # The first page is on its way while the checkpoint is reset (a commit).
+            # The first page is on its way while the checkpoint is reset or created (a commit).
             listed = FetchedAhead(pages) if self.fetch_ahead else None
             batches = self._pages(listed or pages, after)
         try:
@@ -248,10 +248,12 @@ class _Listing:
         }
         checkpoint = self.checkpoint
         if checkpoint is None:
-            self.checkpoint, _ = AuthRocketSyncCheckpoint.objects.update_or_create(
+            checkpoint, created = AuthRocketSyncCheckpoint.objects.get_or_create(
                 resource=self.resource, defaults=values
             )
-            return
+            self.checkpoint = checkpoint
+            if created:
+                return
         for name, value in values.items():
             setattr(checkpoint, name, value)
         checkpoint.save()

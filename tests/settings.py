@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 env = environ.Env()
 
@@ -67,12 +69,41 @@ else:
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://authrocket-tests"),
 }
-if CACHES["default"]["BACKEND"].endswith("RedisCache"):
-    # One Redis database per xdist worker, counted from the URL's: the emulator fixture clears
-    # the cache, and Redis clears a whole database (FLUSHDB), whatever a key prefix says.
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0")
-    server, _, database = str(CACHES["default"]["LOCATION"]).rpartition("/")
-    CACHES["default"]["LOCATION"] = f"{server}/{int(database or 0) + worker}"
+
+
+def worker_redis_url(location: object, worker: int, *, taken: str = "") -> str:
+    """The Redis URL of xdist worker ``worker``: the ``worker``-th database from the URL's
+    own, skipping the one ``taken`` names on the same server (the shared-cache tests'). The
+    emulator fixture clears the cache, and Redis clears a whole database (FLUSHDB), whatever a
+    key prefix says: each worker needs a database of its own."""
+    parts = urlsplit(location) if isinstance(location, str) else None
+    database = parts.path.strip("/") if parts is not None else ""
+    if parts is None or parts.scheme not in ("redis", "rediss") or not (database or "0").isdigit():
+        raise ImproperlyConfigured(
+            f"with pytest-xdist, CACHE_URL must be one redis:// server and database, not "
+            f"{location!r}: each worker needs a database of its own (or run on one worker)"
+        )
+    other = urlsplit(taken) if taken else None
+    skipped = (
+        int(other.path.strip("/") or 0)
+        if other is not None and other.netloc == parts.netloc and other.path.strip("/").isdigit()
+        else None
+    )
+    free = [number for number in range(int(database or 0), 16) if number != skipped]
+    if worker >= len(free):
+        raise ImproperlyConfigured(
+            f"xdist worker {worker} has no Redis database left of the 16 (from {database or 0}, "
+            "without the shared-cache tests' one): run fewer workers"
+        )
+    return urlunsplit(parts._replace(path=f"/{free[worker]}"))
+
+
+if CACHES["default"]["BACKEND"].endswith("RedisCache") and os.environ.get("PYTEST_XDIST_WORKER"):
+    CACHES["default"]["LOCATION"] = worker_redis_url(
+        CACHES["default"]["LOCATION"],
+        int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw")),
+        taken=os.environ.get("AUTHROCKET_REDIS_URL", ""),
+    )
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

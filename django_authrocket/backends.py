@@ -403,13 +403,17 @@ def _grants_staff(session: AuthRocketSession, permission: str, staff_orgs: tuple
 
 
 def _locked(rows: QuerySet[AuthRocketUser]) -> QuerySet[AuthRocketUser]:
-    """``rows`` read ``FOR NO KEY UPDATE`` (the mirror table only) inside a transaction, on a
-    database that has it (PostgreSQL); as they are elsewhere (SQLite locks the whole database
-    at the first write)."""
+    """``rows`` read locked inside a transaction: ``FOR NO KEY UPDATE`` of the mirror table
+    only where the database can name it (PostgreSQL); ``FOR UPDATE`` of the mirror row and its
+    joined local user on MariaDB, which cannot (every writer of a person's rows takes the
+    mirror row before the local user, so the order holds); as they are where rows are not
+    locked (SQLite locks the whole database at the first write)."""
     connection = connections[router.db_for_write(rows.model)]  # where a locked read goes
     features = connection.features
-    if not (connection.in_atomic_block and features.has_select_for_update_of):
+    if not (connection.in_atomic_block and features.has_select_for_update):
         return rows
+    if not features.has_select_for_update_of:
+        return rows.select_for_update()
     return rows.select_for_update(of=("self",), no_key=features.has_select_for_no_key_update)
 
 

@@ -231,22 +231,37 @@ def test_a_login_alone_still_stores_its_digest(settings, emulator, ada) -> None:
 
 
 def _pid() -> int:
-    """The PostgreSQL backend of this thread's connection."""
+    """The server process (PostgreSQL) or connection (MariaDB, MySQL) of this thread's
+    connection."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
+        cursor.execute(
+            "SELECT pg_backend_pid()"
+            if connection.vendor == "postgresql"
+            else "SELECT CONNECTION_ID()"
+        )
         return int(cursor.fetchone()[0])
 
 
 def _wait_until_blocked(pid: int, seconds: float = 30.0) -> None:
-    """Until the backend ``pid`` waits for a lock (pg_locks is live, not a snapshot)."""
+    """Until the connection ``pid`` (:func:`_pid`) waits for a lock: PostgreSQL's pg_locks,
+    InnoDB's list of transactions (both live, not snapshots)."""
+    if connection.vendor == "postgresql":
+        sql, pause = "SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", 0.01
+    else:
+        # InnoDB refreshes this table only when it was last read 0.1 s ago or more.
+        sql, pause = (
+            "SELECT count(*) FROM information_schema.INNODB_TRX "
+            "WHERE trx_mysql_thread_id = %s AND trx_state = 'LOCK WAIT'",
+            0.15,
+        )
     deadline = time.monotonic() + seconds
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", [pid])
+            cursor.execute(sql, [pid])
             if cursor.fetchone()[0]:
                 return
-            time.sleep(0.01)
-    raise AssertionError(f"backend {pid} never waited for a lock")
+            time.sleep(pause)
+    raise AssertionError(f"connection {pid} never waited for a lock")
 
 
 def _tables_written_by(pid: int) -> set[str]:
@@ -258,6 +273,15 @@ def _tables_written_by(pid: int) -> set[str]:
             [pid],
         )
         return {str(name) for (name,) in cursor.fetchall()}
+
+
+def _row_locks_only() -> None:
+    if connection.vendor not in ("postgresql", "mysql"):
+        pytest.skip(
+            f"not applicable: {connection.vendor} locks the whole database, not rows (IMMEDIATE "
+            "transactions queue the other writer behind the login's: the interleaving above "
+            "covers it)"
+        )
 
 
 def _postgresql_only() -> None:
@@ -274,11 +298,12 @@ def _postgresql_only() -> None:
 def test_a_writer_during_a_login_waits_for_it_and_stays_visible(
     settings, emulator, ada, writer
 ) -> None:
-    """PostgreSQL, two connections: a login holds its person's mirror row from its first read
-    (every writer takes that row first, so none waits on the other in a cycle). Another
-    worker's writer started during the login waits for it, commits after it, and its change
-    stays visible: the next login compares again and writes back what its session lists."""
-    _postgresql_only()
+    """PostgreSQL and MariaDB, two connections: a login holds its person's mirror row from its
+    first read (every writer takes that row first, so none waits on the other in a cycle).
+    Another worker's writer started during the login waits for it, commits after it, and its
+    change stays visible: the next login compares again and writes back what its session
+    lists."""
+    _row_locks_only()
     settings.AUTHROCKET_WEBHOOK_SECRET = SECRET
     login_with(Client(), emulator.mint_token(ada["id"]))
     said = mirror_of(ada["id"]).login_digest

@@ -173,7 +173,8 @@ def _one_at_a_time(
     pks: dict[str, Any] = {}
     for row, usernames in zip(rows, candidates, strict=True):
         for name, default in called:
-            row.setdefault(name, default())
+            if name not in row:  # filled already when the bulk insert got that far
+                row[name] = default()
         for name in free_usernames(usernames, user_model):
             row[username_field] = name
             user = user_model(**row)

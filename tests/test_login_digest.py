@@ -293,6 +293,41 @@ def _postgresql_only() -> None:
         )
 
 
+def _log_in_while(token: str, work: Callable[[], None]) -> int:
+    """Log in with ``token``; once the login holds its person (``authrocket_login``, inside its
+    transaction), ``work`` starts on another connection, and the login goes on only when
+    ``work`` waits for a lock. The login's status code, once ``work`` has finished too."""
+    failures: list[BaseException] = []
+    pids: list[int] = []
+
+    def other_worker() -> None:
+        try:
+            pids.append(_pid())
+            work()
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    worker = threading.Thread(target=other_worker)
+
+    def during_login(sender: object, **kwargs: Any) -> None:
+        assert connection.in_atomic_block  # the login's transaction is open
+        worker.start()
+        while not pids and worker.is_alive():
+            time.sleep(0.005)
+        _wait_until_blocked(pids[0])  # on a row this login holds
+
+    authrocket_login.connect(during_login, dispatch_uid="test-concurrent-writer")
+    try:
+        status = login_with(Client(), token).status_code
+    finally:
+        authrocket_login.disconnect(dispatch_uid="test-concurrent-writer")
+    worker.join(timeout=30)
+    assert not worker.is_alive() and not failures, failures
+    return status
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("writer", WRITERS)
 def test_a_writer_during_a_login_waits_for_it_and_stays_visible(
@@ -310,34 +345,7 @@ def test_a_writer_during_a_login_waits_for_it_and_stays_visible(
     token = emulator.mint_token(ada["id"])
     later = emulator.mint_token(ada["id"])  # the same session, for the next login
     before = {"last_name": mirror_of(ada["id"]).last_name, **_membership(emulator, ada["id"])}
-    failures: list[BaseException] = []
-    pids: list[int] = []
-
-    def other_worker() -> None:
-        try:
-            pids.append(_pid())
-            WRITERS[writer](emulator, ada)
-        except BaseException as exc:  # reported by the test below
-            failures.append(exc)
-        finally:
-            connection.close()  # this thread's own connection
-
-    worker = threading.Thread(target=other_worker)
-
-    def during_login(sender: object, **kwargs: Any) -> None:
-        assert connection.in_atomic_block  # the login's transaction is open
-        worker.start()
-        while not pids and worker.is_alive():
-            time.sleep(0.005)
-        _wait_until_blocked(pids[0])  # on the row this login holds
-
-    authrocket_login.connect(during_login, dispatch_uid="test-concurrent-writer")
-    try:
-        assert login_with(Client(), token).status_code == 302
-    finally:
-        authrocket_login.disconnect(dispatch_uid="test-concurrent-writer")
-    worker.join(timeout=30)
-    assert not worker.is_alive() and not failures, failures
+    assert _log_in_while(token, lambda: WRITERS[writer](emulator, ada)) == 302
     assert mirror_of(ada["id"]).login_digest not in (said, "")  # the writer's stamp, after
 
     assert login_with(Client(), later).status_code == 302
@@ -348,6 +356,75 @@ def test_a_writer_during_a_login_waits_for_it_and_stays_visible(
     )
     assert membership.permissions == before["permissions"]
     assert membership.org.name == "Analytical Engines"
+
+
+def _local_user(ada: dict[str, Any]) -> Any:
+    return mirror_of(ada["id"]).user
+
+
+def _webhook_deletes_user(emulator: Any, ada: dict[str, Any]) -> None:
+    emulator.delete_user(ada["id"])
+    deliver(emulator, "user.deleted")
+
+
+def _resync_finds_user_gone(emulator: Any, ada: dict[str, Any]) -> None:
+    emulator.delete_user(ada["id"])
+    resync_users([ada["id"]])
+
+
+def _sync_deactivates_missing_user(emulator: Any, ada: dict[str, Any]) -> None:
+    emulator.create_user("grace@example.com", first_name="Grace")  # the listing is not empty
+    emulator.delete_user(ada["id"])
+    sync(["users"], deactivate_missing=True)
+
+
+def _edit_local_email(ada: dict[str, Any]) -> None:
+    auth.get_user_model()._default_manager.filter(pk=_local_user(ada).pk).update(email="old@x.test")
+
+
+def _sync_restores_local_email(emulator: Any, ada: dict[str, Any]) -> None:
+    _edit_local_email(ada)  # the mirror row stays as it was: only the local user follows
+    sync(deactivate_missing=True)  # and the listing stamps the rows it saw
+
+
+def _resync_restores_local_email_and_membership(emulator: Any, ada: dict[str, Any]) -> None:
+    _edit_local_email(ada)
+    emulator.update_membership(_membership(emulator, ada["id"])["id"], permissions=["x:y"])
+    resync_users([ada["id"]])
+
+
+LOCAL_USER_WRITERS: dict[str, tuple[Callable[[Any, dict[str, Any]], None], dict[str, Any]]] = {
+    "webhook deletes the user": (_webhook_deletes_user, {"is_active": False}),
+    "resync finds the user gone": (_resync_finds_user_gone, {"is_active": False}),
+    "sync deactivates the missing user": (_sync_deactivates_missing_user, {"is_active": False}),
+    "sync restores the local email": (_sync_restores_local_email, {"email": "ada@example.com"}),
+    "resync restores the local email and changes a membership": (
+        _resync_restores_local_email_and_membership,
+        {"email": "ada@example.com"},
+    ),
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("writer", LOCAL_USER_WRITERS)
+def test_a_local_user_writer_during_a_login_waits_for_it(settings, emulator, ada, writer) -> None:
+    """PostgreSQL and MariaDB, two connections: a login holds its person's mirror row from its
+    first read and writes their local user (``last_login``) last. Another worker's writer of
+    that local user (a deactivation, a sync or resync bringing it back in step) takes the
+    mirror row first too, so it waits for the login instead of holding the local user while
+    the login waits for it in turn (a deadlock: one of the two would fail)."""
+    _row_locks_only()
+    settings.AUTHROCKET_WEBHOOK_SECRET = SECRET
+    login_with(Client(), emulator.mint_token(ada["id"]))
+    token = emulator.mint_token(ada["id"])
+    sync()  # the mirror as AuthRocket has it: a writer's own sync finds Ada's row unchanged
+    write, expected = LOCAL_USER_WRITERS[writer]
+
+    assert _log_in_while(token, lambda: write(emulator, ada)) == 302
+
+    user = _local_user(ada)
+    assert {name: getattr(user, name) for name in expected} == expected
+    assert user.last_login is not None
 
 
 def _tables_written_while_held(ada: dict[str, Any], work: Callable[[], None]) -> set[str]:

@@ -195,6 +195,7 @@ def write(
     new_local: list[dict[str, Any]] = []
     new_candidates: list[tuple[str, ...]] = []
     seen: list[int] = []
+    followed_only: list[int] = []  # rows whose local user changed while they did not
     # Each object is read once: a user's values serve its mirror row and its local user alike.
     of = local.values.of if local is not None else None
     for item, key in zip(items, keys, strict=True):
@@ -220,6 +221,8 @@ def write(
             changed_rows.append(row)
         else:
             seen.append(row.pk)
+            if followed:
+                followed_only.append(row.pk)
         if changed or followed:
             counts.updated += 1
         else:
@@ -243,16 +246,20 @@ def write(
     counts.created = len(created)
     # The people's mirror rows first, as every writer takes them (backends.get_or_create_user):
     # a login holding one and writing its memberships never waits on this transaction in turn.
+    # A local user brought back in step takes its person's row too, though the row itself is
+    # unchanged (and the next login compares again). Every mirror row is written before any
+    # local user is: a login holds its mirror row and writes its local user last.
     person = names.index("user_id") if spec.model is AuthRocketMembership else None
     _forget_digests(
         spec, changed_rows, [row[person] for row in created] if person is not None else []
     )
+    if followed_only:
+        forget_digests(AuthRocketUser.objects.filter(pk__in=followed_only))
     _upsert(spec, names, changed_rows, created, mark_seen=mark_seen)
-    if local is not None:
-        local.save()
     if mark_seen and seen:
         spec.model._default_manager.filter(pk__in=seen).update(synced_at=now)
     if local is not None:
+        local.save()
         ids = names.index("authrocket_id")
         local.announce(changed_rows, [row[ids] for row in created])
     return counts
@@ -423,6 +430,9 @@ def _deactivate(rows: Any) -> int:
     user_model = get_user_model()
     if not any(f.name == "is_active" for f in user_model._meta.concrete_fields):
         return 0  # a user model without the column cannot be deactivated here
+    # Their mirror rows first, as every writer of a person takes them: a login holds its
+    # person's row and writes the local user last (and compares again after this).
+    forget_digests(rows.filter(user__is_active=True))
     users = user_model._default_manager.filter(pk__in=rows.values("user_id"), is_active=True)
     deactivated: int = users.update(is_active=False)
     if deactivated:

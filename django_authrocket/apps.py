@@ -32,7 +32,14 @@ class AuthRocketConfig(AppConfig):
         user_logged_in.connect(record_login_time, dispatch_uid="authrocket-login-time")
         admin_site.install()  # "Log in with AuthRocket" on the admin's login page
 
-        from django.db.models.signals import post_migrate
+        from django.db.models.signals import post_migrate, pre_delete
+
+        from .mirror.login import hold_before_delete
+        from .models import AuthRocketUser
+
+        pre_delete.connect(
+            hold_before_delete, sender=AuthRocketUser, dispatch_uid="authrocket-hold-person"
+        )
 
         post_migrate.connect(
             staff_group.after_migrate, sender=self, dispatch_uid="authrocket-staff"

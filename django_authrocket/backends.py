@@ -36,7 +36,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -212,7 +212,7 @@ class AuthRocketBackend(ModelBackend):
         locks rows: every writer of a person's rows takes their mirror row first (sync,
         webhooks and resync too, mirror/pages.py), so two of them never wait on each other in
         a cycle. Writers of other people are not held up."""
-        row = _first(_locked(self.filter_users(session)))
+        row = _first(mirror_login.locked(self.filter_users(session)))
         if row is not None:
             return self._returning(row, session), False
         if not app_settings.CREATE_USERS:
@@ -226,7 +226,7 @@ class AuthRocketBackend(ModelBackend):
                 # Either a concurrent first login of the same person won the race (use its
                 # rows, locked first as above), or someone else holds this username (try the
                 # AuthRocket id instead).
-                row = _first(_locked(self.filter_users(session)))
+                row = _first(mirror_login.locked(self.filter_users(session)))
                 if row is not None:
                     return self._returning(row, session), False
                 continue
@@ -400,21 +400,6 @@ def _grants_staff(session: AuthRocketSession, permission: str, staff_orgs: tuple
         .only("permissions")
     )
     return any(m.has_perm(permission) for m in mirrored)
-
-
-def _locked(rows: QuerySet[AuthRocketUser]) -> QuerySet[AuthRocketUser]:
-    """``rows`` read locked inside a transaction: ``FOR NO KEY UPDATE`` of the mirror table
-    only where the database can name it (PostgreSQL); ``FOR UPDATE`` of the mirror row and its
-    joined local user on MariaDB, which cannot (every writer of a person's rows takes the
-    mirror row before the local user, so the order holds); as they are where rows are not
-    locked (SQLite locks the whole database at the first write)."""
-    connection = connections[router.db_for_write(rows.model)]  # where a locked read goes
-    features = connection.features
-    if not (connection.in_atomic_block and features.has_select_for_update):
-        return rows
-    if not features.has_select_for_update_of:
-        return rows.select_for_update()
-    return rows.select_for_update(of=("self",), no_key=features.has_select_for_no_key_update)
 
 
 def _first(rows: QuerySet[AuthRocketUser]) -> AuthRocketUser | None:

@@ -19,6 +19,7 @@ from django.db import transaction
 
 from .client import AuthRocketClient
 from .exceptions import NotFound
+from .mirror import login as mirror_login
 from .mirror import pages
 from .mirror.pages import Counts, Resource
 from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
@@ -123,9 +124,15 @@ def apply(snapshot: Snapshot) -> dict[Resource, Counts]:
     keep = [str(m["id"]) for m in snapshot.memberships]
     # No savepoint inside a caller's transaction (the webhook's): an error here fails it all.
     with transaction.atomic(savepoint=False):
+        # The lock order (docs/architecture.md): the people first, as a login holds its
+        # person's row from its first read; then the users (a new person's rows meet a
+        # concurrent first login's there, before any org is written), then orgs, memberships.
+        people = _people(snapshot)
+        if people:
+            mirror_login.hold(AuthRocketUser.objects.filter(authrocket_id__in=people))
         result: dict[Resource, Counts] = {
-            "orgs": pages.write("orgs", snapshot.orgs) if snapshot.orgs else Counts(),
             "users": pages.write("users", snapshot.users) if snapshot.users else Counts(),
+            "orgs": pages.write("orgs", snapshot.orgs) if snapshot.orgs else Counts(),
             "memberships": (
                 pages.write("memberships", snapshot.memberships)
                 if snapshot.memberships
@@ -140,6 +147,15 @@ def apply(snapshot: Snapshot) -> dict[Resource, Counts]:
                 ids=snapshot.gone_memberships, of_users=of_users, keep=keep
             )
     return result
+
+
+def _people(snapshot: Snapshot) -> list[str]:
+    """The AuthRocket ids of the people whose rows ``snapshot`` writes."""
+    named = {str(user.get("id")) for user in snapshot.users}
+    named.update(str(m.get("user_id")) for m in snapshot.memberships)
+    named.update(snapshot.gone_users)
+    named.update(snapshot.members_of)
+    return sorted(named)
 
 
 def _holding_unlisted(user_ids: Sequence[str], keep: Sequence[str]) -> list[str]:

@@ -293,10 +293,11 @@ def _postgresql_only() -> None:
         )
 
 
-def _log_in_while(token: str, work: Callable[[], None]) -> int:
+def _log_in_while(token: str, work: Callable[[], None], written: set[str] | None = None) -> int:
     """Log in with ``token``; once the login holds its person (``authrocket_login``, inside its
     transaction), ``work`` starts on another connection, and the login goes on only when
-    ``work`` waits for a lock. The login's status code, once ``work`` has finished too."""
+    ``work`` waits for a lock (on PostgreSQL, ``written`` then gets the tables ``work`` has
+    written to). The login's status code, once ``work`` has finished too."""
     failures: list[BaseException] = []
     pids: list[int] = []
 
@@ -317,6 +318,8 @@ def _log_in_while(token: str, work: Callable[[], None]) -> int:
         while not pids and worker.is_alive():
             time.sleep(0.005)
         _wait_until_blocked(pids[0])  # on a row this login holds
+        if written is not None and connection.vendor == "postgresql":
+            written.update(_tables_written_by(pids[0]))
 
     authrocket_login.connect(during_login, dispatch_uid="test-concurrent-writer")
     try:
@@ -427,10 +430,14 @@ def test_a_local_user_writer_during_a_login_waits_for_it(settings, emulator, ada
     assert user.last_login is not None
 
 
-def _tables_written_while_held(ada: dict[str, Any], work: Callable[[], None]) -> set[str]:
+def _tables_written_while_held(
+    ada: dict[str, Any], work: Callable[..., None], *, later: bool = False
+) -> set[str]:
     """Another transaction holds Ada's mirror row (as every writer of her rows takes it first)
     while ``work`` runs on a connection of its own: the tables ``work`` has written to by the
-    time it waits for that row. Then the row is let go and ``work`` finishes."""
+    time it waits for that row. Then the row is let go and ``work`` finishes. ``later``: the
+    row is taken when ``work`` calls the function it is given (which returns once it is held),
+    not before ``work`` starts."""
     holder_ready, release = threading.Event(), threading.Event()
     failures: list[BaseException] = []
     pids: list[int] = []
@@ -447,18 +454,23 @@ def _tables_written_while_held(ada: dict[str, Any], work: Callable[[], None]) ->
             holder_ready.set()
             connection.close()  # this thread's own connection
 
+    first = threading.Thread(target=holder)
+
+    def take() -> None:
+        first.start()
+        holder_ready.wait(30)
+
     def worker() -> None:
         try:
             pids.append(_pid())
-            work()
+            work(take) if later else work()
         except BaseException as exc:
             failures.append(exc)
         finally:
             connection.close()
 
-    first = threading.Thread(target=holder)
-    first.start()
-    holder_ready.wait(30)
+    if not later:
+        take()
     second = threading.Thread(target=worker)
     second.start()
     try:
@@ -468,7 +480,8 @@ def _tables_written_while_held(ada: dict[str, Any], work: Callable[[], None]) ->
         written = _tables_written_by(pids[0])
     finally:
         release.set()
-        first.join(30)
+        if first.ident is not None:  # started
+            first.join(30)
         second.join(30)
     assert not failures, failures
     return written
@@ -507,21 +520,96 @@ def test_a_login_writes_nothing_before_it_holds_its_person(settings, emulator, a
     assert (row.permissions, row.org.name) == expected
 
 
+def _webhook_adds_membership_of_new_org(emulator: Any, ada: dict[str, Any]) -> None:
+    looms = emulator.create_org("Looms")
+    emulator.create_membership(ada["id"], looms["id"], permissions=["looms:read"])
+    deliver(emulator, "membership.created")  # its org is fetched and inserted too
+    assert AuthRocketOrg.objects.filter(name="Looms").exists()
+
+
+def _admin_deletes_local_user(emulator: Any, ada: dict[str, Any]) -> None:
+    mirror_of(ada["id"]).user.delete()  # as Django's UserAdmin deletes one
+    assert not AuthRocketMembership.objects.exists()
+
+
+MORE_WRITERS = {
+    "webhook adds a membership of a new org": _webhook_adds_membership_of_new_org,
+    "the local user is deleted": _admin_deletes_local_user,
+}
+
+
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize("writer", [*WRITERS, *MORE_WRITERS])
 def test_every_writer_holds_the_person_before_their_memberships_and_orgs(
     settings, emulator, ada, writer
 ) -> None:
     """PostgreSQL, the same lock order from the other side: while another transaction holds
     Ada's mirror row (as a login does from its first read), a writer of her memberships or
-    orgs waits for that row before writing either, so it holds nothing the login wants next."""
+    orgs waits for that row before writing either, so it holds nothing the login wants next
+    (a new org too: a login whose session names it would wait for it)."""
     _postgresql_only()
     settings.AUTHROCKET_WEBHOOK_SECRET = SECRET
     login_with(Client(), emulator.mint_token(ada["id"]))
+    write = {**WRITERS, **MORE_WRITERS}[writer]
 
-    written = _tables_written_while_held(ada, lambda: WRITERS[writer](emulator, ada))
+    written = _tables_written_while_held(ada, lambda: write(emulator, ada))
 
     assert not PERSON_TABLES & written
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listing_holds_the_people_of_the_memberships_it_stamps_as_seen(
+    settings, emulator, ada
+) -> None:
+    """PostgreSQL: a sync with ``deactivate_missing`` stamps each membership it lists as seen,
+    and in the same page's transaction removes the unlisted memberships of the orgs it
+    finished, after taking their people. While another transaction holds Ada's row (as a
+    login does), the memberships page waits for it before it stamps any membership, so it holds
+    none of hers while it waits for her row (a login switching her selected org writes them)."""
+    _postgresql_only()
+    login_with(Client(), emulator.mint_token(ada["id"]))
+    sync()  # the mirror as AuthRocket has it: the next listing finds her membership unchanged
+
+    def listing(take: Callable[[], None]) -> None:
+        def after_page(page: Any) -> None:
+            if page.resource == "orgs":  # the memberships come next: her row is held now
+                take()
+
+        sync(deactivate_missing=True, on_page=after_page)
+
+    written = _tables_written_while_held(ada, listing, later=True)
+
+    assert AuthRocketMembership._meta.db_table not in written
+    assert AuthRocketMembership.objects.filter(user__authrocket_id=ada["id"]).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_during_a_first_login_leaves_one_local_user(settings, emulator) -> None:
+    """PostgreSQL and MariaDB: a person's first login and the ``user.created`` webhook at once
+    (AuthRocket sends it as the person signs up, while LoginRocket sends them back with a
+    token). The login has inserted their rows and not committed: the webhook's resync writes
+    the person's local user and mirror row before any org or membership, so it waits there
+    and holds nothing the login wants next; once the login commits, the resync keeps the
+    login's local user and deletes the one it made meanwhile under another username."""
+    _row_locks_only()
+    settings.AUTHROCKET_WEBHOOK_SECRET = SECRET
+    grace = emulator.create_user("grace@example.com", first_name="Grace", username="grace")
+    looms = emulator.create_org("Looms")
+    emulator.create_membership(grace["id"], looms["id"], permissions=["looms:read"], selected=True)
+    written: set[str] = set()
+
+    status = _log_in_while(
+        emulator.mint_token(grace["id"]),
+        lambda: deliver(emulator, "user.created"),
+        written,
+    )
+
+    assert status == 302
+    assert not PERSON_TABLES & written
+    row = AuthRocketUser.objects.select_related("user").get(authrocket_id=grace["id"])
+    users = auth.get_user_model().objects.all()
+    assert [user.username for user in users] == ["grace"] and row.user == users[0]
+    assert AuthRocketMembership.objects.get(user=row).org.name == "Looms"
 
 
 class RacedBackend(AuthRocketBackend):

@@ -34,7 +34,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Final, Literal
 
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -47,7 +47,7 @@ from django_authrocket.mirror.fields import (
     user_fields_from_api,
 )
 from django_authrocket.mirror.local_users import LocalUsers
-from django_authrocket.mirror.login import forget_digests, stamp
+from django_authrocket.mirror.login import forget_digests, hold, stamp
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 logger = logging.getLogger("django_authrocket.sync")
@@ -196,6 +196,10 @@ def write(
     new_candidates: list[tuple[str, ...]] = []
     seen: list[int] = []
     followed_only: list[int] = []  # rows whose local user changed while they did not
+    # The people of the memberships a listing stamps as seen (their rows are held first).
+    seen_people: set[Any] | None = (
+        set() if mark_seen and spec.model is AuthRocketMembership else None
+    )
     # Each object is read once: a user's values serve its mirror row and its local user alike.
     of = local.values.of if local is not None else None
     for item, key in zip(items, keys, strict=True):
@@ -221,6 +225,8 @@ def write(
             changed_rows.append(row)
         else:
             seen.append(row.pk)
+            if seen_people is not None:
+                seen_people.add(row.user_id)
             if followed:
                 followed_only.append(row.pk)
         if changed or followed:
@@ -255,14 +261,46 @@ def write(
     )
     if followed_only:
         forget_digests(AuthRocketUser.objects.filter(pk__in=followed_only))
+    if seen_people:
+        hold(AuthRocketUser.objects.filter(pk__in=seen_people))
     _upsert(spec, names, changed_rows, created, mark_seen=mark_seen)
     if mark_seen and seen:
         spec.model._default_manager.filter(pk__in=seen).update(synced_at=now)
     if local is not None:
         local.save()
         ids = names.index("authrocket_id")
-        local.announce(changed_rows, [row[ids] for row in created])
+        lost = _drop_lost_races(created, names) if owners else set()
+        counts.created -= len(lost)
+        counts.updated += len(lost)
+        local.announce(changed_rows, [row[ids] for row in created if row[ids] not in lost])
     return counts
+
+
+def _drop_lost_races(created: Sequence[Sequence[Any]], names: Sequence[str]) -> set[str]:
+    """Where rows are locked one by one (not SQLite, which a writer locks whole), a person's
+    first login may commit their rows between this write's read and its insert: the upsert
+    then keeps that login's ``user_id``, and the local user made here for the row belongs to
+    nobody. Those local users are deleted (nothing else knows them yet); the AuthRocket ids
+    of their rows."""
+    connection = connections[router.db_for_write(AuthRocketUser)]
+    if not connection.features.has_select_for_update:
+        return set()
+    ids, owner = names.index("authrocket_id"), names.index("user_id")
+    made = {row[ids]: row[owner] for row in created}
+    rows = AuthRocketUser.objects.filter(authrocket_id__in=list(made))
+    lost = {
+        i: made[i]
+        for i, user_id in rows.values_list("authrocket_id", "user_id")
+        if user_id != made[i]
+    }
+    if lost:
+        get_user_model()._default_manager.filter(pk__in=list(lost.values())).delete()
+        logger.info(
+            "%d AuthRocket user(s) logged in for the first time while this write created them: "
+            "kept the login's local user(s)",
+            len(lost),
+        )
+    return set(lost)
 
 
 def _upsert(

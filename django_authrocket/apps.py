@@ -34,7 +34,7 @@ class AuthRocketConfig(AppConfig):
 
         from django.db.models.signals import post_migrate, pre_delete
 
-        from .mirror.login import hold_before_delete
+        from .mirror.lock_order import hold_before_delete
         from .models import AuthRocketUser
 
         pre_delete.connect(

@@ -48,6 +48,7 @@ from .conf import app_settings
 from .exceptions import APIError, AuthRocketError, InvalidClaims, InvalidToken
 from .identity import AuthRocketSession
 from .mirror import fields as mirror_fields
+from .mirror import lock_order
 from .mirror import login as mirror_login
 from .models import AuthRocketMembership, AuthRocketUser, MirrorState
 from .signals import authrocket_login, authrocket_user_synced
@@ -212,7 +213,7 @@ class AuthRocketBackend(ModelBackend):
         locks rows: every writer of a person's rows takes their mirror row first (sync,
         webhooks and resync too, mirror/pages.py), so two of them never wait on each other in
         a cycle. Writers of other people are not held up."""
-        row = _first(mirror_login.locked(self.filter_users(session)))
+        row = _first(lock_order.locked(self.filter_users(session)))
         if row is not None:
             return self._returning(row, session), False
         if not app_settings.CREATE_USERS:
@@ -226,7 +227,7 @@ class AuthRocketBackend(ModelBackend):
                 # Either a concurrent first login of the same person won the race (use its
                 # rows, locked first as above), or someone else holds this username (try the
                 # AuthRocket id instead).
-                row = _first(mirror_login.locked(self.filter_users(session)))
+                row = _first(lock_order.locked(self.filter_users(session)))
                 if row is not None:
                     return self._returning(row, session), False
                 continue

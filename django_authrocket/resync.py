@@ -19,8 +19,7 @@ from django.db import transaction
 
 from .client import AuthRocketClient
 from .exceptions import NotFound
-from .mirror import login as mirror_login
-from .mirror import pages
+from .mirror import lock_order, pages
 from .mirror.pages import Counts, Resource
 from .models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
@@ -120,7 +119,8 @@ def apply(snapshot: Snapshot) -> dict[Resource, Counts]:
     """Write a :class:`Snapshot` into the mirror in one transaction; counts per resource.
 
     Only what the snapshot holds costs a query: a webhook's one user with no memberships is
-    one read and, when it changed, one write (no statement for the empty lists)."""
+    one read and, when it changed, one write (no statement for the empty lists), after the
+    locked read of the people it names where rows are locked (not SQLite)."""
     keep = [str(m["id"]) for m in snapshot.memberships]
     # No savepoint inside a caller's transaction (the webhook's): an error here fails it all.
     with transaction.atomic(savepoint=False):
@@ -129,7 +129,7 @@ def apply(snapshot: Snapshot) -> dict[Resource, Counts]:
         # concurrent first login's there, before any org is written), then orgs, memberships.
         people = _people(snapshot)
         if people:
-            mirror_login.hold(AuthRocketUser.objects.filter(authrocket_id__in=people))
+            lock_order.hold(AuthRocketUser.objects.filter(authrocket_id__in=people))
         result: dict[Resource, Counts] = {
             "users": pages.write("users", snapshot.users) if snapshot.users else Counts(),
             "orgs": pages.write("orgs", snapshot.orgs) if snapshot.orgs else Counts(),
@@ -151,11 +151,11 @@ def apply(snapshot: Snapshot) -> dict[Resource, Counts]:
 
 def _people(snapshot: Snapshot) -> list[str]:
     """The AuthRocket ids of the people whose rows ``snapshot`` writes."""
-    named = {str(user.get("id")) for user in snapshot.users}
-    named.update(str(m.get("user_id")) for m in snapshot.memberships)
+    named = {user.get("id") for user in snapshot.users}
+    named.update(m.get("user_id") for m in snapshot.memberships)
     named.update(snapshot.gone_users)
     named.update(snapshot.members_of)
-    return sorted(named)
+    return sorted(str(i) for i in named if i is not None)
 
 
 def _holding_unlisted(user_ids: Sequence[str], keep: Sequence[str]) -> list[str]:

@@ -23,7 +23,7 @@ from django_authrocket.mirror import login as mirror_login
 from django_authrocket.mirror.login import describes
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 from django_authrocket.resync import resync_users
-from django_authrocket.signals import authrocket_login
+from django_authrocket.signals import authrocket_login, authrocket_user_synced
 from django_authrocket.sync import sync
 from tests.helpers import login_with, memberships_of
 
@@ -248,11 +248,13 @@ def _wait_until_blocked(pid: int, seconds: float = 30.0) -> None:
     if connection.vendor == "postgresql":
         sql, pause = "SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", 0.01
     else:
-        # InnoDB refreshes this table only when it was last read 0.1 s ago or more.
+        # InnoDB refreshes this table only when it was last read, by anyone, 0.1 s ago or
+        # more: two xdist workers polling it every 0.15 s kept it stale for good. Every 0.25 s,
+        # two of them leave a gap of 0.1 s or more in each round.
         sql, pause = (
             "SELECT count(*) FROM information_schema.INNODB_TRX "
             "WHERE trx_mysql_thread_id = %s AND trx_state = 'LOCK WAIT'",
-            0.15,
+            0.25,
         )
     deadline = time.monotonic() + seconds
     with connection.cursor() as cursor:
@@ -457,7 +459,8 @@ def _tables_written_while_held(
     first = threading.Thread(target=holder)
 
     def take() -> None:
-        first.start()
+        if first.ident is None:  # once
+            first.start()
         holder_ready.wait(30)
 
     def worker() -> None:
@@ -584,25 +587,41 @@ def test_a_listing_holds_the_people_of_the_memberships_it_stamps_as_seen(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_webhook_during_a_first_login_leaves_one_local_user(settings, emulator) -> None:
-    """PostgreSQL and MariaDB: a person's first login and the ``user.created`` webhook at once
-    (AuthRocket sends it as the person signs up, while LoginRocket sends them back with a
-    token). The login has inserted their rows and not committed: the webhook's resync writes
-    the person's local user and mirror row before any org or membership, so it waits there
-    and holds nothing the login wants next; once the login commits, the resync keeps the
-    login's local user and deletes the one it made meanwhile under another username."""
+@pytest.mark.parametrize("writer", ["user.created webhook", "sync"])
+def test_a_writer_during_a_first_login_leaves_one_local_user(settings, emulator, writer) -> None:
+    """PostgreSQL and MariaDB: a person's first login and another writer of the same new person
+    at once (AuthRocket sends ``user.created`` as the person signs up, while LoginRocket sends
+    them back with a token; or a sync lists them). The login has inserted their rows and not
+    committed: the writer writes the person's local user and mirror row before any org or
+    membership, so it waits there and holds nothing the login wants next; once the login
+    commits, the writer keeps the login's local user, deletes the one it made meanwhile under
+    another username, and reports the person's row as updated, not created."""
     _row_locks_only()
     settings.AUTHROCKET_WEBHOOK_SECRET = SECRET
     grace = emulator.create_user("grace@example.com", first_name="Grace", username="grace")
     looms = emulator.create_org("Looms")
     emulator.create_membership(grace["id"], looms["id"], permissions=["looms:read"], selected=True)
     written: set[str] = set()
+    announced: list[tuple[str, bool]] = []
+    reports: list[Any] = []
 
-    status = _log_in_while(
-        emulator.mint_token(grace["id"]),
-        lambda: deliver(emulator, "user.created"),
-        written,
-    )
+    def synced(sender: object, authrocket_user: Any, created: bool, **kwargs: Any) -> None:
+        if (
+            threading.current_thread() is not threading.main_thread()
+        ):  # the writer's, not the login's
+            announced.append((authrocket_user.authrocket_id, created))
+
+    def write() -> None:
+        if writer == "sync":
+            reports.append(sync(["users"]))
+        else:
+            deliver(emulator, "user.created")
+
+    authrocket_user_synced.connect(synced, dispatch_uid="test-first-login-race")
+    try:
+        status = _log_in_while(emulator.mint_token(grace["id"]), write, written)
+    finally:
+        authrocket_user_synced.disconnect(dispatch_uid="test-first-login-race")
 
     assert status == 302
     assert not PERSON_TABLES & written
@@ -610,6 +629,15 @@ def test_a_webhook_during_a_first_login_leaves_one_local_user(settings, emulator
     users = auth.get_user_model().objects.all()
     assert [user.username for user in users] == ["grace"] and row.user == users[0]
     assert AuthRocketMembership.objects.get(user=row).org.name == "Looms"
+    # The writer created nothing: where it made a local user (PostgreSQL), the row it wrote
+    # over is announced and counted as updated; where it waited for the login (MariaDB's
+    # locked read meets the login's insert), it found the row as the login left it.
+    assert (grace["id"], True) not in announced
+    if connection.vendor == "postgresql":
+        assert announced == [(grace["id"], False)]
+    if reports:
+        counts = reports[0].counts["users"]
+        assert counts.created == 0 and counts.seen == 1
 
 
 class RacedBackend(AuthRocketBackend):

@@ -78,18 +78,25 @@ class LocalUsers:
         if self.changed:
             self.model._default_manager.bulk_update(self.changed, sorted(self.changed_fields))
 
-    def announce(self, changed_rows: Sequence[AuthRocketUser], created_ids: Sequence[str]) -> None:
+    def announce(
+        self,
+        changed_rows: Sequence[AuthRocketUser],
+        created_ids: Sequence[str],
+        updated_ids: Sequence[str] = (),
+    ) -> None:
         """Send ``authrocket_user_synced`` for the rows written (``created_ids``: the
-        AuthRocket ids of the rows created, read back here only when someone listens)."""
+        AuthRocket ids of the rows created; ``updated_ids``: of rows written over that this
+        write does not hold; both read back here only when someone listens)."""
         if not authrocket_user_synced.has_listeners():
             return
-        created = AuthRocketUser.objects.select_related("user").filter(
-            authrocket_id__in=list(created_ids)
+        written = AuthRocketUser.objects.select_related("user").filter(
+            authrocket_id__in=[*created_ids, *updated_ids]
         )
-        by_id = {row.authrocket_id: row for row in created}
+        by_id = {row.authrocket_id: row for row in written}
         for row in changed_rows:
             row.user = self.users[row.user_id]
-        for rows, was_created in ((changed_rows, False), ([by_id[i] for i in created_ids], True)):
+        updated = [*changed_rows, *(by_id[i] for i in updated_ids)]
+        for rows, was_created in ((updated, False), ([by_id[i] for i in created_ids], True)):
             for row in rows:
                 authrocket_user_synced.send(
                     sender=AuthRocketUser, user=row.user, authrocket_user=row, created=was_created

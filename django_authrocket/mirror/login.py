@@ -169,41 +169,6 @@ def session_digest(session: AuthRocketSession) -> str:
     return hashlib.blake2b(repr(said).encode(), digest_size=16).hexdigest()
 
 
-def locked(rows: QuerySet[AuthRocketUser], using: str | None = None) -> QuerySet[AuthRocketUser]:
-    """``rows`` read locked inside a transaction: ``FOR NO KEY UPDATE`` of the mirror table
-    only where the database can name it (PostgreSQL); ``FOR UPDATE`` of the mirror row and its
-    joined local user on MariaDB, which cannot (every writer of a person's rows takes the
-    mirror row before the local user, so the order holds); ``rows`` itself where rows are not
-    locked (SQLite locks the whole database at the first write) or outside a transaction.
-    ``using``: the database alias (by default the router's write database)."""
-    using = using or router.db_for_write(rows.model)
-    rows, connection = rows.using(using), connections[using]
-    features = connection.features
-    if not (connection.in_atomic_block and features.has_select_for_update):
-        return rows
-    if not features.has_select_for_update_of:
-        return rows.select_for_update()
-    return rows.select_for_update(of=("self",), no_key=features.has_select_for_no_key_update)
-
-
-def hold(users: QuerySet[AuthRocketUser], using: str | None = None) -> None:
-    """Take these mirror rows as a login takes its person's (:func:`locked`), in primary key
-    order, without writing them: for a writer that goes on to write their people's
-    memberships, orgs or local users. Call inside the writer's transaction; no query where
-    rows are not locked."""
-    rows = users.order_by("pk")
-    held = locked(rows, using)
-    if held.query.select_for_update:
-        list(held.values_list("pk", flat=True))
-
-
-def hold_before_delete(sender: Any, instance: AuthRocketUser, using: str, **kwargs: Any) -> None:
-    """``pre_delete`` of a mirror row: Django's deletion of it (or of its local user) sends
-    this before it deletes anything that goes with it (the person's memberships, their local
-    user's rows), so the row is taken first, as every writer of a person takes it."""
-    hold(AuthRocketUser.objects.filter(pk=instance.pk), using)
-
-
 def forget_digests(users: QuerySet[AuthRocketUser]) -> None:
     """Replace the ``login_digest`` of these mirror rows with a fresh :func:`stamp`: their mirror
     changed other than by a login, so the next login compares and writes again, and a login

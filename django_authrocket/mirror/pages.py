@@ -21,7 +21,8 @@ A field whose member an object lacks (see :mod:`.fields`) keeps its stored value
 
 Also here, what becomes of rows gone upstream: local users are deactivated (``is_active=False``),
 never deleted; memberships are deleted; orgs stay (AuthRocket closes orgs, it does not delete
-them).
+them). The one local user deleted here is one this write made for a new person whose rows
+another worker committed meanwhile (:func:`_drop_lost_races`): nothing else knows it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ from django_authrocket.mirror.fields import (
     user_fields_from_api,
 )
 from django_authrocket.mirror.local_users import LocalUsers
-from django_authrocket.mirror.login import forget_digests, hold, stamp
+from django_authrocket.mirror.lock_order import hold
+from django_authrocket.mirror.login import forget_digests, stamp
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
 logger = logging.getLogger("django_authrocket.sync")
@@ -272,32 +274,36 @@ def write(
         lost = _drop_lost_races(created, names) if owners else set()
         counts.created -= len(lost)
         counts.updated += len(lost)
-        local.announce(changed_rows, [row[ids] for row in created if row[ids] not in lost])
+        local.announce(
+            changed_rows,
+            [row[ids] for row in created if row[ids] not in lost],
+            updated_ids=sorted(lost),
+        )
     return counts
 
 
 def _drop_lost_races(created: Sequence[Sequence[Any]], names: Sequence[str]) -> set[str]:
-    """Where rows are locked one by one (not SQLite, which a writer locks whole), a person's
-    first login may commit their rows between this write's read and its insert: the upsert
-    then keeps that login's ``user_id``, and the local user made here for the row belongs to
-    nobody. Those local users are deleted (nothing else knows them yet); the AuthRocket ids
-    of their rows."""
-    connection = connections[router.db_for_write(AuthRocketUser)]
-    if not connection.features.has_select_for_update:
+    """Where rows are locked one by one (not SQLite, which a writer locks whole), another
+    writer of a new person (their first login, a webhook, a sync) may commit their rows between
+    this write's read and its insert: the upsert then keeps that writer's ``user_id``, and the
+    local user made here for the row belongs to nobody. Those local users are deleted (nothing
+    else knows them yet); the AuthRocket ids of their rows."""
+    alias = router.db_for_write(AuthRocketUser)
+    if not connections[alias].features.has_select_for_update:
         return set()
     ids, owner = names.index("authrocket_id"), names.index("user_id")
     made = {row[ids]: row[owner] for row in created}
-    rows = AuthRocketUser.objects.filter(authrocket_id__in=list(made))
+    rows = AuthRocketUser.objects.using(alias).filter(authrocket_id__in=list(made))
     lost = {
         i: made[i]
         for i, user_id in rows.values_list("authrocket_id", "user_id")
         if user_id != made[i]
     }
     if lost:
-        get_user_model()._default_manager.filter(pk__in=list(lost.values())).delete()
+        get_user_model()._base_manager.using(alias).filter(pk__in=list(lost.values())).delete()
         logger.info(
-            "%d AuthRocket user(s) logged in for the first time while this write created them: "
-            "kept the login's local user(s)",
+            "%d new AuthRocket user(s) were written meanwhile by another worker (a first login, "
+            "a webhook, a sync): kept their local user(s), deleted the one(s) made here",
             len(lost),
         )
     return set(lost)

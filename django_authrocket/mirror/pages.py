@@ -265,13 +265,16 @@ def write(
         forget_digests(AuthRocketUser.objects.filter(pk__in=followed_only))
     if seen_people:
         hold(AuthRocketUser.objects.filter(pk__in=seen_people))
-    _upsert(spec, names, changed_rows, created, mark_seen=mark_seen)
+    # Where rows are locked one by one, the new rows' owners come back from the upsert, to
+    # find those another worker created meanwhile (_drop_lost_races).
+    races = local is not None and bool(owners) and _rows_race()
+    returned = _upsert(spec, names, changed_rows, created, mark_seen=mark_seen, returning=races)
     if mark_seen and seen:
         spec.model._default_manager.filter(pk__in=seen).update(synced_at=now)
     if local is not None:
         local.save()
         ids = names.index("authrocket_id")
-        lost = _drop_lost_races(created, names) if owners else set()
+        lost = _drop_lost_races(created, names, returned) if races else set()
         counts.created -= len(lost)
         counts.updated += len(lost)
         local.announce(
@@ -282,23 +285,31 @@ def write(
     return counts
 
 
-def _drop_lost_races(created: Sequence[Sequence[Any]], names: Sequence[str]) -> set[str]:
-    """Where rows are locked one by one (not SQLite, which a writer locks whole), another
-    writer of a new person (their first login, a webhook, a sync) may commit their rows between
-    this write's read and its insert: the upsert then keeps that writer's ``user_id``, and the
-    local user made here for the row belongs to nobody. Those local users are deleted (nothing
-    else knows them yet); the AuthRocket ids of their rows."""
-    alias = router.db_for_write(AuthRocketUser)
-    if not connections[alias].features.has_select_for_update:
-        return set()
+def _rows_race() -> bool:
+    """Whether another writer's rows can appear between a write's read and its insert: where
+    rows are locked one by one (not SQLite, which a writer locks whole)."""
+    return bool(connections[router.db_for_write(AuthRocketUser)].features.has_select_for_update)
+
+
+def _drop_lost_races(
+    created: Sequence[Sequence[Any]], names: Sequence[str], returned: list[Any] | None
+) -> set[str]:
+    """Another writer of a new person (their first login, a webhook, a sync) may commit their
+    rows between this write's read and its insert: the upsert then keeps that writer's
+    ``user_id``, and the local user made here for the row belongs to nobody. Those local
+    users are deleted (nothing else knows them yet); the AuthRocket ids of their rows.
+
+    ``returned``: the ``(authrocket_id, user_id)`` of the rows the upsert wrote (a new row
+    that met another's with the same values is not there: it lost too), or None where the
+    upsert returns nothing (``bulk_upsert``): then the rows are read back."""
     ids, owner = names.index("authrocket_id"), names.index("user_id")
     made = {row[ids]: row[owner] for row in created}
-    rows = AuthRocketUser.objects.using(alias).filter(authrocket_id__in=list(made))
-    lost = {
-        i: made[i]
-        for i, user_id in rows.values_list("authrocket_id", "user_id")
-        if user_id != made[i]
-    }
+    alias = router.db_for_write(AuthRocketUser)
+    if returned is None:
+        rows = AuthRocketUser.objects.using(alias).filter(authrocket_id__in=list(made))
+        returned = list(rows.values_list("authrocket_id", "user_id"))
+    kept = dict(returned)
+    lost = {i: user_id for i, user_id in made.items() if kept.get(i) != user_id}
     if lost:
         get_user_model()._base_manager.using(alias).filter(pk__in=list(lost.values())).delete()
         logger.info(
@@ -316,15 +327,19 @@ def _upsert(
     created: Sequence[Sequence[Any]],
     *,
     mark_seen: bool,
-) -> None:
+    returning: bool = False,
+) -> list[Any] | None:
     """Write the changed rows and the new ones (``created``: their values in the order of the
     columns ``names``, every column there): the database's own multi-row upsert on SQLite and
     PostgreSQL, else :func:`~django_authrocket.bulk_upsert.bulk_upsert`.
 
     A conflict rewrites a row only when a value differs (``synced_at`` counts only when the
-    listing marks the rows it sees), so a row written meanwhile with the same values stays."""
+    listing marks the rows it sees), so a row written meanwhile with the same values stays.
+
+    ``returning``: return the ``(authrocket_id, user_id)`` of the rows written (users), or
+    None where the statement cannot say (``bulk_upsert``)."""
     if not changed and not created:
-        return
+        return []
     if not upsert.available():
         bulk_upsert(
             spec.model,
@@ -332,7 +347,7 @@ def _upsert(
             unique_fields=spec.unique_fields,
             update_fields=spec.update_fields,
         )
-        return
+        return None
     compared = [name for name in spec.update_fields if mark_seen or name != "synced_at"]
     statement = upsert.Upsert(
         spec.model,
@@ -345,7 +360,7 @@ def _upsert(
     if changed:
         rows.extend(map(attrgetter(*names), changed))
     rows.extend(created)
-    statement.write(rows)
+    return statement.write(rows, returning=("authrocket_id", "user_id") if returning else ())
 
 
 def _forget_digests(spec: Spec, changed: Sequence[Any], created_people: Sequence[Any]) -> None:

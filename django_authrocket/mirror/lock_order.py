@@ -25,11 +25,12 @@ def locked(rows: QuerySet[AuthRocketUser], using: str | None = None) -> QuerySet
     joined local user on MariaDB, which cannot (every writer of a person's rows takes the
     mirror row before the local user, so the order holds); ``rows`` itself where rows are not
     locked (SQLite locks the whole database at the first write) or outside a transaction.
-    ``using``: the database alias (by default the router's write database, where a locked
-    read goes)."""
+    ``using``: the database alias (by default the one ``rows`` names, else the router's write
+    database, where a locked read goes)."""
     if using is not None:
         rows = rows.using(using)
-    connection = connections[using or router.db_for_write(rows.model)]
+    named = getattr(rows, "_db", None)  # a .using() of the caller's
+    connection = connections[using or named or router.db_for_write(rows.model)]
     features = connection.features
     if not (connection.in_atomic_block and features.has_select_for_update):
         return rows

@@ -309,7 +309,13 @@ def _drop_lost_races(
         rows = AuthRocketUser.objects.using(alias).filter(authrocket_id__in=list(made))
         returned = list(rows.values_list("authrocket_id", "user_id"))
     kept = dict(returned)
-    lost = {i: user_id for i, user_id in made.items() if kept.get(i) != user_id}
+    # Compared as text: a primary key may come back from the statement as the driver gives it
+    # and from the ORM converted (a UUID, say).
+    lost = {
+        i: user_id
+        for i, user_id in made.items()
+        if kept.get(i) is None or str(kept[i]) != str(user_id)
+    }
     if lost:
         get_user_model()._base_manager.using(alias).filter(pk__in=list(lost.values())).delete()
         logger.info(
@@ -336,10 +342,10 @@ def _upsert(
     A conflict rewrites a row only when a value differs (``synced_at`` counts only when the
     listing marks the rows it sees), so a row written meanwhile with the same values stays.
 
-    ``returning``: return the ``(authrocket_id, user_id)`` of the rows written (users), or
-    None where the statement cannot say (``bulk_upsert``)."""
+    ``returning``: return the ``(authrocket_id, user_id)`` of the rows written (users); None
+    when not asked, or where the statement cannot say (``bulk_upsert``)."""
     if not changed and not created:
-        return []
+        return [] if returning else None
     if not upsert.available():
         bulk_upsert(
             spec.model,
@@ -360,7 +366,10 @@ def _upsert(
     if changed:
         rows.extend(map(attrgetter(*names), changed))
     rows.extend(created)
-    return statement.write(rows, returning=("authrocket_id", "user_id") if returning else ())
+    if not returning:
+        statement.write(rows)
+        return None
+    return statement.write(rows, returning=("authrocket_id", "user_id"))
 
 
 def _forget_digests(spec: Spec, changed: Sequence[Any], created_people: Sequence[Any]) -> None:

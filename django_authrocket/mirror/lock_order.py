@@ -19,6 +19,14 @@ from django.db.models import QuerySet
 from django_authrocket.models import AuthRocketUser
 
 
+def locks_rows(using: str | None = None) -> bool:
+    """Whether the database (``using``, by default the router's write database for the mirror)
+    locks rows one by one, so that writers of the same person can interleave (not SQLite,
+    which a writer locks whole)."""
+    alias = using or router.db_for_write(AuthRocketUser)
+    return bool(connections[alias].features.has_select_for_update)
+
+
 def locked(rows: QuerySet[AuthRocketUser], using: str | None = None) -> QuerySet[AuthRocketUser]:
     """``rows`` read locked inside a transaction: ``FOR NO KEY UPDATE`` of the mirror table
     only where the database can name it (PostgreSQL); ``FOR UPDATE`` of the mirror row and its

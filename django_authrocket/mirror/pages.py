@@ -35,7 +35,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Final, Literal
 
 from django.contrib.auth import get_user_model
-from django.db import connections, models, router
+from django.db import models, router
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -48,7 +48,7 @@ from django_authrocket.mirror.fields import (
     user_fields_from_api,
 )
 from django_authrocket.mirror.local_users import LocalUsers
-from django_authrocket.mirror.lock_order import hold
+from django_authrocket.mirror.lock_order import hold, locks_rows
 from django_authrocket.mirror.login import forget_digests, stamp
 from django_authrocket.models import AuthRocketMembership, AuthRocketOrg, AuthRocketUser
 
@@ -267,7 +267,7 @@ def write(
         hold(AuthRocketUser.objects.filter(pk__in=seen_people))
     # Where rows are locked one by one, the new rows' owners come back from the upsert, to
     # find those another worker created meanwhile (_drop_lost_races).
-    races = local is not None and bool(owners) and _rows_race()
+    races = local is not None and bool(owners) and locks_rows()
     returned = _upsert(spec, names, changed_rows, created, mark_seen=mark_seen, returning=races)
     if mark_seen and seen:
         spec.model._default_manager.filter(pk__in=seen).update(synced_at=now)
@@ -283,12 +283,6 @@ def write(
             updated_ids=sorted(lost),
         )
     return counts
-
-
-def _rows_race() -> bool:
-    """Whether another writer's rows can appear between a write's read and its insert: where
-    rows are locked one by one (not SQLite, which a writer locks whole)."""
-    return bool(connections[router.db_for_write(AuthRocketUser)].features.has_select_for_update)
 
 
 def _drop_lost_races(

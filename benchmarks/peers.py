@@ -433,9 +433,9 @@ def time_two_modes(
     """Target 2's api-mode figure again, with nothing else in the rounds: a jwt-mode login,
     an api-mode login and a round trip, in turn. Each round's (api - jwt) / round trip.
 
-    Read beside the shuffled rounds: the same code after other code (another package's
-    login, Django's alone) runs colder than after itself, and an api-mode login, whose HTTP
-    call runs about 2,000 Python calls of its own, feels it more."""
+    Read beside the shuffled rounds, not instead of them: another order (the jwt-mode login
+    always follows the round before's round trip) and another statistic (the median of the
+    per-round ratios, each over its own round trip)."""
     by = {c.name: c for c in contenders}
     jwt, api = (Contender(name, by[name].prepare) for name in (OURS_JWT, OURS_API))
     ratios = []

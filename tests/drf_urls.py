@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -50,9 +50,23 @@ class Either(Me):
         return Response({"via": "bearer" if bearer else "session"}, status=201)
 
 
+class BillingOrSession(Billing):
+    """The permission behind Bearer tokens and the browser's session (with DRF's CSRF check)."""
+
+    authentication_classes = [AuthRocketAuthentication, SessionAuthentication]
+
+
+class BillingOrBasic(Billing):
+    """The permission behind HTTP Basic (another scheme, its own users) and Bearer tokens."""
+
+    authentication_classes = [BasicAuthentication, AuthRocketAuthentication]
+
+
 urlpatterns = [
     *base_patterns,
     path("drf/me/", Me.as_view()),
     path("drf/billing/", Billing.as_view()),
     path("drf/either/", Either.as_view()),
+    path("drf/billing-or-session/", BillingOrSession.as_view()),
+    path("drf/billing-or-basic/", BillingOrBasic.as_view()),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from django.contrib.admin import AdminSite
 from django.test import Client
@@ -180,3 +182,39 @@ def test_the_middlewares_result_is_reused_for_the_same_header(settings, emulator
     browser = browser_of(emulator, ada)
     response = browser.post("/drf/either/", **bearer_auth(emulator.mint_token(ada["id"])))
     assert response.status_code == 201 and response.json() == {"via": "bearer"}
+
+
+# --- whose AuthRocket session the permission reads ------------------------------------------------
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+def test_the_permission_reads_a_browser_login_only_through_session_authentication(
+    settings, emulator, ada, middleware
+) -> None:
+    """A browser logged in with billing:* reaches the permission's view through DRF's
+    SessionAuthentication (which keeps its CSRF check), and not through a view that takes
+    Bearer tokens only, where DRF leaves the request anonymous: a cookie there must not stand
+    in for a token (that would skip the CSRF check DRF keeps for sessions)."""
+    if middleware:
+        with_middleware(settings)
+    browser = browser_of(emulator, ada)
+    assert browser.get("/drf/billing-or-session/").status_code == 200
+    assert browser.get("/drf/billing/").status_code == 401
+    post = browser.post("/drf/billing-or-session/")
+    assert post.status_code == 403 and "CSRF" in post.json()["detail"]
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+def test_another_schemes_user_gets_no_permission_from_a_browser_login(
+    settings, emulator, ada, django_user_model, middleware
+) -> None:
+    """Bob, authenticated by HTTP Basic, sends Ada's AuthRocket session cookie along: her
+    permissions are not his."""
+    if middleware:
+        with_middleware(settings)
+    django_user_model.objects.create_user("bob", password="bob-secret-42")
+    browser = browser_of(emulator, ada)
+    basic = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"bob:bob-secret-42").decode()}
+    assert browser.get("/drf/billing-or-basic/", **basic).status_code == 403
+    token = bearer_auth(emulator.mint_token(ada["id"]))
+    assert Client().get("/drf/billing-or-basic/", **token).status_code == 200  # her own token

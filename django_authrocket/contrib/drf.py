@@ -27,7 +27,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -85,9 +85,23 @@ class HasAuthRocketPermission(BasePermission):
         return self
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        session = request.auth if isinstance(request.auth, AuthRocketSession) else None
-        session = session or current_session(request._request)
+        session = _authenticated_session(request)
         if session is None:
             return False
         membership = access.membership(session, self.org_id)
         return membership is not None and all(membership.has_perm(p) for p in self.permissions)
+
+
+def _authenticated_session(request: Request) -> AuthRocketSession | None:
+    """The AuthRocket session DRF authenticated ``request`` with, or None.
+
+    ``request.auth`` for a Bearer token. For a request authenticated by
+    ``SessionAuthentication`` (or a subclass), which keeps its CSRF check, the session
+    remembered at that Django session's login. A browser's AuthRocket login never answers for
+    a request DRF left anonymous, or authenticated another way (another scheme, another user).
+    """
+    if isinstance(request.auth, AuthRocketSession):
+        return request.auth
+    if isinstance(request.successful_authenticator, SessionAuthentication):
+        return current_session(request._request)
+    return None

@@ -18,7 +18,9 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.urls import Resolver404, resolve
+from django.views.decorators.debug import sensitive_variables
 
+from . import reports
 from .backends import get_backend
 from .exceptions import InvalidToken
 from .identity import AuthRocketSession
@@ -61,6 +63,7 @@ def is_admin(request: HttpRequest) -> bool:
     )
 
 
+@sensitive_variables("header", "rest", "token", "known")
 def authenticate(request: HttpRequest) -> tuple[AbstractBaseUser, AuthRocketSession] | None:
     """The user and AuthRocket session of this request's Bearer token; None without one.
 
@@ -79,6 +82,9 @@ def authenticate(request: HttpRequest) -> tuple[AbstractBaseUser, AuthRocketSess
     scheme, rest = _split(header)
     if scheme.lower() != "bearer" or is_admin(request):
         return None
+    # Out of error reports' local variables too, whatever DEBUG says (DRF's authentication
+    # class reaches here on paths where the middleware did not look at the header).
+    reports.hide_authorization(request)
     token = _one_token(rest)
     backend = get_backend()
     session = backend.verify_bearer_token(token)

@@ -234,7 +234,10 @@ def warm_identity(
         if due.__class__ is not float or now >= due:
             return None
     key: Any = (get("ref"), get("v", ""))  # a wrong type finds nothing: the long way decides
-    session = _KNOWN.get(key)
+    try:
+        session = _KNOWN.get(key)
+    except TypeError:  # an unhashable member (a list, a dict): not an entry this package wrote
+        return None
     if session is not None:
         setattr(request, _CACHE_ATTR, session)
     return session
@@ -371,7 +374,12 @@ def stored_token(request: HttpRequest) -> str | None:
 def _number(value: Any) -> float | None:
     if value is None or type(value) is float:  # the common cases first
         return value
-    return float(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer no float holds: not a time this package wrote
+        return None
 
 
 def _source(session: AuthRocketSession) -> str:

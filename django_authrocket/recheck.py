@@ -129,14 +129,32 @@ def _ask(session_id: str, token: str | None) -> Verdict:
 
 
 def _fresh(value: Any, interval: float) -> Verdict | None:
+    """The cached verdict ``value`` while it is fresh; None when it is stale or not a verdict
+    this version wrote (another version's shape during a rolling deploy, members of the wrong
+    type): then the Core API is asked again."""
     if not isinstance(value, dict):
         return None
     try:
         verdict = Verdict(**value)
     except TypeError:
         return None
+    if not _well_formed(verdict):
+        return None
     hold = interval if verdict.error is None else min(interval, UNREACHABLE_HOLD)
     return verdict if time.time() - verdict.checked_at < hold else None
+
+
+def _well_formed(verdict: Verdict) -> bool:
+    checked_at = verdict.checked_at
+    return (
+        isinstance(verdict.alive, bool)
+        and isinstance(checked_at, int | float)
+        and not isinstance(checked_at, bool)
+        and isinstance(verdict.reason, str)
+        and (verdict.answer is None or isinstance(verdict.answer, dict))
+        and (verdict.error is None or isinstance(verdict.error, str))
+        and (verdict.request_id is None or isinstance(verdict.request_id, str))
+    )
 
 
 def _wait_for_answer(

@@ -100,6 +100,27 @@ def test_a_worker_that_never_saw_the_login_reads_the_row_once(
         assert client.get("/private/").json()["org"] is not None
 
 
+@pytest.mark.parametrize(
+    "member",
+    [{"ref": ["x"]}, {"v": {"a": 1}}, {"exp": 10**400}, {"next": 10**400}, {"ok": 10**400}],
+    ids=["ref a list", "version a dict", "huge expiry", "huge next check", "huge check time"],
+)
+@pytest.mark.parametrize("mode", ["jwt", "api"])
+def test_a_session_entry_of_the_wrong_types_is_a_refusal_not_a_500(
+    settings, emulator, ada, member, mode
+) -> None:
+    """An entry this package did not write (another app's, a hand-edited session): the
+    request is answered, never with a server error."""
+    settings.AUTHROCKET_VERIFY = mode
+    client = logged_in(emulator, ada)
+    session = client.session
+    session[logins.ENTRY_KEY] = {**session[logins.ENTRY_KEY], **member}
+    session.save()
+    logins.forget_identities()
+    response = client.get("/private/")
+    assert response.status_code in (200, 302), response.status_code
+
+
 def test_a_session_whose_login_row_is_gone_is_logged_out(emulator, ada) -> None:
     client = logged_in(emulator, ada)
     AuthRocketLogin.objects.all().delete()  # ended elsewhere, or pruned

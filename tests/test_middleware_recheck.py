@@ -5,6 +5,7 @@ The tests where orgs matter run under the three token shapes (``token_orgs``).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 
@@ -14,6 +15,7 @@ from django.db import connection
 from django.test import Client
 
 from django_authrocket import logins
+from django_authrocket.shared_cache import shared_cache
 from django_authrocket.testing import authrocket_session_id, recheck_at_next_request
 from tests.helpers import (
     is_logged_in,
@@ -227,4 +229,31 @@ def test_api_mode_concurrent_requests_of_one_session_make_one_call(api_mode, emu
     for thread in threads:
         thread.join()
     assert statuses == [200] * 20
+    assert session_calls(emulator) == 1
+
+
+@pytest.mark.parametrize(
+    "cached",
+    [
+        {"alive": True, "checked_at": None},
+        {"alive": True, "checked_at": "yesterday"},
+        {"alive": "yes", "checked_at": 0.0},
+        {"alive": True, "checked_at": 0.0, "answer": ["not", "an", "answer"]},
+        {"alive": False, "checked_at": 0.0, "error": 503},
+    ],
+    ids=["no time", "time as text", "alive as text", "answer a list", "error a number"],
+)
+def test_api_mode_a_cached_verdict_of_the_wrong_types_is_asked_again(
+    api_mode, emulator, ada, cached
+) -> None:
+    """A verdict another version wrote (a rolling deploy) or a damaged cache entry: the
+    recheck asks AuthRocket again and answers, never a 500."""
+    client = logged_in(emulator, ada)
+    sid = authrocket_session_id(client)
+    digest = hashlib.sha256(sid.encode()).hexdigest()[:32]
+    cached = {**cached, "checked_at": time.time()} if cached["checked_at"] == 0.0 else cached
+    shared_cache().set(f"authrocket:recheck:{digest}", cached, timeout=60)
+    recheck_at_next_request(client)
+    emulator.clear_requests()
+    assert client.get("/private/").status_code == 200
     assert session_calls(emulator) == 1

@@ -405,6 +405,19 @@ class _Listing:
                 "deactivated (check AUTHROCKET_URL, the API key and AUTHROCKET_REALM)"
             )
             return False
+        if total.seen == 0 and self.resumed_after:
+            # The rest of a listing came back empty: maybe it was (the run before was stopped
+            # after its last page), maybe the answer is wrong (another realm or key since). The
+            # people the run before did not reach would all be deactivated: nobody is.
+            unseen = pages.unseen_users(self.started_at)
+            if unseen:
+                self.warnings.append(
+                    f"users: the resumed listing (after {self.resumed_after}) came back empty, "
+                    f"and {unseen} mirrored user(s) were not listed: nobody was deactivated. "
+                    "The next run with --deactivate-missing lists from the start (check "
+                    "AUTHROCKET_URL, the API key and AUTHROCKET_REALM)"
+                )
+                return False
         return True
 
     def _prune_users(self) -> Counts:

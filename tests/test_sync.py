@@ -507,6 +507,37 @@ def test_deactivate_missing_after_a_resumed_run_still_sees_the_first_pages(
     assert list(inactive.values_list("authrocket__authrocket_id", flat=True)) == [users[20]["id"]]
 
 
+def test_an_empty_answer_to_a_resumed_listing_deactivates_nobody_and_says_so(
+    fast_retries, emulator
+) -> None:
+    """A run with --deactivate-missing stopped after its first page; before the rerun, the
+    realm or key changed (or AuthRocket answers wrongly): the rest of the listing is empty.
+    The 15 people the first run did not reach are not deactivated, and the next run lists
+    from the start. (A rest that is truly empty, the run before stopped after its last page,
+    looks the same: its deactivations wait for that next run.)"""
+    users = make_users(emulator, 25)
+    sync(batch_size=10)
+    abort_after_first_page(emulator, batch_size=10, deactivate_missing=True)
+    empty_answer(emulator, "/api/v2/users")
+
+    report = sync(batch_size=10, deactivate_missing=True)
+
+    assert report.resumed_after == {"users": users[9]["id"]}
+    assert report.deactivated == 0 and not User.objects.filter(is_active=False).exists()
+    assert report.warnings == [
+        f"users: the resumed listing (after {users[9]['id']}) came back empty, and 15 mirrored "
+        "user(s) were not listed: nobody was deactivated. The next run with "
+        "--deactivate-missing lists from the start (check AUTHROCKET_URL, the API key and "
+        "AUTHROCKET_REALM)"
+    ]
+    emulator.clear_faults()
+    emulator.delete_user(users[20]["id"])
+    again = sync(batch_size=10, deactivate_missing=True)
+    assert again.resumed_after == {}
+    inactive = User.objects.filter(is_active=False)
+    assert list(inactive.values_list("authrocket__authrocket_id", flat=True)) == [users[20]["id"]]
+
+
 def test_a_checkpoint_without_seen_marks_is_not_resumed_for_deactivation(
     fast_retries, emulator
 ) -> None:

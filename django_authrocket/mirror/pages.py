@@ -439,13 +439,24 @@ def remove_memberships(
     return _delete_memberships(AuthRocketMembership.objects.filter(stale))
 
 
+def _unseen(since: datetime) -> Q:
+    """The rows a listing that started at ``since`` did not stamp."""
+    return Q(synced_at__lt=since) | Q(synced_at__isnull=True)
+
+
+def unseen_users(since: datetime) -> int:
+    """How many mirrored users a listing that started at ``since`` did not stamp (those
+    :func:`prune_unseen` would deactivate, or find inactive already)."""
+    return AuthRocketUser.objects.filter(_unseen(since)).count()
+
+
 def prune_unseen(
     resource: Resource, since: datetime, *, orgs: Collection[str] | None = None
 ) -> Counts:
     """After a complete listing written with ``mark_seen``: deactivate the local users, or
     remove the memberships, whose rows it did not stamp (``synced_at`` before ``since``).
     ``orgs``: only the memberships of these orgs (AuthRocket ids), whose listings completed."""
-    unseen = Q(synced_at__lt=since) | Q(synced_at__isnull=True)
+    unseen = _unseen(since)
     if resource == "users":
         return Counts(deactivated=_deactivate(AuthRocketUser.objects.filter(unseen)))
     if resource == "memberships":

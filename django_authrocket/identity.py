@@ -382,6 +382,31 @@ def refuse_nul(data: Mapping[str, Any]) -> None:
             pending.extend((claim, item) for item in value)
 
 
+def without_nul(value: Any) -> Any:
+    """JSON-shaped ``value`` with every NUL character dropped from its strings and member
+    names: what PostgreSQL's ``jsonb`` can store (it refuses ``\\u0000``). The very same object
+    when it holds none (the common case costs one quick walk, no copy)."""
+    try:
+        return _without_nul(value)
+    except RecursionError:  # nested deeper than any custom attribute: left as it is
+        return value
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        if _plain(value):
+            return value
+        return {
+            (key.replace("\x00", "") if isinstance(key, str) else key): _without_nul(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 def _plain(data: Mapping[str, Any], depth: int = 0) -> bool:
     """True when ``data`` is JSON-shaped (dicts, lists, strings, numbers, booleans, null) with
     no NUL in a string or a member name, nested at most :data:`_PLAIN_DEPTH` deep. False is no
@@ -433,7 +458,7 @@ def _loose_str(data: Mapping[str, Any], key: str) -> str | None:
 
 def _loose_object(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = data.get(key)
-    return dict(value) if isinstance(value, dict) else {}
+    return dict(without_nul(value)) if isinstance(value, dict) else {}
 
 
 def _required_str(data: Mapping[str, Any], key: str) -> str:

@@ -266,7 +266,7 @@ class _Listing:
             page = self._next(listed, f"after {after}" if after else "at the first page", after)
             if page is None:
                 return
-            yield _Batch(self._expected(page.items), page.last_id)
+            yield _Batch(self._expected(page.items), _checkpoint_id(page.items))
             after = page.last_id or after
 
     def _org_batches(self, after_org: str | None) -> Iterator[_Batch]:
@@ -326,9 +326,11 @@ class _Listing:
         for item in items:
             if item.get("object", kind) != kind:
                 self.odd.append(f"an object of type {str(item.get('object'))[:20]!r}")
+            elif not _usable_id(item.get("id")):
+                self.odd.append(f"an object with the id {str(item.get('id'))[:_ID_LENGTH]!r}")
             elif org_id is not None and item.get("org_id") != org_id:
                 self.odd.append(f"{item['id']} of org {str(item.get('org_id'))[:64]}")
-            elif org_id is not None and not isinstance(item.get("user_id"), str):
+            elif org_id is not None and not _usable_id(item.get("user_id")):
                 self.odd.append(f"{item['id']} without a user_id")
             else:
                 good.append(item)
@@ -443,6 +445,25 @@ class _Listing:
             self.warnings.append(f"memberships: {kept} {len(org_ids)} org(s), as {reason}: {named}")
         for warning in self.warnings:
             logger.warning("AuthRocket sync: %s", warning)
+
+
+#: The longest id the mirror keys a row on (its ``authrocket_id`` columns, the checkpoint's).
+_ID_LENGTH: Final = 64
+
+
+def _usable_id(value: object) -> bool:
+    """Whether the mirror can key a row on ``value``: text, not empty, no longer than its
+    columns, without NUL (which PostgreSQL's text cannot store)."""
+    return isinstance(value, str) and 0 < len(value) <= _ID_LENGTH and "\x00" not in value
+
+
+def _checkpoint_id(items: list[dict[str, Any]]) -> str | None:
+    """The id a page moves the checkpoint to: its last object's, or the last one the mirror
+    can store (a rerun lists the odd ones after it again, and skips them again)."""
+    for item in reversed(items):
+        if _usable_id(item.get("id")):
+            return str(item["id"])
+    return None
 
 
 class _OrgNotFound(Exception):

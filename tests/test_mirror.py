@@ -559,6 +559,36 @@ def test_odd_values_are_written_without_failing(emulator) -> None:
     assert row.name == "Ada" and row.created_at is None and row.custom == {}
 
 
+#: Custom attributes with NUL in a value, a nested value and a member name: PostgreSQL's jsonb
+#: refuses ``\u0000`` anywhere, so a sync or webhook writing them as they are failed there.
+NUL_CUSTOM = {"team\x00": "na\x00vy", "deep": [{"k": "a\x00"}, "b\x00"], "n": 1}
+NUL_FREE = {"team": "navy", "deep": [{"k": "a"}, "b"], "n": 1}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["common", "general"])
+def test_nul_in_custom_attributes_and_permissions_is_dropped_on_every_database(
+    emulator, path
+) -> None:
+    """Users (through either reading path) and orgs keep their custom attributes, and
+    memberships their permissions, without NUL; the rest of each value stays as it was."""
+    ada = emulator.create_user("ada@example.com")
+    engines = emulator.create_org("Engines")
+    emulator.create_membership(ada["id"], engines["id"], permissions=["billing:read"])
+    [user], [org], [membership] = listed("users"), listed("orgs"), listed("memberships")
+    odd_user = {**user, "custom": NUL_CUSTOM}
+    if path == "general":
+        odd_user["email_verification"] = "maybe"  # not a state the one-pass reader knows
+
+    write("orgs", [{**org, "custom": NUL_CUSTOM}])
+    write("users", [odd_user])
+    write("memberships", [{**membership, "permissions": ["bill\x00ing:*"]}])
+
+    assert AuthRocketUser.objects.get().custom == NUL_FREE
+    assert AuthRocketOrg.objects.get().custom == NUL_FREE
+    assert AuthRocketMembership.objects.get().permissions == ["billing:*"]
+
+
 @pytest.mark.django_db
 def test_members_missing_from_an_answer_keep_what_the_mirror_holds(emulator) -> None:
     """Without ``expand=custom`` AuthRocket's lists leave ``custom`` out (docs/api/orgs): such

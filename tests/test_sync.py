@@ -318,6 +318,33 @@ def test_an_empty_users_answer_deactivates_nobody_and_says_so(emulator) -> None:
     ]
 
 
+def test_objects_with_ids_the_mirror_cannot_key_are_skipped_and_said(emulator) -> None:
+    """An id with a NUL (which PostgreSQL's text cannot store) or longer than the id columns,
+    the page's last one among them: the other objects are written, the run completes, the
+    odd ones are named in a warning, and nobody is deactivated on such an answer."""
+    from django_authrocket.client import EXPAND_CUSTOM, AuthRocketClient
+
+    [ada, grace] = make_users(emulator, 2)
+    sync()
+    listed = {
+        u["id"]: u for u in AuthRocketClient.from_settings().paginate("/users", EXPAND_CUSTOM)
+    }
+    good = listed[ada["id"]]
+    long_id = "usr_" + "x" * 70
+    collection = [good, {**good, "id": "usr_\x00nul"}, {**good, "id": long_id}]
+    body = json.dumps({"collection": collection, "more_results": False}).encode()
+    emulator.inject_fault("/api/v2/users", kind="body", status=200, body=body, times=None)
+
+    report = sync(deactivate_missing=True)
+
+    assert mirrored_ids() == {ada["id"], grace["id"]}
+    assert report.counts["users"].unchanged == 1 and report.deactivated == 0
+    assert report.warnings[0].startswith("users: 2 object(s) in AuthRocket's answer were not")
+    assert report.warnings[1] == "users: nobody was deactivated, as the listing was unexpected"
+    checkpoint = AuthRocketSyncCheckpoint.objects.get(resource="users")
+    assert checkpoint.completed_at is not None and checkpoint.last_id == ""
+
+
 def test_another_orgs_memberships_in_an_answer_are_not_written_and_remove_nothing(
     emulator,
 ) -> None:

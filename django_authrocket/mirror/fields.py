@@ -3,7 +3,8 @@
 Two kinds of input: a verified login (:class:`~django_authrocket.identity.AuthRocketSession`,
 already type-checked strictly by :mod:`django_authrocket.identity`) and Core API objects, read
 here by one lenient reader: a value of the wrong type counts as absent, strings lose NUL (the one
-character PostgreSQL's text type cannot store), and a timestamp that is not a finite number of
+character PostgreSQL's text type cannot store; in custom attributes and permissions too, member
+names included, which its ``jsonb`` refuses), and a timestamp that is not a finite number of
 seconds in range (NaN, 1e300) is no date. A sync page or a webhook never fails on one odd field.
 
 Emails take one form everywhere (:func:`normalize_email`: NFKC, then casefold), in the mirror
@@ -28,7 +29,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from django_authrocket.identity import AuthRocketUserInfo, Membership, Org
+from django_authrocket.identity import AuthRocketUserInfo, Membership, Org, without_nul
 
 # --- logins: token claims and Get Session answers ---------------------------------------------
 
@@ -227,12 +228,14 @@ def _text(obj: Mapping[str, Any], key: str) -> str | None:
 
 def _object(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = obj.get(key)
-    return dict(value) if isinstance(value, dict) else {}
+    return dict(without_nul(value)) if isinstance(value, dict) else {}
 
 
 def _strings(obj: Mapping[str, Any], key: str) -> list[str]:
     value = obj.get(key)
-    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+    if not isinstance(value, list):
+        return []
+    return [item.replace("\x00", "") for item in value if isinstance(item, str)]
 
 
 # --- emails and usernames ---------------------------------------------------------------------

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
 
-from django_authrocket.identity import EMAIL_VERIFICATION_STATES
+from django_authrocket.identity import EMAIL_VERIFICATION_STATES, without_nul
 from django_authrocket.mirror.fields import (
     local_user_field_names,
     local_user_fields_from_api,
@@ -134,7 +134,7 @@ class UserValues:
             "first_name": first or "",
             "last_name": last or "",
             "reference": reference or "",
-            "custom": dict(custom),
+            "custom": dict(without_nul(custom)) if custom else {},
             "email_verification": verification,
             "state": state or "active",
             "created_at": created,

@@ -590,6 +590,30 @@ def test_nul_in_custom_attributes_and_permissions_is_dropped_on_every_database(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("mirrored", [False, True], ids=["new", "mirrored"])
+def test_two_memberships_of_one_user_and_org_in_one_write_leave_the_last(
+    emulator, mirrored
+) -> None:
+    """A membership deleted and made again between two reads of one listing: two objects
+    with different ids name the same user and org, which the mirror matches rows on. The
+    last one is written (PostgreSQL refuses an upsert that writes one row twice)."""
+    ada = emulator.create_user("ada@example.com")
+    engines = emulator.create_org("Engines")
+    emulator.create_membership(ada["id"], engines["id"], permissions=["billing:read"])
+    write("users")
+    write("orgs")
+    [membership] = listed("memberships")
+    if mirrored:
+        write("memberships", [membership])
+    again = {**membership, "id": "mb_madeagain", "permissions": ["billing:*"]}
+
+    write("memberships", [membership, again])
+
+    [row] = AuthRocketMembership.objects.all()
+    assert row.authrocket_id == "mb_madeagain" and row.permissions == ["billing:*"]
+
+
+@pytest.mark.django_db
 def test_members_missing_from_an_answer_keep_what_the_mirror_holds(emulator) -> None:
     """Without ``expand=custom`` AuthRocket's lists leave ``custom`` out (docs/api/orgs): such
     an answer, or one missing any other member, never empties a stored value."""

@@ -184,6 +184,8 @@ def write(
     now = timezone.now()
     items = _unique_by_id(items)
     keys = _keys(spec, items)
+    if spec.foreign_keys:
+        items, keys = _unique_by_key(items, keys)
     existing = _existing(spec, keys)
     local = LocalUsers(existing.values()) if spec.local_users else None
     counts = Counts()
@@ -379,6 +381,21 @@ def _forget_digests(spec: Spec, changed: Sequence[Any], created_people: Sequence
 def _unique_by_id(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The items, the last one winning when an id repeats (bulk upserts need unique keys)."""
     return list({str(item["id"]): item for item in items}.values())
+
+
+def _unique_by_key(
+    items: Sequence[Mapping[str, Any]], keys: Sequence[dict[str, Any] | None]
+) -> tuple[list[Mapping[str, Any]], list[dict[str, Any] | None]]:
+    """Memberships, matched on their user and org: the last of the items naming the same
+    pair wins (a membership deleted and made again between two reads has a new id), as a
+    bulk upsert may write a row once. Items naming no mirrored pair stay, to be counted."""
+    last = {tuple(key.values()): index for index, key in enumerate(keys) if key is not None}
+    if len(last) == sum(key is not None for key in keys):
+        return list(items), list(keys)
+    kept = [
+        index for index, key in enumerate(keys) if key is None or last[tuple(key.values())] == index
+    ]
+    return [items[index] for index in kept], [keys[index] for index in kept]
 
 
 def _keys(spec: Spec, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | None]:

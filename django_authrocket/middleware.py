@@ -55,11 +55,16 @@ from . import (
 )
 from .backends import get_backend, is_authrocket_backend
 from .conf import RequestSettings, app_settings, request_settings
-from .exceptions import APIError, AuthRocketError, InvalidToken, KeysUnavailable
+from .exceptions import APIError, AuthRocketError, ExpiredToken, InvalidToken, KeysUnavailable
 from .logins import LoginEntry
 from .redaction import shown_session
 
 logger = logging.getLogger("django_authrocket.recheck")
+
+#: Why a recheck's answer may be refused though AuthRocket says the session is alive: it names
+#: another realm than AUTHROCKET_REALM, or the emulator made it where the site does not trust
+#: the emulator (any more). The session ends, as a login with that answer would be refused.
+_REFUSED_ANSWERS = frozenset({"wrong_realm", "emulator_token"})
 
 #: Query parameters LoginRocket appends that must not stay in the address bar.
 LOGINROCKET_PARAMS = ("token", "account", "session")
@@ -209,7 +214,13 @@ class AuthRocketMiddleware:
             return None
         try:
             fresh = verification.session_from_api(verdict.answer)
+        except ExpiredToken:
+            return self.end_session(request, "expired", _("Your login session has ended."))
         except InvalidToken as exc:
+            if exc.reason in _REFUSED_ANSWERS:  # AuthRocket's answer, refused here: fail closed
+                return self.end_session(request, exc.reason, _("Your login is no longer valid."))
+            # An answer of a shape this version cannot read: the session is alive (the call
+            # said so), with the identity the login or an earlier recheck recorded.
             logger.warning(
                 "AuthRocket session %s: unreadable recheck answer (%s)", _shown(known.id), exc
             )

@@ -257,3 +257,23 @@ def test_api_mode_a_cached_verdict_of_the_wrong_types_is_asked_again(
     emulator.clear_requests()
     assert client.get("/private/").status_code == 200
     assert session_calls(emulator) == 1
+
+
+@pytest.mark.parametrize("change", ["another realm", "emulator no longer trusted"])
+def test_api_mode_a_recheck_answer_the_site_refuses_ends_the_session(
+    api_mode, emulator, ada, settings, change
+) -> None:
+    """AuthRocket says the session is alive, but its answer is one a login would be refused
+    with: it names another realm than AUTHROCKET_REALM, or the emulator made it where the
+    site no longer trusts the emulator. The session ends (fail closed), not kept as it was."""
+    client = logged_in(emulator, ada)
+    if change == "another realm":
+        settings.AUTHROCKET_REALM = "rl_anotherrealm"
+    else:
+        settings.AUTHROCKET_ACCEPT_EMULATOR_TOKENS = False
+    recheck_at_next_request(client)
+    emulator.clear_requests()
+    response = client.get("/private/")
+    assert session_calls(emulator) == 1  # the call answered: the answer was refused
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert not is_logged_in(client)

@@ -52,8 +52,21 @@ class Marker:
     set_at: float
 
 
+#: ``Sec-Fetch-Site`` values of a start this site may vouch for: from one of its own pages,
+#: or typed, a bookmark, another application (``none``). A browser that sends no such header
+#: (none current) is taken at its word, as before the header existed.
+_OWN_STARTS = frozenset({"same-origin", "none"})
+
+
 def leave(request: HttpRequest, response: ResponseT) -> ResponseT:
-    """Set a new marker on ``response`` (a redirect to LoginRocket); returns ``response``."""
+    """Set a new marker on ``response`` (a redirect to LoginRocket); returns ``response``.
+
+    Not for a start another site caused (``Sec-Fetch-Site`` ``cross-site`` or ``same-site``):
+    its page could open this start in a window, then send the browser a token of its own, which
+    would then log in without the confirmation. Such a login asks for the confirmation instead.
+    """
+    if request.headers.get("Sec-Fetch-Site", "none") not in _OWN_STARTS:
+        return response
     value = f"{secrets.token_urlsafe(16)}:{time.time():.6f}"
     response.set_signed_cookie(
         COOKIE_NAME,

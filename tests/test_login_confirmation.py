@@ -229,6 +229,30 @@ def test_every_journey_to_loginrocket_leaves_the_marker(view) -> None:
     assert response.cookies[login_marker.COOKIE_NAME].value
 
 
+@pytest.mark.parametrize("view", ["/login/", "/signup/", "/profile/", "/accounts/"])
+@pytest.mark.parametrize("fetch_site", ["cross-site", "same-site"])
+def test_a_start_another_site_caused_leaves_no_marker(emulator, mallory, view, fetch_site):
+    """An attacker's page opens one of the site's starts in a window (a top-level navigation:
+    a Lax cookie set then would be kept), then sends the browser to /login/ with its own token.
+    The start leaves no marker, so that token waits for the confirmation."""
+    victim = Client()
+    response = victim.get(view, HTTP_SEC_FETCH_SITE=fetch_site, HTTP_SEC_FETCH_MODE="navigate")
+    assert response.status_code == 302
+    assert login_marker.COOKIE_NAME not in response.cookies
+    token = emulator.mint_token(mallory["id"])
+    assert_confirmation_asked(arrive_with(victim, token, next="/private/"), token)
+    assert who(victim) is None
+
+
+@pytest.mark.parametrize("fetch_site", ["same-origin", "none"])
+def test_a_start_from_the_sites_own_page_or_typed_leaves_the_marker(emulator, ada, fetch_site):
+    browser = Client()
+    response = browser.get("/login/", HTTP_SEC_FETCH_SITE=fetch_site)
+    assert response.cookies[login_marker.COOKIE_NAME].value
+    response = browser.get("/login/", {"token": emulator.mint_token(ada["id"])})
+    assert response.status_code == 302 and who(browser) == "ada"
+
+
 # --- issue 13, point 5: LoginRocket sends the same token again --------------------------------
 
 

@@ -17,6 +17,11 @@ from typing import Any, Final, Literal
 
 from .exceptions import InvalidClaims
 
+#: AuthRocket's ids (``usr_...``, ``org_...``, ``kss_...``, ``ev_...``): letters, digits, ``_``
+#: and ``-``, at most 64 characters (the mirror's id columns). What may be stored, or put in a
+#: URL's path, as an id.
+ID_PATTERN: Final = r"[A-Za-z0-9_-]{1,64}"
+
 Generation = Literal[1, 2]
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import TemplateView
 
 from . import form_account_views as accounts
 from . import form_views as forms
 from . import views, webhooks
+from .identity import ID_PATTERN
 
 app_name = "authrocket"
 
@@ -22,7 +23,9 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("profile/", views.profile, name="profile"),
     path("accounts/", views.accounts, name="accounts"),
-    path("accounts/<str:org_id>/", views.accounts, name="accounts_org"),
+    # An org id only (AuthRocket's ids: letters, digits, "_" and "-"): it goes into
+    # LoginRocket's path, where "?" or "#" would add or cut query parameters.
+    re_path(rf"^accounts/(?P<org_id>{ID_PATTERN})/$", views.accounts, name="accounts_org"),
     # Where a logout lands when LOGOUT_REDIRECT_URL is not set (a new project has no "/").
     path(
         "logged-out/",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.contrib import auth
 from django.contrib.auth import REDIRECT_FIELD_NAME
@@ -158,11 +158,13 @@ def signup(request: HttpRequest) -> HttpResponse:
     """Send the person to LoginRocket's sign-up page; they come back through ``login``."""
     return_to = redirects.login_view_url(request, redirects.next_from(request))
     invitation = request.GET.get("invitation")
-    return login_marker.leave(
-        request,
-        HttpResponseRedirect(
-            redirects.loginrocket_url("signup", redirect_uri=return_to, invitation=invitation)
-        ),
+    return _no_referrer(
+        login_marker.leave(
+            request,
+            HttpResponseRedirect(
+                redirects.loginrocket_url("signup", redirect_uri=return_to, invitation=invitation)
+            ),
+        )
     )
 
 
@@ -192,7 +194,7 @@ def accounts(request: HttpRequest, org_id: str | None = None) -> HttpResponse:
 
     No ``session=``, as for :func:`profile`.
     """
-    page = f"accounts/{org_id}" if org_id else "accounts"
+    page = f"accounts/{quote(org_id, safe='')}" if org_id else "accounts"
     return_to = redirects.login_view_url(request, redirects.next_from(request))
     return _no_referrer(
         login_marker.leave(

@@ -50,6 +50,7 @@ from . import webhook_events as table
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import APIError, NotFound
+from .identity import ID_PATTERN
 from .mirror.fields import api_datetime
 from .models import AuthRocketWebhookEvent
 from .signals import authrocket_event
@@ -70,7 +71,7 @@ _unknown_types_lock = threading.Lock()
 
 #: AuthRocket ids (``ev_...``, ``usr_...``, ``kss_...``): what may be stored or put in a path.
 #: Anything else (control characters, NUL, which PostgreSQL text refuses) is a bad event.
-_IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_IDENTIFIER = re.compile(ID_PATTERN)
 #: An event type: dotted lower-case words, at most 64 characters (the record's column).
 _EVENT_TYPE = re.compile(r"(?=.{1,64}\Z)[a-z0-9_]+(?:\.[a-z0-9_]+){0,4}")
 

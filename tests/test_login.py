@@ -528,6 +528,31 @@ def test_signup_profile_and_accounts_redirect_to_loginrocket(client, emulator, a
     assert "session" not in query_of(accounts)
 
 
+@pytest.mark.parametrize("view", ["/signup/", "/profile/", "/accounts/", "/accounts/org_123/"])
+def test_every_journey_to_loginrocket_sends_no_referer(view) -> None:
+    """The page the person was on (its query string too) is not LoginRocket's to read."""
+    response = Client().get(view, {"next": "/private/?q=secret"})
+    assert response.status_code == 302
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize(
+    "org_id",
+    [
+        "x%3Fredirect_uri=https%253A%252F%252Fevil.example%252F%26junk=",
+        "x%23",
+        "x%2Fsignup",
+        "x" * 65,
+    ],
+    ids=["a query of its own", "a fragment", "another page", "too long"],
+)
+def test_an_org_id_that_is_not_an_id_is_a_404_not_a_loginrocket_url(client, org_id) -> None:
+    """The account switcher puts the org id in LoginRocket's path: one that would add query
+    parameters (another redirect_uri), cut them off or name another page is not an id."""
+    response = client.get(f"/accounts/{org_id}/")
+    assert response.status_code == 404
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_returning_login_commits_no_more_often_than_auth_login(client, emulator, ada) -> None:
     """The mirror's last login time is written inside the login's own transaction: every write

@@ -87,6 +87,16 @@ def test_without_a_request_the_links_have_no_next() -> None:
     assert template.render(Context()) == "/login/ /accounts/org_1/"
 
 
+def test_an_org_id_that_is_no_authrocket_id_links_to_the_switcher() -> None:
+    """The org page's URL takes AuthRocket ids only; another value (a site's own label, a
+    value with "?" in it) renders the account switcher's link, never a template error."""
+    template = Template(
+        "{% load authrocket %}{% authrocket_accounts_url 'org?redirect_uri=x' %} "
+        "{% authrocket_accounts_url 'org_1' %}"
+    )
+    assert template.render(Context()) == "/accounts/ /accounts/org_1/"
+
+
 def test_the_links_lead_to_loginrocket_and_back_to_the_page(client, emulator) -> None:
     login_link = lines_of(client.get("/tags/"))["login"]
     response = client.get(login_link)

@@ -273,7 +273,8 @@ def _orgs_of_session(session_id: str) -> list[tuple[str, str]] | None:
             return None
         choices = []
         for membership in client.iter_memberships(user_id=user_id):
-            org = membership.get("org") or {}
+            org = membership.get("org")
+            org = org if isinstance(org, dict) else {}  # an org of another shape: its id only
             org_id = str(membership.get("org_id") or org.get("id") or "")
             if org_id:
                 choices.append((org_id, str(org.get("name") or org_id)))

@@ -323,7 +323,7 @@ def _json(exchange: Exchange) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(exchange.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the parser's limit
         return None
     return data if isinstance(data, dict) else None
 

@@ -8,6 +8,7 @@ tests/log_capture.py's TEST_PASSWORDS: the suite-wide log scan fails a test that
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -218,6 +219,24 @@ def test_no_account_selected_leads_to_the_org_picker(forms, ada_pw) -> None:
     me = client.get("/private/")
     assert me.status_code == 200
     assert me.wsgi_request.authrocket.selected_org.id == second["id"]
+
+
+def test_the_org_picker_reads_a_membership_whose_org_is_of_another_shape(forms, ada_pw) -> None:
+    """The Core API's membership names its org by a string, not an object: the picker offers
+    the org by its id, rather than answering 500."""
+    forms.configure(lr_org_mode="multi_user")
+    second = forms.create_org("Difference Ltd")
+    forms.create_membership(ada_pw["id"], second["id"])
+    client = Client()
+    response = log_in(client)
+    odd = {"object": "membership", "id": "mb_odd", "user_id": ada_pw["id"]}
+    odd |= {"org_id": second["id"], "org": "Difference Ltd"}
+    body = json.dumps({"collection": [odd], "more_results": False}).encode()
+    forms.inject_fault("/api/v2/memberships", kind="body", status=200, body=body, times=None)
+
+    page = client.get(response["Location"])
+
+    assert page.status_code == 200 and second["id"].encode() in page.content
 
 
 def test_an_org_not_offered_is_refused_by_the_form(forms, ada_pw) -> None:

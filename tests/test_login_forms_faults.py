@@ -101,6 +101,12 @@ FAULTS = {
     "502": ({"kind": "status", "status": 502}, 503, b"could not be reached"),
     "html": ({"kind": "html"}, 503, b"could not be reached"),
     "not-json": ({"kind": "malformed_json"}, 503, b"could not be reached"),
+    # JSON nested past the parser's limit (RecursionError, not ValueError).
+    "too deep": (
+        {"kind": "body", "status": 200, "body": b"[" * 50_000 + b"]" * 50_000},
+        503,
+        b"could not be reached",
+    ),
     "429": ({"kind": "status", "status": 429, "retry_after": 5}, 429, b"wait a moment"),
     "403": ({"kind": "status", "status": 403}, 403, b"session has expired"),
     "404": ({"kind": "status", "status": 404}, 404, b"no longer valid"),

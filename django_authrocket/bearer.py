@@ -79,12 +79,12 @@ def authenticate(request: HttpRequest) -> tuple[AbstractBaseUser, AuthRocketSess
     known = getattr(request, _RESULT_ATTR, None)
     if known is not None and known[0] == header:
         return known[1], known[2]
+    # The header's credentials, out of error reports' local variables too, whatever DEBUG says:
+    # here, the one place both the middleware and DRF's authentication class read it.
+    reports.hide_authorization(request)
     scheme, rest = _split(header)
     if scheme.lower() != "bearer" or is_admin(request):
         return None
-    # Out of error reports' local variables too, whatever DEBUG says (DRF's authentication
-    # class reaches here on paths where the middleware did not look at the header).
-    reports.hide_authorization(request)
     token = _one_token(rest)
     backend = get_backend()
     session = backend.verify_bearer_token(token)

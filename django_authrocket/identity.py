@@ -10,17 +10,27 @@ can store it in no text or JSON column, and no genuine AuthRocket value holds on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeGuard
 
 from .exceptions import InvalidClaims
 
+#: The longest id the mirror stores (its ``authrocket_id`` columns, the sync's checkpoint).
+ID_MAX_LENGTH: Final = 64
 #: AuthRocket's ids (``usr_...``, ``org_...``, ``kss_...``, ``ev_...``): letters, digits, ``_``
-#: and ``-``, at most 64 characters (the mirror's id columns). What may be stored, or put in a
-#: URL's path, as an id.
-ID_PATTERN: Final = r"[A-Za-z0-9_-]{1,64}"
+#: and ``-``, at most :data:`ID_MAX_LENGTH` characters. What may be stored, or put in a URL's
+#: path, as an id.
+ID_PATTERN: Final = rf"[A-Za-z0-9_-]{{1,{ID_MAX_LENGTH}}}"
+_ID: Final = re.compile(ID_PATTERN)
+
+
+def is_authrocket_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is text of :data:`ID_PATTERN`'s shape."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
 
 Generation = Literal[1, 2]
 

@@ -168,8 +168,7 @@ class AuthRocketMiddleware:
         if "HTTP_AUTHORIZATION" in request.META and _accepts_bearer(
             request.path_info, hot.bearer_urls
         ):
-            reports.hide_authorization(request)  # from error reports' local variables too
-            response = self.authenticate_bearer(request)
+            response = self.authenticate_bearer(request)  # hides the header from reports too
             if response is not None or request.authrocket is not None:  # type: ignore[attr-defined]
                 return response
         if (

@@ -37,6 +37,7 @@ from django.utils import timezone
 from .client import EXPAND_CUSTOM, MAX_PAGE_SIZE, AuthRocketClient, Page
 from .exceptions import APIError, AuthRocketError, NotFound
 from .fetch_ahead import FetchedAhead
+from .identity import ID_MAX_LENGTH
 from .mirror import pages
 from .mirror.pages import Counts, Resource
 from .models import AuthRocketOrg, AuthRocketSyncCheckpoint, AuthRocketUser
@@ -327,7 +328,7 @@ class _Listing:
             if item.get("object", kind) != kind:
                 self.odd.append(f"an object of type {str(item.get('object'))[:20]!r}")
             elif not _usable_id(item.get("id")):
-                self.odd.append(f"an object with the id {str(item.get('id'))[:_ID_LENGTH]!r}")
+                self.odd.append(f"an object with the id {str(item.get('id'))[:ID_MAX_LENGTH]!r}")
             elif org_id is not None and item.get("org_id") != org_id:
                 self.odd.append(f"{item['id']} of org {str(item.get('org_id'))[:64]}")
             elif org_id is not None and not _usable_id(item.get("user_id")):
@@ -447,14 +448,10 @@ class _Listing:
             logger.warning("AuthRocket sync: %s", warning)
 
 
-#: The longest id the mirror keys a row on (its ``authrocket_id`` columns, the checkpoint's).
-_ID_LENGTH: Final = 64
-
-
 def _usable_id(value: object) -> bool:
     """Whether the mirror can key a row on ``value``: text, not empty, no longer than its
     columns, without NUL (which PostgreSQL's text cannot store)."""
-    return isinstance(value, str) and 0 < len(value) <= _ID_LENGTH and "\x00" not in value
+    return isinstance(value, str) and 0 < len(value) <= ID_MAX_LENGTH and "\x00" not in value
 
 
 def _checkpoint_id(items: list[dict[str, Any]]) -> str | None:

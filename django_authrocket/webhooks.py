@@ -50,7 +50,7 @@ from . import webhook_events as table
 from .client import AuthRocketClient
 from .conf import app_settings
 from .exceptions import APIError, NotFound
-from .identity import ID_PATTERN
+from .identity import is_authrocket_id
 from .mirror.fields import api_datetime
 from .models import AuthRocketWebhookEvent
 from .signals import authrocket_event
@@ -69,9 +69,6 @@ _unknown_types_logged: set[str] = set()
 _unknown_types_lock = threading.Lock()
 
 
-#: AuthRocket ids (``ev_...``, ``usr_...``, ``kss_...``): what may be stored or put in a path.
-#: Anything else (control characters, NUL, which PostgreSQL text refuses) is a bad event.
-_IDENTIFIER = re.compile(ID_PATTERN)
 #: An event type: dotted lower-case words, at most 64 characters (the record's column).
 _EVENT_TYPE = re.compile(r"(?=.{1,64}\Z)[a-z0-9_]+(?:\.[a-z0-9_]+){0,4}")
 
@@ -91,7 +88,7 @@ class Event:
     def object_id(self, name: str) -> str:
         """``user_id``, ``org_id``... of the event; BadEvent when missing or malformed."""
         value = self.data.get(name)
-        if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        if not is_authrocket_id(value):  # control characters, NUL: a bad event
             raise BadEvent(f"a {self.type} event needs '{name}' (an AuthRocket id)")
         return value
 
@@ -167,7 +164,7 @@ def parse_event(body: bytes) -> Event:
     if not isinstance(data, dict):
         raise BadEvent("the body is not a JSON object")
     event_id, event_type = data.get("id"), data.get("event_type")
-    if not isinstance(event_id, str) or not _IDENTIFIER.fullmatch(event_id):
+    if not is_authrocket_id(event_id):
         raise BadEvent("not an AuthRocket event: 'id' is missing or not an AuthRocket id")
     if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
         raise BadEvent("not an AuthRocket event: 'event_type' is missing or malformed")

@@ -31,7 +31,6 @@ selected one first (the token's; the others from the mirror)::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,7 +40,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 
 from django_authrocket import access
-from django_authrocket.identity import ID_PATTERN, AuthRocketSession, Membership
+from django_authrocket.identity import AuthRocketSession, Membership, is_authrocket_id
 from django_authrocket.models import AuthRocketMembership
 from django_authrocket.redirects import url_with_next
 
@@ -72,7 +71,7 @@ def authrocket_accounts_url(
 ) -> str:
     """The account switcher (``authrocket:accounts``), or the page of the org ``org_id`` (the
     switcher for a value that is no AuthRocket id, which that page's URL refuses)."""
-    if org_id and re.fullmatch(ID_PATTERN, str(org_id)):
+    if org_id and is_authrocket_id(org_id):
         return _url_with_next(context, "authrocket:accounts_org", (org_id,), next=next)
     return _url_with_next(context, "authrocket:accounts", next=next)
 
